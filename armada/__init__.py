@@ -1,0 +1,32 @@
+"""Armada: a self-hostable real-time chat backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from armada import auth, chat, cli, database, errors, health, secrets
+from armada.extensions import api, db, migrate
+from config import Config, config_from_env, load_dotenv_files
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app: load config, then bind each part in turn."""
+    app = Flask(__name__, instance_relative_config=True)
+    if config is None:
+        load_dotenv_files()
+        config = config_from_env()
+    app.config.from_object(config)
+    secrets.init_app(app)
+    database.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    api.init_app(app)
+    errors.init_app(app)
+    auth.init_app(app)
+    chat.init_app(app)
+    health.init_app(app)
+    cli.init_app(app)
+    return app

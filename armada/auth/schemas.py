@@ -1,0 +1,60 @@
+"""Request and response schemas of the auth and users endpoints."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from armada.schemas import PageArgsSchema, SafeString, TrimmedString, page_schema
+
+
+class UserSchema(ma.Schema):
+    """A user as every endpoint shows it."""
+
+    id = fields.UUID(required=True)
+    email = fields.String(required=True)
+    display_name = fields.String(required=True)
+    avatar_url = fields.String(allow_none=True)
+    created_at = fields.DateTime(required=True)
+
+
+class RegisterSchema(ma.Schema):
+    """POST /api/auth/register."""
+
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = SafeString(required=True, validate=validate.Length(min=8, max=128))
+    display_name = TrimmedString(required=True, validate=validate.Length(min=1, max=100))
+
+
+class LoginSchema(ma.Schema):
+    """POST /api/auth/login."""
+
+    email = TrimmedString(required=True, validate=validate.Length(min=1, max=254))
+    password = SafeString(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class AuthResultSchema(ma.Schema):
+    """A user and a fresh token pair."""
+
+    user = fields.Nested(UserSchema, required=True)
+    access_token = fields.String(required=True)
+    refresh_token = fields.String(required=True)
+
+
+class AccessTokenSchema(ma.Schema):
+    """A new access token."""
+
+    access_token = fields.String(required=True)
+
+
+class UserSearchArgsSchema(PageArgsSchema):
+    """GET /api/users."""
+
+    q = TrimmedString(
+        load_default="",
+        validate=validate.Length(max=100),
+        metadata={"description": "Matches display names and emails, case-insensitively."},
+    )
+
+
+UserPageSchema = page_schema(UserSchema, "UserPage")

@@ -1,0 +1,97 @@
+"""Accounts: registration, password checks, logout and user search."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from armada.errors import Conflict, NotFound, Unauthorized
+from armada.extensions import db
+from armada.models import RevokedSession, User, utcnow
+from armada.pagination import Page, decode_cursor, encode_cursor
+
+# Compared against when the email is unknown, so a miss costs the same time as a wrong password.
+_DUMMY_HASH: dict[str, str] = {}
+
+
+def _hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def normalize_email(email: str) -> str:
+    """Emails compare case-insensitively."""
+    return email.strip().lower()
+
+
+def register_user(email: str, password: str, display_name: str) -> User:
+    """Create an account; an email already in use is a 409."""
+    user = User(email=normalize_email(email), password_hash=_hash_password(password), display_name=display_name)
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("An account with this email already exists.", code="email_taken") from None
+    return user
+
+
+def authenticate(email: str, password: str) -> User:
+    """The user with these credentials; any failure is the same 401, whether or not the email exists."""
+    user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None:
+        method = current_app.config["PASSWORD_HASH_METHOD"]
+        if method not in _DUMMY_HASH:
+            _DUMMY_HASH[method] = _hash_password("not-a-real-password")
+        check_password_hash(_DUMMY_HASH[method], password)
+    elif check_password_hash(user.password_hash, password):
+        return user
+    raise Unauthorized("The email or password is incorrect.", code="invalid_credentials")
+
+
+def get_user(user_id: uuid.UUID) -> User:
+    """A user by id, or 404."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.", code="user_not_found")
+    return user
+
+
+def logout(sid: str) -> None:
+    """Revoke a login session: its access and refresh tokens stop working, across restarts."""
+    now = utcnow()
+    # Every token of the session was issued before now, so none outlives now + the refresh lifetime.
+    lifetime: timedelta = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+    if db.session.get(RevokedSession, sid) is None:
+        db.session.add(RevokedSession(sid=sid, expires_at=now + lifetime))
+    # Rows whose tokens have all expired protect nothing; prune them as we go.
+    db.session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now))
+    db.session.commit()
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_users(query: str, limit: int, cursor: str | None) -> Page[User]:
+    """Users whose display name or email contains `query` (case-insensitive), ordered by name."""
+    stmt = select(User)
+    if query:
+        pattern = f"%{_escape_like(query.lower())}%"
+        stmt = stmt.where(
+            or_(func.lower(User.display_name).like(pattern, escape="\\"), User.email.like(pattern, escape="\\"))
+        )
+    if cursor:
+        name, after_id = decode_cursor(cursor, "cursor", (str, uuid.UUID))
+        stmt = stmt.where(
+            or_(User.display_name > name, (User.display_name == name) & (User.id > after_id))
+        )
+    rows = list(db.session.scalars(stmt.order_by(User.display_name, User.id).limit(limit + 1)))
+    items = rows[:limit]
+    next_cursor = encode_cursor([items[-1].display_name, items[-1].id]) if len(rows) > limit else None
+    return Page(items, next_cursor)
+

@@ -1,0 +1,94 @@
+"""JWT issuing and checking: `sub` is the user id, `sid` ties a login's tokens together for logout."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+from flask import Flask, Response
+from flask_jwt_extended import create_access_token, create_refresh_token
+
+from armada.errors import Unauthorized, error_response
+from armada.extensions import db, jwt
+from armada.models import RevokedSession, User
+
+
+def issue_tokens(user: User, sid: str | None = None) -> dict[str, str]:
+    """A fresh access and refresh token pair for a new login session."""
+    sid = sid or secrets.token_urlsafe(24)
+    claims = {"sid": sid}
+    return {
+        "access_token": create_access_token(identity=str(user.id), additional_claims=claims),
+        "refresh_token": create_refresh_token(identity=str(user.id), additional_claims=claims),
+    }
+
+
+def issue_access_token(user: User, sid: str) -> str:
+    """A new access token for an existing session (the refresh flow)."""
+    return create_access_token(identity=str(user.id), additional_claims={"sid": sid})
+
+
+def is_session_revoked(sid: str) -> bool:
+    """Whether the login session has been logged out."""
+    return db.session.get(RevokedSession, sid) is not None
+
+
+def decode_subject(sub: Any) -> uuid.UUID | None:
+    """The user id in a token's `sub`, or None when it is not a UUID."""
+    try:
+        return uuid.UUID(str(sub))
+    except ValueError:
+        return None
+
+
+def _unauthorized(code: str, message: str) -> tuple[Response, int]:
+    return error_response(Unauthorized(message, code=code))
+
+
+def init_app(app: Flask) -> None:
+    """Bind flask-jwt-extended and make every token failure a 401 in the contract's format."""
+    jwt.init_app(app)
+
+    @jwt.user_lookup_loader
+    def load_user(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:
+        user_id = decode_subject(payload.get("sub"))
+        return db.session.get(User, user_id) if user_id else None
+
+    @jwt.token_in_blocklist_loader
+    def check_revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+        return is_session_revoked(str(payload["sid"]))
+
+    @jwt.token_verification_loader
+    def verify_claims(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+        # PyJWT checks `exp` only when present: a token without one, or without a session, is refused.
+        return isinstance(payload.get("exp"), int) and isinstance(payload.get("sid"), str)
+
+    @jwt.unauthorized_loader
+    def missing_token(reason: str) -> tuple[Response, int]:
+        return _unauthorized("authorization_required", "Send a bearer token in the Authorization header.")
+
+    @jwt.invalid_token_loader
+    def invalid_token(reason: str) -> tuple[Response, int]:
+        return _unauthorized("invalid_token", f"The token is invalid: {reason}.")
+
+    @jwt.expired_token_loader
+    def expired_token(_header: dict[str, Any], payload: dict[str, Any]) -> tuple[Response, int]:
+        return _unauthorized("token_expired", "The token has expired; refresh it or log in again.")
+
+    @jwt.revoked_token_loader
+    def revoked_token(_header: dict[str, Any], payload: dict[str, Any]) -> tuple[Response, int]:
+        return _unauthorized("token_revoked", "The token has been revoked (logged out); log in again.")
+
+    @jwt.token_verification_failed_loader
+    def failed_verification(_header: dict[str, Any], payload: dict[str, Any]) -> tuple[Response, int]:
+        return _unauthorized("invalid_token", "The token lacks required claims.")
+
+    @jwt.user_lookup_error_loader
+    def unknown_user(_header: dict[str, Any], payload: dict[str, Any]) -> tuple[Response, int]:
+        return _unauthorized("invalid_token", "The token's user no longer exists.")
+
+    @jwt.needs_fresh_token_loader
+    def needs_fresh(_header: dict[str, Any], payload: dict[str, Any]) -> tuple[Response, int]:
+        return _unauthorized("fresh_token_required", "Log in again to do this.")
+

@@ -1,0 +1,236 @@
+"""Message services: send (reply, forward, idempotent retry), history pages, edit, delete, read receipts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import false, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import selectinload
+
+from armada.chat.permissions import access_message, access_room, check_can_delete, check_can_edit
+from armada.chat.rooms import unread_counts
+from armada.errors import NotFound, ValidationFailed
+from armada.extensions import db
+from armada.models import ChatMessage, ChatRoom, MessageReadReceipt, MessageType, User, utcnow
+from armada.pagination import Page, decode_cursor, encode_cursor
+
+MEDIA_FIELDS = ("media_url", "media_filename", "media_size", "media_mime_type")
+
+
+def _forward_source(user: User, message_id: uuid.UUID) -> ChatMessage:
+    # Same answer for a missing message and one in a room the sender cannot read.
+    try:
+        original, _ = access_message(user, message_id)
+    except NotFound:
+        raise ValidationFailed.field("forwarded_from_id", "No such message.") from None
+    if original.is_deleted:
+        raise ValidationFailed.field("forwarded_from_id", "A deleted message cannot be forwarded.")
+    return original
+
+
+def _check_reply_target(room_id: uuid.UUID, reply_to_id: uuid.UUID) -> None:
+    found = db.session.scalar(
+        select(ChatMessage.id).where(ChatMessage.id == reply_to_id, ChatMessage.room_id == room_id)
+    )
+    if found is None:
+        raise ValidationFailed.field("reply_to_id", "No such message in this room.")
+
+
+def _message_body(
+    user: User,
+    message_type: MessageType | None,
+    content: str | None,
+    media: dict[str, object],
+    forwarded_from_id: uuid.UUID | None,
+) -> dict[str, object]:
+    """The type, content and media columns of a new message, validated."""
+    if forwarded_from_id is not None:
+        if content is not None or any(v is not None for v in media.values()):
+            raise ValidationFailed.field("content", "A forward copies the original; send no content or media.")
+        original = _forward_source(user, forwarded_from_id)
+        return {
+            "message_type": original.message_type,
+            "content": original.content,
+            **{f: getattr(original, f) for f in MEDIA_FIELDS},
+        }
+    message_type = message_type or MessageType.TEXT
+    if message_type is MessageType.TEXT:
+        if content is None or not content.strip():
+            raise ValidationFailed.field("content", "A text message needs content.")
+        if any(v is not None for v in media.values()):
+            raise ValidationFailed.field("media_url", "A text message has no media; use an image/video/audio/file type.")
+        return {"message_type": message_type, "content": content}
+    # Media must be an object this sender uploaded through Armada; uploads arrive with the media blueprint,
+    # so until one exists every media_url is foreign.
+    raise ValidationFailed.field("media_url", "Must be the url or path of a file you uploaded to /api/chat/upload.")
+
+
+def send_message(
+    user: User,
+    room_id: uuid.UUID,
+    *,
+    message_type: MessageType | None = None,
+    content: str | None = None,
+    reply_to_id: uuid.UUID | None = None,
+    forwarded_from_id: uuid.UUID | None = None,
+    client_id: str | None = None,
+    media_url: str | None = None,
+    media_filename: str | None = None,
+    media_size: int | None = None,
+    media_mime_type: str | None = None,
+) -> tuple[ChatMessage, bool]:
+    """Post a message to a room; a retry with the same `client_id` returns the first one. Bool: newly created."""
+    media = {
+        "media_url": media_url,
+        "media_filename": media_filename,
+        "media_size": media_size,
+        "media_mime_type": media_mime_type,
+    }
+    access = access_room(user, room_id)
+    body = _message_body(user, message_type, content, media, forwarded_from_id)
+    if reply_to_id is not None:
+        _check_reply_target(room_id, reply_to_id)
+    now = utcnow()
+    # Allocating the seq row-locks the room until commit: sends to one room commit in seq order, and a
+    # concurrent retry of the same client_id waits here and then finds the first one.
+    seq = db.session.execute(
+        update(ChatRoom)
+        .where(ChatRoom.id == access.room.id)
+        .values(last_seq=ChatRoom.last_seq + 1, last_activity_at=now)
+        .returning(ChatRoom.last_seq)
+    ).scalar_one()
+    if client_id is not None:
+        existing = db.session.scalar(
+            select(ChatMessage).where(
+                ChatMessage.room_id == room_id, ChatMessage.sender_id == user.id, ChatMessage.client_id == client_id
+            )
+        )
+        if existing is not None:
+            db.session.rollback()
+            return existing, False
+    message = ChatMessage(
+        room_id=room_id,
+        sender_id=user.id,
+        seq=seq,
+        reply_to_id=reply_to_id,
+        forwarded_from_id=forwarded_from_id,
+        client_id=client_id,
+        created_at=now,
+        **body,
+    )
+    db.session.add(message)
+    db.session.commit()
+    return message, True
+
+
+def list_messages(
+    user: User, room_id: uuid.UUID, limit: int, before: str | None = None, after: uuid.UUID | None = None
+) -> Page[ChatMessage]:
+    """A page of a room's history, oldest first: newest page, `before` a cursor, or `after` a message id."""
+    access_room(user, room_id)
+    if before is not None and after is not None:
+        raise ValidationFailed.field("before", "Use either before or after, not both.")
+    stmt = select(ChatMessage).where(ChatMessage.room_id == room_id).options(selectinload(ChatMessage.reply_to))
+    if after is not None:
+        anchor = db.session.scalar(
+            select(ChatMessage.seq).where(ChatMessage.id == after, ChatMessage.room_id == room_id)
+        )
+        if anchor is None:
+            raise ValidationFailed.field("after", "No such message in this room.")
+        rows = list(db.session.scalars(stmt.where(ChatMessage.seq > anchor).order_by(ChatMessage.seq).limit(limit + 1)))
+        items = rows[:limit]
+        return Page(items, str(items[-1].id) if len(rows) > limit else None)
+    if before is not None:
+        (before_seq,) = decode_cursor(before, "before", (int,))
+        stmt = stmt.where(ChatMessage.seq < before_seq)
+    rows = list(db.session.scalars(stmt.order_by(ChatMessage.seq.desc()).limit(limit + 1)))
+    items = rows[:limit][::-1]
+    return Page(items, encode_cursor([items[0].seq]) if len(rows) > limit else None)
+
+
+def edit_message(user: User, message_id: uuid.UUID, content: str) -> ChatMessage:
+    """Change the text of one's own message; the same text again changes nothing."""
+    message, _ = access_message(user, message_id)
+    check_can_edit(user, message)
+    if not content.strip():
+        raise ValidationFailed.field("content", "A text message needs content.")
+    if content != message.content:
+        message.content, message.is_edited, message.edited_at = content, True, utcnow()
+        db.session.commit()
+    return message
+
+
+def delete_message(user: User, message_id: uuid.UUID) -> ChatMessage:
+    """Soft-delete a message (sender or room admin), leaving a tombstone; deleting again changes nothing."""
+    message, access = access_message(user, message_id)
+    check_can_delete(access, message)
+    if not message.is_deleted:
+        # The text goes now; media objects stay until purge-media removes them from storage.
+        message.is_deleted, message.deleted_at, message.content = True, utcnow(), None
+        db.session.commit()
+    return message
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """What a mark-read changed: the newly receipted messages and the reader's unread count after it."""
+
+    room_id: uuid.UUID
+    user_id: uuid.UUID
+    message_ids: list[uuid.UUID]
+    read_at: datetime
+    unread_count: int
+
+
+def _insert_receipts(user: User, message_ids: Sequence[uuid.UUID], now: datetime) -> list[uuid.UUID]:
+    """Record receipts once each; returns the ids that were not receipted before."""
+    if not message_ids:
+        return []
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(MessageReadReceipt)
+        .on_conflict_do_nothing(index_elements=["message_id", "user_id"])
+        .returning(MessageReadReceipt.message_id)
+    )
+    rows = [{"id": uuid.uuid4(), "message_id": m, "user_id": user.id, "read_at": now} for m in message_ids]
+    return list(db.session.scalars(stmt, rows))
+
+
+def mark_read(
+    user: User, room_id: uuid.UUID, message_ids: Sequence[uuid.UUID] | None = None, up_to: uuid.UUID | None = None
+) -> ReadResult:
+    """Record read receipts for the given messages, or for everything up to one, and move the read pointer."""
+    member = access_room(user, room_id).member
+    # Receipts are for live messages of others; one's own messages are read by definition.
+    readable = (ChatMessage.room_id == room_id, ChatMessage.sender_id != user.id, ChatMessage.is_deleted == false())
+    if up_to is not None:
+        top = db.session.scalar(select(ChatMessage.seq).where(ChatMessage.id == up_to, ChatMessage.room_id == room_id))
+        if top is None:
+            raise ValidationFailed.field("up_to", "No such message in this room.")
+        unread = select(ChatMessage.id).where(*readable, ChatMessage.seq > member.last_read_seq, ChatMessage.seq <= top)
+        targets = list(db.session.scalars(unread))
+    else:
+        wanted = list(dict.fromkeys(message_ids or []))
+        found = dict(
+            db.session.execute(
+                select(ChatMessage.id, ChatMessage.seq).where(ChatMessage.id.in_(wanted), ChatMessage.room_id == room_id)
+            ).tuples()
+        )
+        missing = [f"No such message in this room: {m}" for m in wanted if m not in found]
+        if missing:
+            raise ValidationFailed("Some message_ids are not messages of this room.", details={"message_ids": missing})
+        top = max(found.values(), default=0)
+        targets = list(db.session.scalars(select(ChatMessage.id).where(*readable, ChatMessage.id.in_(wanted))))
+    now = utcnow()
+    newly_read = _insert_receipts(user, targets, now)
+    advanced = top > member.last_read_seq
+    if advanced:
+        member.last_read_seq = top
+    if advanced or newly_read:
+        member.last_read_at = now
+    db.session.commit()
+    return ReadResult(room_id, user.id, newly_read, now, unread_counts(user, [room_id]).get(room_id, 0))

@@ -1,0 +1,93 @@
+"""Every permission rule of rooms and messages, in one place.
+
+`access_*` fetch an object *and* check the caller may see it: a room or message the caller is not a
+member of gets exactly the same 404 as an id that does not exist, so ids cannot be probed.
+`check_*` raise when an action is not allowed on an object the caller can already see.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import NamedTuple
+
+from sqlalchemy import select, true
+
+from armada.errors import Conflict, Forbidden, NotFound
+from armada.extensions import db
+from armada.models import ChatMessage, ChatRoom, ChatRoomMember, MessageType, RoomType, User
+
+
+class RoomAccess(NamedTuple):
+    """A room together with the caller's active membership of it."""
+
+    room: ChatRoom
+    member: ChatRoomMember
+
+
+def access_room(user: User, room_id: uuid.UUID) -> RoomAccess:
+    """The active room `room_id` if `user` is an active member; otherwise 404."""
+    row = db.session.execute(
+        select(ChatRoom, ChatRoomMember)
+        .join(ChatRoomMember, ChatRoomMember.room_id == ChatRoom.id)
+        .where(
+            ChatRoom.id == room_id,
+            ChatRoom.is_active == true(),
+            ChatRoomMember.user_id == user.id,
+            ChatRoomMember.is_active == true(),
+        )
+    ).first()
+    if row is None:
+        raise NotFound("No such room.", code="room_not_found")
+    return RoomAccess(row[0], row[1])
+
+
+def access_message(user: User, message_id: uuid.UUID) -> tuple[ChatMessage, RoomAccess]:
+    """A message and the caller's access to its room; 404 unless the caller is a member of that room."""
+    row = db.session.execute(
+        select(ChatMessage, ChatRoom, ChatRoomMember)
+        .join(ChatRoom, ChatRoom.id == ChatMessage.room_id)
+        .join(ChatRoomMember, ChatRoomMember.room_id == ChatRoom.id)
+        .where(
+            ChatMessage.id == message_id,
+            ChatRoom.is_active == true(),
+            ChatRoomMember.user_id == user.id,
+            ChatRoomMember.is_active == true(),
+        )
+    ).first()
+    if row is None:
+        raise NotFound("No such message.", code="message_not_found")
+    return row[0], RoomAccess(row[1], row[2])
+
+
+def check_group_room(room: ChatRoom) -> None:
+    """Direct rooms never gain or lose members and have no settings."""
+    if room.room_type is RoomType.DIRECT:
+        raise Conflict("A direct room's members and settings cannot change.", code="direct_room")
+
+
+def check_admin(access: RoomAccess) -> None:
+    """Only room admins manage settings and other members."""
+    if not access.member.is_admin:
+        raise Forbidden("Only a room admin can do this.", code="not_admin")
+
+
+def check_can_remove_member(access: RoomAccess, user_id: uuid.UUID) -> None:
+    """Anyone may leave; only admins remove others."""
+    if user_id != access.member.user_id:
+        check_admin(access)
+
+
+def check_can_edit(user: User, message: ChatMessage) -> None:
+    """The sender may edit the text of their own, live, non-forwarded text message."""
+    if message.sender_id != user.id:
+        raise Forbidden("Only the sender can edit a message.", code="not_sender")
+    if message.is_deleted:
+        raise Conflict("A deleted message cannot be edited.", code="message_deleted")
+    if message.message_type is not MessageType.TEXT or message.forwarded_from_id is not None:
+        raise Conflict("Only your own text messages can be edited.", code="not_editable")
+
+
+def check_can_delete(access: RoomAccess, message: ChatMessage) -> None:
+    """The sender or a room admin may delete a message."""
+    if message.sender_id != access.member.user_id and not access.member.is_admin:
+        raise Forbidden("Only the sender or a room admin can delete this message.", code="not_allowed")

@@ -1,0 +1,130 @@
+"""REST endpoints of rooms, members, messages and receipts: parse, call one service, serialize."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_jwt_extended import current_user, jwt_required
+
+from armada.api import ArmadaBlueprint
+from armada.chat import messages, rooms
+from armada.chat.schemas import (
+    AddMemberSchema,
+    CreateRoomSchema,
+    EditMessageSchema,
+    MarkReadSchema,
+    MessageListArgsSchema,
+    MessagePageSchema,
+    MessageSchema,
+    ReadResultSchema,
+    RoomPageSchema,
+    RoomSchema,
+    SendMessageSchema,
+    UpdateRoomSchema,
+)
+from armada.schemas import PageArgsSchema
+
+rooms_blp = ArmadaBlueprint("rooms", __name__, url_prefix="/api/chat/rooms", description="Rooms and members.")
+messages_blp = ArmadaBlueprint("messages", __name__, url_prefix="/api/chat", description="Messages and receipts.")
+
+
+@rooms_blp.route("")
+class Rooms(MethodView):
+    decorators = [jwt_required()]
+
+    @rooms_blp.arguments(PageArgsSchema, location="query")
+    @rooms_blp.response(200, RoomPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """The caller's rooms, most recent activity first."""
+        return rooms.list_rooms(current_user, args["limit"], args.get("cursor"))
+
+    @rooms_blp.arguments(CreateRoomSchema)
+    @rooms_blp.response(201, RoomSchema, description="Created.")
+    @rooms_blp.alt_response(200, schema=RoomSchema, description="The direct room of this pair already existed.")
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create a direct or group room."""
+        room, created = rooms.create_room(current_user, **data)
+        return room, 201 if created else 200
+
+
+@rooms_blp.route("/<uuid:room_id>")
+class Room(MethodView):
+    decorators = [jwt_required()]
+
+    @rooms_blp.response(200, RoomSchema)
+    def get(self, room_id: uuid.UUID) -> Any:
+        """A room the caller is a member of."""
+        return rooms.room_view(current_user, room_id)
+
+    @rooms_blp.arguments(UpdateRoomSchema)
+    @rooms_blp.response(200, RoomSchema)
+    def patch(self, data: dict[str, Any], room_id: uuid.UUID) -> Any:
+        """Change a group's name, description or avatar (admins)."""
+        return rooms.update_room(current_user, room_id, data)
+
+
+@rooms_blp.route("/<uuid:room_id>/members/<uuid:user_id>")
+class Member(MethodView):
+    decorators = [jwt_required()]
+
+    @rooms_blp.arguments(AddMemberSchema)
+    @rooms_blp.response(201, RoomSchema, description="Added.")
+    @rooms_blp.alt_response(200, schema=RoomSchema, description="Already a member; `is_admin` applied if sent.")
+    def post(self, data: dict[str, Any], room_id: uuid.UUID, user_id: uuid.UUID) -> Any:
+        """Add a member to a group, or change a member's admin flag (admins)."""
+        room, added = rooms.add_member(current_user, room_id, user_id, data["is_admin"])
+        return room, 201 if added else 200
+
+    @rooms_blp.response(204)
+    def delete(self, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        """Remove a member (admins), or leave (your own user id)."""
+        rooms.remove_member(current_user, room_id, user_id)
+
+
+@rooms_blp.route("/<uuid:room_id>/messages")
+class RoomMessages(MethodView):
+    decorators = [jwt_required()]
+
+    @rooms_blp.arguments(MessageListArgsSchema, location="query")
+    @rooms_blp.response(200, MessagePageSchema)
+    def get(self, args: dict[str, Any], room_id: uuid.UUID) -> Any:
+        """History, oldest first: the newest page, older with `before`, or newer than a message with `after`."""
+        return messages.list_messages(current_user, room_id, args["limit"], args.get("before"), args.get("after"))
+
+
+@rooms_blp.route("/<uuid:room_id>/read", methods=["POST"])
+@jwt_required()
+@rooms_blp.arguments(MarkReadSchema)
+@rooms_blp.response(200, ReadResultSchema)
+def mark_read(data: dict[str, Any], room_id: uuid.UUID) -> Any:
+    """Mark messages read, by ids or everything up to one."""
+    return messages.mark_read(current_user, room_id, data.get("message_ids"), data.get("up_to"))
+
+
+@messages_blp.route("/messages", methods=["POST"])
+@jwt_required()
+@messages_blp.arguments(SendMessageSchema)
+@messages_blp.response(201, MessageSchema, description="Created.")
+@messages_blp.alt_response(200, schema=MessageSchema, description="A retry: this client_id was already sent.")
+def send_message(data: dict[str, Any]) -> Any:
+    """Send a message, a reply (`reply_to_id`) or a forward (`forwarded_from_id`)."""
+    message, created = messages.send_message(current_user, **data)
+    return message, 201 if created else 200
+
+
+@messages_blp.route("/messages/<uuid:message_id>")
+class Message(MethodView):
+    decorators = [jwt_required()]
+
+    @messages_blp.arguments(EditMessageSchema)
+    @messages_blp.response(200, MessageSchema)
+    def patch(self, data: dict[str, Any], message_id: uuid.UUID) -> Any:
+        """Edit the text of your own message."""
+        return messages.edit_message(current_user, message_id, data["content"])
+
+    @messages_blp.response(200, MessageSchema)
+    def delete(self, message_id: uuid.UUID) -> Any:
+        """Delete a message (sender or room admin); it stays as a tombstone."""
+        return messages.delete_message(current_user, message_id)

@@ -1,0 +1,183 @@
+"""Request and response schemas of rooms, members, messages and read receipts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import ValidationError, fields, post_dump, validate, validates_schema
+
+from armada.models import MessageType, RoomType
+from armada.schemas import SafeString, TrimmedString, limit_field, page_schema
+
+MAX_MESSAGE_CHARS = 10_000
+MAX_MEMBERS_PER_REQUEST = 500
+MAX_READ_IDS = 500
+PREVIEW_CHARS = 200
+
+_url = {"validate": validate.Length(max=2048), "schemes": {"http", "https"}, "allow_none": True}
+
+
+# ---- responses ---------------------------------------------------------------------------------------------
+
+
+class ReplyPreviewSchema(ma.Schema):
+    """The message a reply answers, shortened."""
+
+    id = fields.UUID(required=True)
+    sender_id = fields.UUID(required=True)
+    message_type = fields.Enum(MessageType, by_value=True, required=True)
+    content = fields.Method("preview", allow_none=True)
+    is_deleted = fields.Boolean(required=True)
+
+    def preview(self, message: Any) -> str | None:
+        if message.is_deleted or message.content is None:
+            return None
+        return message.content[:PREVIEW_CHARS]
+
+
+class MessageSchema(ma.Schema):
+    """A message; a deleted one is a tombstone with content and media emptied."""
+
+    id = fields.UUID(required=True)
+    room_id = fields.UUID(required=True)
+    sender_id = fields.UUID(required=True)
+    message_type = fields.Enum(MessageType, by_value=True, required=True)
+    content = fields.String(allow_none=True)
+    media_url = fields.String(allow_none=True)
+    media_filename = fields.String(allow_none=True)
+    media_size = fields.Integer(allow_none=True)
+    media_mime_type = fields.String(allow_none=True)
+    reply_to_id = fields.UUID(allow_none=True)
+    reply_to = fields.Nested(ReplyPreviewSchema, allow_none=True)
+    forwarded_from_id = fields.UUID(allow_none=True)
+    is_edited = fields.Boolean(required=True)
+    edited_at = fields.DateTime(allow_none=True)
+    is_deleted = fields.Boolean(required=True)
+    deleted_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    client_id = fields.String(allow_none=True)
+
+    @post_dump
+    def empty_tombstone(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if data.get("is_deleted"):
+            for field in ("content", "media_url", "media_filename", "media_size", "media_mime_type"):
+                data[field] = None
+        return data
+
+
+class MemberSchema(ma.Schema):
+    """A room member."""
+
+    user_id = fields.UUID(required=True)
+    display_name = fields.String(attribute="user.display_name", required=True)
+    is_admin = fields.Boolean(required=True)
+    joined_at = fields.DateTime(required=True)
+    last_read_at = fields.DateTime(allow_none=True)
+
+
+class RoomSchema(ma.Schema):
+    """A room as one of its members sees it."""
+
+    id = fields.UUID(required=True)
+    name = fields.String(allow_none=True)
+    room_type = fields.Enum(RoomType, by_value=True, required=True)
+    description = fields.String(allow_none=True)
+    avatar_url = fields.String(allow_none=True)
+    created_by = fields.UUID(required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    is_active = fields.Boolean(required=True)
+    members = fields.List(fields.Nested(MemberSchema), attribute="active_members", required=True)
+    unread_count = fields.Integer(required=True)
+    last_message = fields.Nested(MessageSchema, allow_none=True)
+
+
+class ReadResultSchema(ma.Schema):
+    """The outcome of marking messages read."""
+
+    room_id = fields.UUID(required=True)
+    user_id = fields.UUID(required=True)
+    message_ids = fields.List(fields.UUID(), required=True, metadata={"description": "Newly read messages."})
+    read_at = fields.DateTime(required=True)
+    unread_count = fields.Integer(required=True)
+
+
+RoomPageSchema = page_schema(RoomSchema, "RoomPage")
+MessagePageSchema = page_schema(MessageSchema, "MessagePage")
+
+
+# ---- requests ----------------------------------------------------------------------------------------------
+
+
+class CreateRoomSchema(ma.Schema):
+    """POST /api/chat/rooms."""
+
+    room_type = fields.Enum(RoomType, by_value=True, required=True)
+    member_ids = fields.List(
+        fields.UUID(), load_default=list, validate=validate.Length(max=MAX_MEMBERS_PER_REQUEST)
+    )
+    name = TrimmedString(validate=validate.Length(min=1, max=100), allow_none=True)
+    description = SafeString(validate=validate.Length(max=2000), allow_none=True)
+    avatar_url = fields.URL(**_url)
+
+
+class UpdateRoomSchema(ma.Schema):
+    """PATCH /api/chat/rooms/{room_id}: only the fields sent change."""
+
+    name = TrimmedString(validate=validate.Length(min=1, max=100))
+    description = SafeString(validate=validate.Length(max=2000), allow_none=True)
+    avatar_url = fields.URL(**_url)
+
+
+class AddMemberSchema(ma.Schema):
+    """POST /api/chat/rooms/{room_id}/members/{user_id} (body optional)."""
+
+    is_admin = fields.Boolean(allow_none=True, load_default=None)
+
+
+class SendMessageSchema(ma.Schema):
+    """POST /api/chat/messages (and the socket's send_message)."""
+
+    room_id = fields.UUID(required=True)
+    message_type = fields.Enum(MessageType, by_value=True, metadata={"description": "Default `text`."})
+    content = SafeString(validate=validate.Length(max=MAX_MESSAGE_CHARS), allow_none=True)
+    media_url = SafeString(validate=validate.Length(max=1024), allow_none=True)
+    media_filename = SafeString(validate=validate.Length(max=255), allow_none=True)
+    media_size = fields.Integer(validate=validate.Range(min=0, max=2**53), allow_none=True)
+    media_mime_type = SafeString(validate=validate.Length(max=255), allow_none=True)
+    reply_to_id = fields.UUID(allow_none=True)
+    forwarded_from_id = fields.UUID(allow_none=True)
+    client_id = SafeString(
+        validate=validate.Length(min=1, max=64),
+        allow_none=True,
+        metadata={"description": "A client-made id; resending with the same one returns the first message."},
+    )
+
+
+class EditMessageSchema(ma.Schema):
+    """PATCH /api/chat/messages/{message_id}."""
+
+    content = SafeString(required=True, validate=validate.Length(min=1, max=MAX_MESSAGE_CHARS))
+
+
+class MessageListArgsSchema(ma.Schema):
+    """GET /api/chat/rooms/{room_id}/messages."""
+
+    limit = limit_field()
+    before = SafeString(
+        validate=validate.Length(max=512), metadata={"description": "`next_cursor` of a page: older messages."}
+    )
+    after = fields.UUID(metadata={"description": "A message id: the messages newer than it (catch-up)."})
+
+
+class MarkReadSchema(ma.Schema):
+    """POST /api/chat/rooms/{room_id}/read: either `message_ids` or `up_to`."""
+
+    message_ids = fields.List(fields.UUID(), validate=validate.Length(min=1, max=MAX_READ_IDS))
+    up_to = fields.UUID()
+
+    @validates_schema
+    def exactly_one(self, data: dict[str, Any], **_: Any) -> None:
+        if ("message_ids" in data) == ("up_to" in data):
+            raise ValidationError("Send either message_ids or up_to.", "_schema")

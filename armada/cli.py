@@ -1,0 +1,64 @@
+"""`flask armada ...`: developer commands."""
+
+from __future__ import annotations
+
+import secrets
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from armada.auth.services import register_user
+from armada.chat.messages import send_message
+from armada.chat.rooms import create_room
+from armada.errors import DomainError
+from armada.extensions import db
+from armada.models import RoomType, User
+
+armada_cli = click.Group("armada", help="Armada developer commands.")
+
+DEMO_USERS = [
+    ("alice@example.com", "Alice"),
+    ("bob@example.com", "Bob"),
+    ("carol@example.com", "Carol"),
+]
+
+
+@armada_cli.command("create-user")
+@click.option("--email", required=True)
+@click.option("--display-name", required=True)
+@click.password_option()
+def create_user(email: str, display_name: str, password: str) -> None:
+    """Create a user account."""
+    try:
+        user = register_user(email, password, display_name)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Created {user.email} ({user.id})")
+
+
+@armada_cli.command("demo")
+def demo() -> None:
+    """Create demo users, a direct room, a group and a few messages; print the logins."""
+    password = secrets.token_urlsafe(9)
+    users: list[User] = []
+    for email, name in DEMO_USERS:
+        existing = db.session.scalar(select(User).where(User.email == email))
+        if existing is not None:
+            raise click.ClickException(f"{email} already exists: the demo data is already loaded.")
+        users.append(register_user(email, password, name))
+    alice, bob, carol = users
+    direct, _ = create_room(alice, RoomType.DIRECT, [bob.id])
+    group, _ = create_room(alice, RoomType.GROUP, [bob.id, carol.id], name="Demo team", description="Say hi!")
+    first, _ = send_message(alice, direct.id, content="Hi Bob, welcome to Armada!")
+    send_message(bob, direct.id, content="Thanks Alice!", reply_to_id=first.id)
+    send_message(alice, group.id, content="Hello team 👋")
+    send_message(carol, group.id, content="Hi all — the API docs are at /api/docs")
+    click.echo("Demo data created. Log in with any of:")
+    for user in users:
+        click.echo(f"  {user.email}  password: {password}")
+
+
+def init_app(app: Flask) -> None:
+    """Register the `flask armada` command group."""
+    app.cli.add_command(armada_cli)

@@ -1,0 +1,134 @@
+"""The one error family of the domain, and its single mapping to HTTP responses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from flask import Flask, Response, jsonify
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
+
+
+class DomainError(Exception):
+    """Base of every error a service raises; carries the contract's code, message and details."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    default_message: ClassVar[str] = "The request could not be processed."
+
+    def __init__(
+        self, message: str | None = None, *, code: str | None = None, details: Mapping[str, Any] | None = None
+    ) -> None:
+        self.message = message or self.default_message
+        self.error_code = code or self.code
+        self.details = dict(details) if details else None
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The contract's error body."""
+        return error_body(self.error_code, self.message, self.details)
+
+
+class BadRequest(DomainError):
+    status, code, default_message = 400, "bad_request", "The request body is malformed."
+
+
+class Unauthorized(DomainError):
+    status, code, default_message = 401, "unauthorized", "Authentication is required."
+
+
+class Forbidden(DomainError):
+    status, code, default_message = 403, "forbidden", "You are not allowed to do this."
+
+
+class NotFound(DomainError):
+    status, code, default_message = 404, "not_found", "Not found."
+
+
+class Conflict(DomainError):
+    status, code, default_message = 409, "conflict", "The request conflicts with the current state."
+
+
+class PayloadTooLarge(DomainError):
+    status, code, default_message = 413, "payload_too_large", "The request body is too large."
+
+
+class UnsupportedMediaType(DomainError):
+    status, code, default_message = 415, "unsupported_media_type", "This media type is not supported."
+
+
+class ValidationFailed(DomainError):
+    status, code, default_message = 422, "validation_failed", "The request did not pass validation."
+
+    @classmethod
+    def field(cls, name: str, message: str) -> ValidationFailed:
+        """A validation failure of one field."""
+        return cls(f"{name}: {message}", details={name: [message]})
+
+
+class ServiceUnavailable(DomainError):
+    status, code, default_message = 503, "service_unavailable", "The service is temporarily unavailable."
+
+
+def error_body(code: str, message: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build `{"error": {code, message, details?}}`."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = dict(details)
+    return {"error": error}
+
+
+def error_response(error: DomainError) -> tuple[Response, int]:
+    """Serialize a DomainError as an HTTP response."""
+    return jsonify(error.to_dict()), error.status
+
+
+# Werkzeug's own errors (unknown route, wrong method, body over MAX_CONTENT_LENGTH, ...) in contract form.
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+}
+_HTTP_MESSAGES = {
+    404: "Not found.",
+    405: "This method is not allowed here.",
+    413: "The request body is too large.",
+}
+
+
+def http_exception_response(exc: HTTPException) -> tuple[Response, int]:
+    """Render any werkzeug HTTPException in the contract's error format."""
+    status = exc.code or 500
+    code = _HTTP_CODES.get(status, "http_error")
+    message = _HTTP_MESSAGES.get(status) or (exc.description or exc.name)
+    response = jsonify(error_body(code, message))
+    for key, value in (exc.get_headers() if status == 405 else []):
+        if key.lower() == "allow":
+            response.headers[key] = value
+    return response, status
+
+
+def init_app(app: Flask) -> None:
+    """Map DomainError and database outages to responses (HTTPExceptions: see ArmadaApi)."""
+    app.register_error_handler(DomainError, error_response)
+
+    @app.errorhandler(DBAPIError)
+    def database_error(exc: DBAPIError) -> tuple[Response, int]:
+        # The session is rolled back when Flask-SQLAlchemy removes it at teardown.
+        if exc.connection_invalidated or _is_connection_error(exc):
+            app.logger.warning("database unavailable: %s", exc.orig)
+            return error_response(ServiceUnavailable("The database is unavailable; try again shortly."))
+        raise exc
+
+
+def _is_connection_error(exc: DBAPIError) -> bool:
+    # psycopg OperationalError covers refused/closed connections; SQLite's "database is locked" too.
+    return type(exc.orig).__name__ == "OperationalError"

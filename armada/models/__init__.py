@@ -1,0 +1,25 @@
+"""The data model; Alembic migrations in migrations/ are the only thing that creates it."""
+
+from armada.models.base import Base, utcnow
+from armada.models.chat import (
+    ChatMessage,
+    ChatRoom,
+    ChatRoomMember,
+    MessageReadReceipt,
+    MessageType,
+    RoomType,
+)
+from armada.models.user import RevokedSession, User
+
+__all__ = [
+    "Base",
+    "ChatMessage",
+    "ChatRoom",
+    "ChatRoomMember",
+    "MessageReadReceipt",
+    "MessageType",
+    "RevokedSession",
+    "RoomType",
+    "User",
+    "utcnow",
+]

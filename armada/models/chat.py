@@ -1,0 +1,154 @@
+"""Rooms, memberships, messages and read receipts: the seed's four tables plus what the contract needs."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, Text, UniqueConstraint, and_, true
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
+
+from armada.models.base import Base, utcnow
+from armada.models.user import User
+
+
+class RoomType(enum.Enum):
+    """Kinds of room; the values are what travels on the wire."""
+
+    DIRECT = "direct"
+    GROUP = "group"
+
+
+class MessageType(enum.Enum):
+    """Kinds of message; the values are what travels on the wire."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    FILE = "file"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # VARCHAR + CHECK rather than a native PG enum: portable to SQLite and painless to extend in migrations.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class ChatMessage(Base):
+    """A message in a room; deletion leaves a tombstone."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (
+        # The room's timeline: range scans for history pages, catch-up and unread counts.
+        UniqueConstraint("room_id", "seq"),
+        # Idempotent retries: one message per (room, sender, client-made id).
+        UniqueConstraint("room_id", "sender_id", "client_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_rooms.id"))
+    sender_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    # Position in the room, allocated under the room's row lock, so commit order equals seq order and a
+    # client catching up with `after=` can never miss a message that committed late.
+    seq: Mapped[int] = mapped_column(BigInteger)
+    message_type: Mapped[MessageType] = mapped_column(_enum(MessageType, "message_type"))
+    content: Mapped[str | None] = mapped_column(Text)
+    media_url: Mapped[str | None] = mapped_column(String(1024))
+    media_filename: Mapped[str | None] = mapped_column(String(255))
+    media_size: Mapped[int | None] = mapped_column(BigInteger)
+    media_mime_type: Mapped[str | None] = mapped_column(String(255))
+    reply_to_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("chat_messages.id"))
+    forwarded_from_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("chat_messages.id"))
+    is_edited: Mapped[bool] = mapped_column(default=False)
+    edited_at: Mapped[datetime | None]
+    is_deleted: Mapped[bool] = mapped_column(default=False)
+    deleted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    client_id: Mapped[str | None] = mapped_column(String(64))
+
+    reply_to: Mapped[ChatMessage | None] = relationship(remote_side=[id], foreign_keys=[reply_to_id], viewonly=True)
+
+
+class ChatRoom(Base):
+    """A direct (two people) or group conversation."""
+
+    __tablename__ = "chat_rooms"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str | None] = mapped_column(String(100))
+    room_type: Mapped[RoomType] = mapped_column(_enum(RoomType, "room_type"))
+    description: Mapped[str | None] = mapped_column(Text)
+    avatar_url: Mapped[str | None] = mapped_column(String(2048))
+    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    # "<smaller user id>:<larger user id>" for direct rooms, so the pair can only ever have one room.
+    direct_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    # Highest message seq handed out in this room; bumping it is the per-room send lock.
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Orders the room list ("most recent activity first").
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    active_members: Mapped[list[ChatRoomMember]] = relationship(
+        primaryjoin=lambda: and_(
+            ChatRoomMember.room_id == ChatRoom.id, ChatRoomMember.is_active == true()
+        ),
+        order_by=lambda: (ChatRoomMember.joined_at, ChatRoomMember.id),
+        viewonly=True,
+    )
+    last_message: Mapped[ChatMessage | None] = relationship(
+        primaryjoin=lambda: and_(
+            foreign(ChatMessage.room_id) == ChatRoom.id, foreign(ChatMessage.seq) == ChatRoom.last_seq
+        ),
+        viewonly=True,
+        uselist=False,
+    )
+
+    # Per-viewer value filled in by the room services before serialization; not a column.
+    unread_count: int = 0
+
+
+class ChatRoomMember(Base):
+    """A user's membership of a room; leaving or removal sets is_active False (kept for history)."""
+
+    __tablename__ = "chat_room_members"
+    __table_args__ = (
+        UniqueConstraint("room_id", "user_id"),
+        # "My rooms": the room list starts here.
+        Index("ix_chat_room_members_user_id_is_active", "user_id", "is_active"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_rooms.id"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_read_at: Mapped[datetime | None]
+    # seq of the newest message this member has read; unread = later messages from others.
+    last_read_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+
+class MessageReadReceipt(Base):
+    """That a user has read a message, and when."""
+
+    __tablename__ = "message_read_receipts"
+    # Also the "receipts by message" index.
+    __table_args__ = (UniqueConstraint("message_id", "user_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_messages.id"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    read_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,60 @@
+"""Opaque keyset cursors and the page type every list service returns."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from armada.errors import ValidationFailed
+from armada.schemas import has_unsafe_text
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a keyset-paginated list."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(values: list[Any]) -> str:
+    """Pack keyset values (str, int, UUID, aware datetime) into an opaque, URL-safe cursor."""
+    plain = [v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, uuid.UUID) else v for v in values]
+    raw = json.dumps(plain, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _convert(value: Any, kind: type) -> Any:
+    if kind is uuid.UUID:
+        return uuid.UUID(value)
+    if kind is datetime:
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError("naive datetime")
+        return parsed
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ValueError("wrong type")
+    # Values go straight into SQL: keep them inside what BIGINT and text columns accept.
+    if isinstance(value, int) and not 0 <= value < 2**63:
+        raise ValueError("out of range")
+    if isinstance(value, str) and has_unsafe_text(value):
+        raise ValueError("unsafe text")
+    return value
+
+
+def decode_cursor(cursor: str, field: str, types: tuple[type, ...]) -> list[Any]:
+    """Unpack a cursor made by encode_cursor into values of `types`; a bad one is a 422 on `field`."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(values, list) or len(values) != len(types):
+            raise ValueError("wrong shape")
+        return [_convert(v, k) for v, k in zip(values, types, strict=True)]
+    except (binascii.Error, ValueError, TypeError, AttributeError):
+        raise ValidationFailed.field(field, "Not a valid cursor.") from None

@@ -1,0 +1,140 @@
+"""Configuration classes: each reads the environment when it is built, never at import time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+
+from dotenv import load_dotenv
+
+# Values from .env.example and other well-known placeholders: a deployment that copied them is not secret.
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev", "development"})
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment cannot produce a usable configuration."""
+
+
+def load_dotenv_files() -> None:
+    """Load `.env` from the working directory into os.environ, never overriding what is already set."""
+    load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+
+
+def normalize_database_url(url: str) -> str:
+    """Point postgres URLs at the psycopg 3 driver (Heroku-style hosts hand out `postgres://`)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "development"
+    TESTING = False
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self.ARMADA_ENV = self.ENV_NAME
+        # Missing secrets are generated per install in development (see armada.secrets); production refuses.
+        self.SECRET_KEY = env.get("SECRET_KEY") or None
+        self.JWT_SECRET_KEY = env.get("JWT_SECRET_KEY") or None
+
+        # A relative SQLite path lives in the instance folder (Flask-SQLAlchemy 3 behaviour).
+        self.SQLALCHEMY_DATABASE_URI = normalize_database_url(env.get("DATABASE_URL") or "sqlite:///armada.db")
+        self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options(env)
+
+        self.JWT_ACCESS_TOKEN_EXPIRES = timedelta(seconds=_int(env, "JWT_ACCESS_TOKEN_EXPIRES", 15 * 60))
+        self.JWT_REFRESH_TOKEN_EXPIRES = timedelta(seconds=_int(env, "JWT_REFRESH_TOKEN_EXPIRES", 30 * 24 * 3600))
+        self.JWT_ALGORITHM = "HS256"
+        self.JWT_TOKEN_LOCATION = ["headers"]
+        # werkzeug's scrypt defaults (n=2**15): deliberately slow; tests lower the cost.
+        self.PASSWORD_HASH_METHOD = env.get("PASSWORD_HASH_METHOD") or "scrypt"
+
+        # JSON request bodies; uploads get their own cap in the media blueprint.
+        self.MAX_CONTENT_LENGTH = _int(env, "MAX_REQUEST_BYTES", 1024 * 1024)
+
+        self.API_TITLE = "Armada chat API"
+        self.API_VERSION = "1.0.0"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/api"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.OPENAPI_SWAGGER_UI_PATH = "docs"
+        # Served from the swagger-ui-bundle package so the docs work offline (no CDN).
+        self.OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
+
+    @staticmethod
+    def _engine_options(env: Mapping[str, str]) -> dict[str, object]:
+        url = normalize_database_url(env.get("DATABASE_URL") or "sqlite:///armada.db")
+        if url.startswith("sqlite"):
+            return {"connect_args": {"timeout": 15}}
+        return {
+            "pool_pre_ping": True,
+            "pool_size": _int(env, "DB_POOL_SIZE", 10),
+            "max_overflow": _int(env, "DB_MAX_OVERFLOW", 20),
+            "pool_recycle": 300,
+        }
+
+
+class DevelopmentConfig(Config):
+    """The embedded default: SQLite file, in-process Socket.IO, local media."""
+
+
+class ProductionConfig(Config):
+    """Deployed: every secret must come from the environment."""
+
+    ENV_NAME = "production"
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        super().__init__(environ)
+        for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
+            value = getattr(self, name)
+            if value is None or value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 32:
+                raise ConfigError(
+                    f"{name} must be set to a random value of at least 32 characters in production "
+                    f'(e.g. python -c "import secrets; print(secrets.token_urlsafe(48))").'
+                )
+
+
+class TestingConfig(Config):
+    """Used by the test suite: cheap password hashing, explicit database."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = dict(environ or {})
+        env.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789")
+        env.setdefault("JWT_SECRET_KEY", "test-jwt-secret-key-that-is-long-enough-0123456789")
+        env.setdefault("PASSWORD_HASH_METHOD", "scrypt:1024:8:1")
+        super().__init__(env)
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestingConfig,
+}
+
+
+def config_from_env(environ: Mapping[str, str] | None = None) -> Config:
+    """Build the config named by ARMADA_ENV (default: development)."""
+    env = os.environ if environ is None else environ
+    name = env.get("ARMADA_ENV", "development").strip().lower()
+    try:
+        cls = CONFIGS[name]
+    except KeyError:
+        raise ConfigError(f"ARMADA_ENV must be one of {', '.join(CONFIGS)}, got {name!r}") from None
+    return cls(env)

@@ -1,0 +1,79 @@
+"""Fixtures: one migrated database per run (SQLite file, or a fresh PostgreSQL database), emptied per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import event, make_url
+
+from armada import create_app
+from armada.extensions import db
+from config import TestingConfig
+from tests.support import ApiClient, QueryCounter, empty_all_tables, postgres_database
+
+PG_ENV = "ARMADA_TEST_DATABASE_URL"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """SQLite by default; with ARMADA_TEST_DATABASE_URL, a database of our own on that server."""
+    server_url = os.environ.get(PG_ENV)
+    if not server_url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'armada-test.db'}"
+        return
+    with postgres_database(server_url, f"armada_test_{uuid.uuid4().hex[:12]}") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """The app, with the schema made by the migrations (never create_all)."""
+    application = create_app(TestingConfig({"DATABASE_URL": database_url}))
+    application.instance_path = str(tmp_path_factory.mktemp("instance"))
+    with application.app_context():
+        upgrade()
+    return application
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "app" in request.fixturenames:
+        application: Flask = request.getfixturevalue("app")
+        with application.app_context():
+            db.session.remove()
+            empty_all_tables()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def api(client: FlaskClient) -> ApiClient:
+    """Makes users and talks to the API as them."""
+    return ApiClient(client)
+
+
+@pytest.fixture
+def count_queries(app: Flask) -> Iterator[QueryCounter]:
+    """Counts SQL statements sent to the database while active."""
+    counter = QueryCounter()
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", counter.on_execute)
+    yield counter
+    event.remove(engine, "before_cursor_execute", counter.on_execute)
+
+
+def pytest_report_header(config: Any) -> str:
+    url = os.environ.get(PG_ENV)
+    return f"database: {make_url(url).render_as_string(hide_password=True) if url else 'SQLite (temporary file)'}"

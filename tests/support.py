@@ -1,0 +1,145 @@
+"""Test helpers: an API client that acts as a user, factories, a query counter, database plumbing."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from flask.testing import FlaskClient
+from sqlalchemy import make_url
+from werkzeug.test import TestResponse
+
+from armada.extensions import db
+
+_counter = itertools.count(1)
+
+
+@dataclass
+class Actor:
+    """A registered user and their tokens, able to call the API as themselves."""
+
+    client: FlaskClient
+    user: dict[str, Any]
+    access_token: str
+    refresh_token: str
+    password: str
+
+    @property
+    def id(self) -> str:
+        return self.user["id"]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+    def get(self, path: str, **kw: Any) -> TestResponse:
+        return self.client.get(path, headers=self.headers, **kw)
+
+    def post(self, path: str, **kw: Any) -> TestResponse:
+        return self.client.post(path, headers=self.headers, **kw)
+
+    def patch(self, path: str, **kw: Any) -> TestResponse:
+        return self.client.patch(path, headers=self.headers, **kw)
+
+    def delete(self, path: str, **kw: Any) -> TestResponse:
+        return self.client.delete(path, headers=self.headers, **kw)
+
+    # Factories: short, intention-revealing, and each asserts its own success.
+    def make_group(self, *others: Actor, name: str = "Team", **extra: Any) -> dict[str, Any]:
+        body = {"room_type": "group", "name": name, "member_ids": [o.id for o in others], **extra}
+        response = self.post("/api/chat/rooms", json=body)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    def make_direct(self, other: Actor) -> dict[str, Any]:
+        response = self.post("/api/chat/rooms", json={"room_type": "direct", "member_ids": [other.id]})
+        assert response.status_code in (200, 201), response.get_json()
+        return response.get_json()
+
+    def say(self, room: dict[str, Any] | str, content: str = "hello", **extra: Any) -> dict[str, Any]:
+        room_id = room if isinstance(room, str) else room["id"]
+        response = self.post("/api/chat/messages", json={"room_id": room_id, "content": content, **extra})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+
+@dataclass
+class ApiClient:
+    """Registers users through the real endpoint."""
+
+    client: FlaskClient
+    actors: list[Actor] = field(default_factory=list)
+
+    def register(self, name: str | None = None, email: str | None = None, password: str = "correct horse 1") -> Actor:
+        n = next(_counter)
+        name = name or f"User {n}"
+        email = email or f"user{n}@example.com"
+        response = self.client.post(
+            "/api/auth/register", json={"email": email, "password": password, "display_name": name}
+        )
+        assert response.status_code == 201, response.get_json()
+        body = response.get_json()
+        actor = Actor(self.client, body["user"], body["access_token"], body["refresh_token"], password)
+        self.actors.append(actor)
+        return actor
+
+    def users(self, *names: str) -> list[Actor]:
+        return [self.register(name) for name in names]
+
+
+def assert_error(response: TestResponse, status: int, code: str | None = None) -> dict[str, Any]:
+    """The response is a contract-shaped error with this status (and code)."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:500])
+    body = response.get_json()
+    assert isinstance(body, dict) and set(body) == {"error"}, body
+    error = body["error"]
+    assert isinstance(error["code"], str) and isinstance(error["message"], str) and error["message"], error
+    if code is not None:
+        assert error["code"] == code, error
+    return error
+
+
+class QueryCounter:
+    """Counts statements; use `with counter:` to count a block."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.active = False
+        self.statements: list[str] = []
+
+    def on_execute(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if self.active:
+            self.count += 1
+            self.statements.append(statement)
+
+    def __enter__(self) -> QueryCounter:
+        self.count, self.statements, self.active = 0, [], True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.active = False
+
+
+def empty_all_tables() -> None:
+    """Delete every row, children first (faster than re-migrating per test)."""
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@contextmanager
+def postgres_database(server_url: str, name: str) -> Iterator[str]:
+    """Create a database on the server for this run and drop it afterwards."""
+    url = make_url(server_url)
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
