@@ -21,7 +21,10 @@ class UserSchema(ma.Schema):
 class RegisterSchema(ma.Schema):
     """POST /api/auth/register."""
 
-    email = fields.Email(required=True, validate=validate.Length(max=254))
+    # A TrimmedString first: fields.Email lets an unpaired surrogate through in the domain part.
+    email = TrimmedString(
+        required=True, validate=[validate.Length(max=254), validate.Email()], metadata={"format": "email"}
+    )
     password = SafeString(required=True, validate=validate.Length(min=8, max=128))
     display_name = TrimmedString(required=True, validate=validate.Length(min=1, max=100))
 

@@ -57,7 +57,9 @@ def init_app(app: Flask) -> None:
 
     @jwt.token_in_blocklist_loader
     def check_revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
-        return is_session_revoked(str(payload["sid"]))
+        # Runs before verify_claims: a token without a string `sid` is left for verify_claims to refuse.
+        sid = payload.get("sid")
+        return isinstance(sid, str) and is_session_revoked(sid)
 
     @jwt.token_verification_loader
     def verify_claims(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
