@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -38,7 +38,8 @@ def _convert(value: Any, kind: type) -> Any:
         parsed = datetime.fromisoformat(value)
         if parsed.tzinfo is None:
             raise ValueError("naive datetime")
-        return parsed
+        # Normalised here so an offset that pushes it outside datetime's range is a bad cursor, not a 500.
+        return parsed.astimezone(UTC)
     if not isinstance(value, kind) or isinstance(value, bool):
         raise ValueError("wrong type")
     # Values go straight into SQL: keep them inside what BIGINT and text columns accept.
@@ -52,9 +53,11 @@ def _convert(value: Any, kind: type) -> Any:
 def decode_cursor(cursor: str, field: str, types: tuple[type, ...]) -> list[Any]:
     """Unpack a cursor made by encode_cursor into values of `types`; a bad one is a 422 on `field`."""
     try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        # validate=True: a cursor with characters added or changed is refused rather than silently read.
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        values = json.loads(raw)
         if not isinstance(values, list) or len(values) != len(types):
             raise ValueError("wrong shape")
         return [_convert(v, k) for v, k in zip(values, types, strict=True)]
-    except (binascii.Error, ValueError, TypeError, AttributeError):
+    except (binascii.Error, ValueError, TypeError, AttributeError, OverflowError):
         raise ValidationFailed.field(field, "Not a valid cursor.") from None

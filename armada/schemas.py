@@ -32,6 +32,17 @@ class SafeString(fields.String):
         return text
 
 
+class SafeURL(fields.URL):
+    """A URL that refuses NUL bytes and lone surrogates (the URL validator lets them through the path)."""
+
+    default_error_messages = SafeString.default_error_messages
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if isinstance(value, str) and has_unsafe_text(value):
+            raise self.make_error("unsafe")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class TrimmedString(SafeString):
     """A SafeString with surrounding whitespace removed (names, emails, search terms)."""
 
@@ -78,7 +89,11 @@ class ErrorDetailSchema(ma.Schema):
 
     code = fields.String(required=True, metadata={"example": "validation_failed"})
     message = fields.String(required=True)
-    details = fields.Dict(metadata={"description": "For 422: field name -> list of messages."})
+    details = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "For 422: field name -> list of messages."},
+    )
 
 
 class ErrorSchema(ma.Schema):

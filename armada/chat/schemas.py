@@ -8,14 +8,15 @@ import marshmallow as ma
 from marshmallow import ValidationError, fields, post_dump, validate, validates_schema
 
 from armada.models import MessageType, RoomType
-from armada.schemas import SafeString, TrimmedString, limit_field, page_schema
+from armada.schemas import SafeString, SafeURL, TrimmedString, limit_field, page_schema
 
 MAX_MESSAGE_CHARS = 10_000
 MAX_MEMBERS_PER_REQUEST = 500
 MAX_READ_IDS = 500
 PREVIEW_CHARS = 200
 
-_url = {"validate": validate.Length(max=2048), "schemes": {"http", "https"}, "allow_none": True}
+# require_tld off: self-hosted installs serve avatars from intranet hosts such as http://files/a.png.
+_url = {"validate": validate.Length(max=2048), "schemes": {"http", "https"}, "require_tld": False, "allow_none": True}
 
 
 # ---- responses ---------------------------------------------------------------------------------------------
@@ -119,7 +120,7 @@ class CreateRoomSchema(ma.Schema):
     )
     name = TrimmedString(validate=validate.Length(min=1, max=100), allow_none=True)
     description = SafeString(validate=validate.Length(max=2000), allow_none=True)
-    avatar_url = fields.URL(**_url)
+    avatar_url = SafeURL(**_url)
 
 
 class UpdateRoomSchema(ma.Schema):
@@ -127,7 +128,7 @@ class UpdateRoomSchema(ma.Schema):
 
     name = TrimmedString(validate=validate.Length(min=1, max=100))
     description = SafeString(validate=validate.Length(max=2000), allow_none=True)
-    avatar_url = fields.URL(**_url)
+    avatar_url = SafeURL(**_url)
 
 
 class AddMemberSchema(ma.Schema):
