@@ -40,6 +40,15 @@ def _check_reply_target(room_id: uuid.UUID, reply_to_id: uuid.UUID) -> None:
         raise ValidationFailed.field("reply_to_id", "No such message in this room.")
 
 
+def _previous_send(user: User, room_id: uuid.UUID, client_id: str) -> ChatMessage | None:
+    """The message this sender already sent to the room with this client_id, if any."""
+    return db.session.scalar(
+        select(ChatMessage).where(
+            ChatMessage.room_id == room_id, ChatMessage.sender_id == user.id, ChatMessage.client_id == client_id
+        )
+    )
+
+
 def _message_body(
     user: User,
     message_type: MessageType | None,
@@ -91,6 +100,10 @@ def send_message(
         "media_mime_type": media_mime_type,
     }
     access = access_room(user, room_id)
+    # A retry answers what the first send answered, even if its checks would now fail (e.g. the forwarded
+    # original was deleted in between).
+    if client_id is not None and (existing := _previous_send(user, room_id, client_id)) is not None:
+        return existing, False
     body = _message_body(user, message_type, content, media, forwarded_from_id)
     if reply_to_id is not None:
         _check_reply_target(room_id, reply_to_id)
@@ -103,15 +116,9 @@ def send_message(
         .values(last_seq=ChatRoom.last_seq + 1, last_activity_at=now)
         .returning(ChatRoom.last_seq)
     ).scalar_one()
-    if client_id is not None:
-        existing = db.session.scalar(
-            select(ChatMessage).where(
-                ChatMessage.room_id == room_id, ChatMessage.sender_id == user.id, ChatMessage.client_id == client_id
-            )
-        )
-        if existing is not None:
-            db.session.rollback()
-            return existing, False
+    if client_id is not None and (existing := _previous_send(user, room_id, client_id)) is not None:
+        db.session.rollback()
+        return existing, False
     message = ChatMessage(
         room_id=room_id,
         sender_id=user.id,
@@ -215,10 +222,11 @@ def mark_read(
         targets = list(db.session.scalars(unread))
     else:
         wanted = list(dict.fromkeys(message_ids or []))
-        found = dict(
+        # .all(): dict() of a Result itself would treat it as a mapping (it has .keys()) and fail.
+        found: dict[uuid.UUID, int] = dict(
             db.session.execute(
                 select(ChatMessage.id, ChatMessage.seq).where(ChatMessage.id.in_(wanted), ChatMessage.room_id == room_id)
-            ).tuples()
+            ).all()
         )
         missing = [f"No such message in this room: {m}" for m in wanted if m not in found]
         if missing:
