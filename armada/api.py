@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
@@ -19,17 +20,37 @@ from armada.errors import BadRequest, ValidationFailed, http_exception_response
 from armada.schemas import ErrorSchema
 
 
-def flatten_messages(messages: Mapping[str, Any] | list[Any]) -> dict[str, Any]:
-    """Drop webargs' location level: {"json": {"name": [...]}} -> {"name": [...]}."""
+def message_list(errors: Any, path: str = "") -> list[str]:
+    """Nested marshmallow errors as flat strings: {"0": ["Not a valid UUID."]} -> ["0: Not a valid UUID."]."""
+    if isinstance(errors, Mapping):
+        return [
+            text
+            for key, value in errors.items()
+            for text in message_list(value, f"{path}.{key}" if path else str(key))
+        ]
+    if isinstance(errors, list):
+        return [text for item in errors for text in message_list(item, path)]
+    return [f"{path}: {errors}" if path else str(errors)]
+
+
+def flatten_messages(messages: Mapping[str, Any] | list[Any]) -> dict[str, list[str]]:
+    """Drop webargs' location level and nesting: {"json": {"ids": {"0": [...]}}} -> {"ids": ["0: ..."]}."""
     if isinstance(messages, list):
-        return {"_schema": messages}
-    flat: dict[str, Any] = {}
+        return {"_schema": message_list(messages)}
+    flat: dict[str, list[str]] = {}
     for location, errors in messages.items():
+        # The contract's details map each field to a list of messages, list items and nested objects included.
         if isinstance(errors, Mapping):
-            flat.update(errors)
+            for name, field_errors in errors.items():
+                flat[str(name)] = message_list(field_errors)
         else:
-            flat[location] = errors
+            flat[location] = message_list(errors)
     return flat
+
+
+def _reject_constant(name: str) -> NoReturn:
+    """NaN and Infinity are not JSON (RFC 8259), though Python's decoder accepts them."""
+    raise ValueError(f"{name} is not valid JSON")
 
 
 class ArmadaParser(FlaskParser):
@@ -49,7 +70,12 @@ class ArmadaParser(FlaskParser):
                 "The request body must be JSON, sent with Content-Type: application/json.",
                 code="unsupported_content_type",
             )
-        data = core.parse_json(body)
+        try:
+            data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            # ValueError covers bad UTF-8, bad syntax, NaN/Infinity and over-long integers; RecursionError
+            # deep nesting like [[[[...]]]]. All are the client's malformed body, never a 500.
+            raise BadRequest("The request body is not valid JSON.", code="malformed_json") from None
         if not isinstance(data, dict):
             raise BadRequest("The request body must be a JSON object.", code="malformed_json")
         return data
@@ -76,14 +102,22 @@ class ArmadaBlueprint(Blueprint):
 
     ARGUMENTS_PARSER = ArmadaParser()
 
+    def alt_response(self, status_code: int, response: Any = None, **kwargs: Any) -> Any:
+        """Document an alternative response; an error one without a schema gets the error envelope."""
+        if response is None and kwargs.get("schema") is None and int(status_code) >= 400:
+            kwargs["schema"] = ErrorSchema
+        return super().alt_response(status_code, response, **kwargs)
+
 
 class ArmadaApi(Api):
     """The API object: contract-shaped errors, bearer auth in the spec, offline Swagger UI."""
 
     ERROR_SCHEMA = ErrorSchema
 
-    def init_app(self, app: Flask, *args: Any, **kwargs: Any) -> None:
-        super().init_app(app, *args, **kwargs)
+    def init_app(self, app: Flask, *, spec_kwargs: dict[str, Any] | None = None) -> None:
+        # Every operation needs a bearer token unless it opts out with `@blp.doc(security=[])`.
+        spec_kwargs = {"security": [{"bearerAuth": []}], **(spec_kwargs or {})}
+        super().init_app(app, spec_kwargs=spec_kwargs)
         self.spec.components.security_scheme(
             "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         )

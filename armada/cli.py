@@ -6,8 +6,12 @@ import secrets
 
 import click
 from flask import Flask
+from flask.cli import AppGroup
+from marshmallow import ValidationError
 from sqlalchemy import select
 
+from armada.api import message_list
+from armada.auth.schemas import RegisterSchema
 from armada.auth.services import register_user
 from armada.chat.messages import send_message
 from armada.chat.rooms import create_room
@@ -15,7 +19,8 @@ from armada.errors import DomainError
 from armada.extensions import db
 from armada.models import RoomType, User
 
-armada_cli = click.Group("armada", help="Armada developer commands.")
+# An AppGroup wraps each command in an app context, also when invoked without the `flask` entry point.
+armada_cli = AppGroup("armada", help="Armada developer commands.")
 
 DEMO_USERS = [
     ("alice@example.com", "Alice"),
@@ -30,8 +35,17 @@ DEMO_USERS = [
 @click.password_option()
 def create_user(email: str, display_name: str, password: str) -> None:
     """Create a user account."""
+    # The same rules as POST /api/auth/register: the CLI is no back door for a bad email or weak password.
     try:
-        user = register_user(email, password, display_name)
+        data = RegisterSchema().load({"email": email, "password": password, "display_name": display_name})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"--{name.replace('_', '-')}: {' '.join(message_list(messages))}"
+            for name, messages in exc.normalized_messages().items()
+        )
+        raise click.ClickException(problems) from None
+    try:
+        user = register_user(**data)
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"Created {user.email} ({user.id})")
