@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import false, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -78,6 +79,22 @@ def _message_body(
     raise ValidationFailed.field("media_url", "Must be the url or path of a file you uploaded to /api/chat/upload.")
 
 
+def _next_change(room_id: uuid.UUID, new_message_at: datetime | None = None) -> int:
+    """Take the room's next change number; this row-locks the room until commit.
+
+    So changes to one room commit in number order: a client catching up with `after=` or `changed_after=`
+    can never miss one that committed late, and a concurrent retry of the same client_id waits here and then
+    finds the first send.
+    """
+    values: dict[str, Any] = {"last_seq": ChatRoom.last_seq + 1}
+    if new_message_at is not None:
+        # Both SET expressions read the old last_seq, so last_message_seq gets the same new number.
+        values |= {"last_message_seq": ChatRoom.last_seq + 1, "last_activity_at": new_message_at}
+    return db.session.execute(
+        update(ChatRoom).where(ChatRoom.id == room_id).values(values).returning(ChatRoom.last_seq)
+    ).scalar_one()
+
+
 def send_message(
     user: User,
     room_id: uuid.UUID,
@@ -108,14 +125,7 @@ def send_message(
     if reply_to_id is not None:
         _check_reply_target(room_id, reply_to_id)
     now = utcnow()
-    # Allocating the seq row-locks the room until commit: sends to one room commit in seq order, and a
-    # concurrent retry of the same client_id waits here and then finds the first one.
-    seq = db.session.execute(
-        update(ChatRoom)
-        .where(ChatRoom.id == access.room.id)
-        .values(last_seq=ChatRoom.last_seq + 1, last_activity_at=now)
-        .returning(ChatRoom.last_seq)
-    ).scalar_one()
+    seq = _next_change(room_id, new_message_at=now)
     if client_id is not None and (existing := _previous_send(user, room_id, client_id)) is not None:
         db.session.rollback()
         return existing, False
@@ -123,6 +133,7 @@ def send_message(
         room_id=room_id,
         sender_id=user.id,
         seq=seq,
+        change_seq=seq,
         reply_to_id=reply_to_id,
         forwarded_from_id=forwarded_from_id,
         client_id=client_id,
@@ -134,23 +145,45 @@ def send_message(
     return message, True
 
 
+def _anchor_seq(room_id: uuid.UUID, message_id: uuid.UUID, field: str) -> int:
+    seq = db.session.scalar(select(ChatMessage.seq).where(ChatMessage.id == message_id, ChatMessage.room_id == room_id))
+    if seq is None:
+        raise ValidationFailed.field(field, "No such message in this room.")
+    return seq
+
+
 def list_messages(
-    user: User, room_id: uuid.UUID, limit: int, before: str | None = None, after: uuid.UUID | None = None
+    user: User,
+    room_id: uuid.UUID,
+    limit: int,
+    before: str | None = None,
+    after: uuid.UUID | None = None,
+    changed_after: str | None = None,
 ) -> Page[ChatMessage]:
-    """A page of a room's history, oldest first: newest page, `before` a cursor, or `after` a message id."""
+    """A page of a room's history, oldest first: the newest page, or `before`, `after` or `changed_after`.
+
+    `changed_after` (a message id, or a `next_cursor` of this kind) lists the messages created, edited or
+    deleted since that message was sent, in the order the changes happened: a reconnecting client's catch-up.
+    """
     access_room(user, room_id)
-    if before is not None and after is not None:
-        raise ValidationFailed.field("before", "Use either before or after, not both.")
+    given = [name for name, value in (("before", before), ("after", after), ("changed_after", changed_after)) if value]
+    if len(given) > 1:
+        raise ValidationFailed.field(given[1], f"Use only one of before, after and changed_after (got {', '.join(given)}).")
     stmt = select(ChatMessage).where(ChatMessage.room_id == room_id).options(selectinload(ChatMessage.reply_to))
     if after is not None:
-        anchor = db.session.scalar(
-            select(ChatMessage.seq).where(ChatMessage.id == after, ChatMessage.room_id == room_id)
-        )
-        if anchor is None:
-            raise ValidationFailed.field("after", "No such message in this room.")
+        anchor = _anchor_seq(room_id, after, "after")
         rows = list(db.session.scalars(stmt.where(ChatMessage.seq > anchor).order_by(ChatMessage.seq).limit(limit + 1)))
         items = rows[:limit]
         return Page(items, str(items[-1].id) if len(rows) > limit else None)
+    if changed_after is not None:
+        try:
+            since = _anchor_seq(room_id, uuid.UUID(changed_after), "changed_after")
+        except ValueError:
+            (since,) = decode_cursor(changed_after, "changed_after", (int,))
+        ordered = stmt.where(ChatMessage.change_seq > since).order_by(ChatMessage.change_seq).limit(limit + 1)
+        rows = list(db.session.scalars(ordered))
+        items = rows[:limit]
+        return Page(items, encode_cursor([items[-1].change_seq]) if len(rows) > limit else None)
     if before is not None:
         (before_seq,) = decode_cursor(before, "before", (int,))
         stmt = stmt.where(ChatMessage.seq < before_seq)
@@ -159,27 +192,45 @@ def list_messages(
     return Page(items, encode_cursor([items[0].seq]) if len(rows) > limit else None)
 
 
-def edit_message(user: User, message_id: uuid.UUID, content: str) -> ChatMessage:
-    """Change the text of one's own message; the same text again changes nothing."""
+def _lock_and_refresh(message: ChatMessage) -> int:
+    """Take the room's next change number, then re-read the message: it may have changed while we waited."""
+    change = _next_change(message.room_id)
+    db.session.refresh(message)
+    return change
+
+
+def edit_message(user: User, message_id: uuid.UUID, content: str) -> tuple[ChatMessage, bool]:
+    """Change the text of one's own message; the same text again changes nothing. Bool: whether it changed."""
     message, _ = access_message(user, message_id)
-    check_can_edit(user, message)
     if not content.strip():
         raise ValidationFailed.field("content", "A text message needs content.")
-    if content != message.content:
-        message.content, message.is_edited, message.edited_at = content, True, utcnow()
-        db.session.commit()
-    return message
+    check_can_edit(user, message)
+    if content == message.content:
+        return message, False
+    change = _lock_and_refresh(message)
+    check_can_edit(user, message)  # again: it may have been deleted while we waited for the lock
+    if content == message.content:
+        db.session.rollback()
+        return message, False
+    message.change_seq, message.content, message.is_edited, message.edited_at = change, content, True, utcnow()
+    db.session.commit()
+    return message, True
 
 
-def delete_message(user: User, message_id: uuid.UUID) -> ChatMessage:
-    """Soft-delete a message (sender or room admin), leaving a tombstone; deleting again changes nothing."""
+def delete_message(user: User, message_id: uuid.UUID) -> tuple[ChatMessage, bool]:
+    """Soft-delete a message (sender or room admin), leaving a tombstone; again is a no-op. Bool: whether it changed."""
     message, access = access_message(user, message_id)
     check_can_delete(access, message)
-    if not message.is_deleted:
-        # The text goes now; media objects stay until purge-media removes them from storage.
-        message.is_deleted, message.deleted_at, message.content = True, utcnow(), None
-        db.session.commit()
-    return message
+    if message.is_deleted:
+        return message, False
+    change = _lock_and_refresh(message)
+    if message.is_deleted:
+        db.session.rollback()
+        return message, False
+    # The text goes now; media objects stay until purge-media removes them from storage.
+    message.change_seq, message.is_deleted, message.deleted_at, message.content = change, True, utcnow(), None
+    db.session.commit()
+    return message, True
 
 
 @dataclass(frozen=True)

@@ -90,8 +90,9 @@ class RoomMessages(MethodView):
     @rooms_blp.arguments(MessageListArgsSchema, location="query")
     @rooms_blp.response(200, MessagePageSchema)
     def get(self, args: dict[str, Any], room_id: uuid.UUID) -> Any:
-        """History, oldest first: the newest page, older with `before`, or newer than a message with `after`."""
-        return messages.list_messages(current_user, room_id, args["limit"], args.get("before"), args.get("after"))
+        """History, oldest first: the newest page, older with `before`, newer than a message with `after`, or
+        everything created, edited or deleted since a message with `changed_after` (catch-up)."""
+        return messages.list_messages(current_user, room_id, **args)
 
 
 @rooms_blp.route("/<uuid:room_id>/read", methods=["POST"])
@@ -122,9 +123,11 @@ class Message(MethodView):
     @messages_blp.response(200, MessageSchema)
     def patch(self, data: dict[str, Any], message_id: uuid.UUID) -> Any:
         """Edit the text of your own message."""
-        return messages.edit_message(current_user, message_id, data["content"])
+        message, _ = messages.edit_message(current_user, message_id, data["content"])
+        return message
 
     @messages_blp.response(200, MessageSchema)
     def delete(self, message_id: uuid.UUID) -> Any:
         """Delete a message (sender or room admin); it stays as a tombstone."""
-        return messages.delete_message(current_user, message_id)
+        message, _ = messages.delete_message(current_user, message_id)
+        return message

@@ -170,6 +170,13 @@ class MessageListArgsSchema(ma.Schema):
         validate=validate.Length(max=512), metadata={"description": "`next_cursor` of a page: older messages."}
     )
     after = fields.UUID(metadata={"description": "A message id: the messages newer than it (catch-up)."})
+    changed_after = SafeString(
+        validate=validate.Length(max=512),
+        metadata={
+            "description": "A message id (or a `next_cursor` of a changed_after page): the messages created, "
+            "edited or deleted since that message was sent, in change order (catch-up including edits)."
+        },
+    )
 
 
 class MarkReadSchema(ma.Schema):

@@ -52,6 +52,8 @@ class ChatMessage(Base):
         UniqueConstraint("room_id", "seq"),
         # Idempotent retries: one message per (room, sender, client-made id).
         UniqueConstraint("room_id", "sender_id", "client_id"),
+        # The room's change feed: catch-up of new, edited and deleted messages after a reconnect.
+        Index("ix_chat_messages_room_id_change_seq", "room_id", "change_seq"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -60,6 +62,8 @@ class ChatMessage(Base):
     # Position in the room, allocated under the room's row lock, so commit order equals seq order and a
     # client catching up with `after=` can never miss a message that committed late.
     seq: Mapped[int] = mapped_column(BigInteger)
+    # The room counter's value at this message's latest change (creation, edit or deletion): the change feed.
+    change_seq: Mapped[int] = mapped_column(BigInteger)
     message_type: Mapped[MessageType] = mapped_column(_enum(MessageType, "message_type"))
     content: Mapped[str | None] = mapped_column(Text)
     media_url: Mapped[str | None] = mapped_column(String(1024))
@@ -94,8 +98,10 @@ class ChatRoom(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     # "<smaller user id>:<larger user id>" for direct rooms, so the pair can only ever have one room.
     direct_key: Mapped[str | None] = mapped_column(String(80), unique=True)
-    # Highest message seq handed out in this room; bumping it is the per-room send lock.
+    # The room's change counter: every send, edit and delete takes the next value under this row's lock.
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # seq of the newest message (last_seq also moves on edits and deletes).
+    last_message_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     # Orders the room list ("most recent activity first").
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -108,7 +114,7 @@ class ChatRoom(Base):
     )
     last_message: Mapped[ChatMessage | None] = relationship(
         primaryjoin=lambda: and_(
-            foreign(ChatMessage.room_id) == ChatRoom.id, foreign(ChatMessage.seq) == ChatRoom.last_seq
+            foreign(ChatMessage.room_id) == ChatRoom.id, foreign(ChatMessage.seq) == ChatRoom.last_message_seq
         ),
         viewonly=True,
         uselist=False,
