@@ -55,6 +55,13 @@ class Config:
         # A relative SQLite path lives in the instance folder (Flask-SQLAlchemy 3 behaviour).
         self.SQLALCHEMY_DATABASE_URI = normalize_database_url(env.get("DATABASE_URL") or "sqlite:///armada.db")
         self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options(env)
+        # Set: Socket.IO events cross processes through Redis. Unset: one process, in-memory.
+        self.REDIS_URL = env.get("REDIS_URL") or None
+        # Browser origins allowed to call the API and open sockets; empty means same-origin only, "*" any.
+        self.ALLOWED_ORIGINS = [o.strip() for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()]
+        self.SOCKETIO_MAX_MESSAGE_BYTES = _int(env, "SOCKETIO_MAX_MESSAGE_BYTES", 1024 * 1024)
+        # A socket's typing events are forwarded at most this often per room, unless is_typing flips.
+        self.TYPING_MIN_INTERVAL_MS = _int(env, "TYPING_MIN_INTERVAL_MS", 1000)
 
         self.JWT_ACCESS_TOKEN_EXPIRES = timedelta(seconds=_int(env, "JWT_ACCESS_TOKEN_EXPIRES", 15 * 60))
         self.JWT_REFRESH_TOKEN_EXPIRES = timedelta(seconds=_int(env, "JWT_REFRESH_TOKEN_EXPIRES", 30 * 24 * 3600))

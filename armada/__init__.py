@@ -6,7 +6,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from armada import auth, chat, cli, database, errors, health, secrets
+from armada import auth, chat, cli, cors, database, errors, health, secrets
+from armada.realtime import server as realtime
 from armada.extensions import api, db, migrate
 from config import Config, config_from_env, load_dotenv_files
 
@@ -25,8 +26,10 @@ def create_app(config: Config | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     api.init_app(app)
     errors.init_app(app)
+    cors.init_app(app)
     auth.init_app(app)
     chat.init_app(app)
     health.init_app(app)
+    realtime.init_app(app)
     cli.init_app(app)
     return app

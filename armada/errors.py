@@ -123,12 +123,16 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     def database_error(exc: DBAPIError) -> tuple[Response, int]:
         # The session is rolled back when Flask-SQLAlchemy removes it at teardown.
-        if exc.connection_invalidated or _is_connection_error(exc):
-            app.logger.warning("database unavailable: %s", exc.orig)
-            return error_response(ServiceUnavailable("The database is unavailable; try again shortly."))
-        raise exc
+        outage = database_outage(exc)
+        if outage is None:
+            raise exc
+        app.logger.warning("database unavailable: %s", exc.orig)
+        return error_response(outage)
 
 
-def _is_connection_error(exc: DBAPIError) -> bool:
-    # psycopg OperationalError covers refused/closed connections; SQLite's "database is locked" too.
-    return type(exc.orig).__name__ == "OperationalError"
+def database_outage(exc: DBAPIError) -> ServiceUnavailable | None:
+    """The 503 a client gets when the database cannot be reached; None for any other database error (a bug)."""
+    # psycopg's OperationalError covers refused and dropped connections; SQLite's "database is locked" too.
+    if exc.connection_invalidated or type(exc.orig).__name__ == "OperationalError":
+        return ServiceUnavailable("The database is unavailable; try again shortly.", code="database_unavailable")
+    return None

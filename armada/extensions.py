@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_jwt_extended import JWTManager
 from flask_migrate import Migrate
+from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 
 from armada.api import ArmadaApi
@@ -13,3 +14,4 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 jwt = JWTManager()
 api = ArmadaApi()
+socketio = SocketIO()

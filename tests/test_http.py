@@ -435,5 +435,5 @@ def test_database_outage_is_503_not_500_on_other_endpoints(
     unreachable_app: Flask, method: str, path: str, body: dict[str, Any]
 ) -> None:
     response = unreachable_app.test_client().open(path, method=method, json=body)
-    assert_error(response, 503, "service_unavailable")
+    assert_error(response, 503, "database_unavailable")
     assert_envelope(response)

@@ -14,6 +14,7 @@ from armada.errors import Conflict, NotFound, Unauthorized
 from armada.extensions import db
 from armada.models import RevokedSession, User, utcnow
 from armada.pagination import Page, decode_cursor, encode_cursor
+from armada.realtime import events
 
 # Compared against when the email is unknown, so a miss costs the same time as a wrong password.
 _DUMMY_HASH: dict[str, str] = {}
@@ -71,6 +72,7 @@ def logout(sid: str) -> None:
     # Rows whose tokens have all expired protect nothing; prune them as we go.
     db.session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now))
     db.session.commit()
+    events.session_revoked(sid)
 
 
 def _escape_like(text: str) -> str:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response
-from flask_jwt_extended import create_access_token, create_refresh_token
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from flask_jwt_extended.exceptions import JWTExtendedException
+from jwt import ExpiredSignatureError, InvalidTokenError
 
 from armada.errors import Unauthorized, error_response
 from armada.extensions import db, jwt
@@ -32,6 +35,35 @@ def issue_access_token(user: User, sid: str) -> str:
 def is_session_revoked(sid: str) -> bool:
     """Whether the login session has been logged out."""
     return db.session.get(RevokedSession, sid) is not None
+
+
+@dataclass(frozen=True)
+class TokenIdentity:
+    """Who an access token speaks for, and until when."""
+
+    user_id: uuid.UUID
+    sid: str
+    expires_at: int  # unix seconds
+
+
+def verify_access_token(token: object) -> TokenIdentity:
+    """Check an access token the way the REST endpoints do (for Socket.IO); any failure is Unauthorized."""
+    if not isinstance(token, str) or not token:
+        raise Unauthorized("Send an access token in the auth payload: {token: ...}.", code="authorization_required")
+    try:
+        payload = decode_token(token)
+    except ExpiredSignatureError:
+        raise Unauthorized("The token has expired; refresh it and reconnect.", code="token_expired") from None
+    except (InvalidTokenError, JWTExtendedException) as exc:
+        raise Unauthorized(f"The token is invalid: {exc}.", code="invalid_token") from None
+    user_id, sid, exp = decode_subject(payload.get("sub")), payload.get("sid"), payload.get("exp")
+    if payload.get("type") != "access" or not isinstance(sid, str) or not isinstance(exp, int) or user_id is None:
+        raise Unauthorized("The token is invalid: not an access token of this server.", code="invalid_token")
+    if is_session_revoked(sid):
+        raise Unauthorized("The token has been revoked (logged out); log in again.", code="token_revoked")
+    if db.session.get(User, user_id) is None:
+        raise Unauthorized("The token's user no longer exists.", code="invalid_token")
+    return TokenIdentity(user_id, sid, exp)
 
 
 def decode_subject(sub: Any) -> uuid.UUID | None:

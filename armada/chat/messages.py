@@ -18,6 +18,7 @@ from armada.errors import NotFound, ValidationFailed
 from armada.extensions import db
 from armada.models import ChatMessage, ChatRoom, MessageReadReceipt, MessageType, User, utcnow
 from armada.pagination import Page, decode_cursor, encode_cursor
+from armada.realtime import events
 
 MEDIA_FIELDS = ("media_url", "media_filename", "media_size", "media_mime_type")
 
@@ -142,6 +143,7 @@ def send_message(
     )
     db.session.add(message)
     db.session.commit()
+    events.message_created(message)
     return message, True
 
 
@@ -214,6 +216,7 @@ def edit_message(user: User, message_id: uuid.UUID, content: str) -> tuple[ChatM
         return message, False
     message.change_seq, message.content, message.is_edited, message.edited_at = change, content, True, utcnow()
     db.session.commit()
+    events.message_edited(message)
     return message, True
 
 
@@ -230,6 +233,7 @@ def delete_message(user: User, message_id: uuid.UUID) -> tuple[ChatMessage, bool
     # The text goes now; media objects stay until purge-media removes them from storage.
     message.change_seq, message.is_deleted, message.deleted_at, message.content = change, True, utcnow(), None
     db.session.commit()
+    events.message_deleted(message)
     return message, True
 
 
@@ -292,4 +296,7 @@ def mark_read(
     if advanced or newly_read:
         member.last_read_at = now
     db.session.commit()
-    return ReadResult(room_id, user.id, newly_read, now, unread_counts(user, [room_id]).get(room_id, 0))
+    result = ReadResult(room_id, user.id, newly_read, now, unread_counts(user, [room_id]).get(room_id, 0))
+    if newly_read:
+        events.messages_read(result)
+    return result

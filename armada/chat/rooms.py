@@ -21,6 +21,7 @@ from armada.errors import Conflict, NotFound, ValidationFailed
 from armada.extensions import db
 from armada.models import ChatMessage, ChatRoom, ChatRoomMember, RoomType, User, utcnow
 from armada.pagination import Page, decode_cursor, encode_cursor
+from armada.realtime import events
 
 # What a serialized room needs, loaded in a fixed number of queries whatever the page size.
 ROOM_VIEW_OPTIONS = (
@@ -60,7 +61,10 @@ def create_room(
         if len(others) != 1 or len(set(member_ids)) != 1:
             raise ValidationFailed.field("member_ids", "A direct room needs exactly one other user.")
         room_id, created = _get_or_create_direct(user, others[0], description, avatar_url)
-        return room_view(user, room_id), created
+        room = room_view(user, room_id)
+        if created:
+            events.room_created(room)
+        return room, created
     if not name:
         raise ValidationFailed.field("name", "A group room needs a name.")
     now = utcnow()
@@ -79,7 +83,9 @@ def create_room(
     db.session.add(ChatRoomMember(room_id=room.id, user_id=user.id, is_admin=True, joined_at=now))
     db.session.add_all(ChatRoomMember(room_id=room.id, user_id=uid, joined_at=now) for uid in others)
     db.session.commit()
-    return room_view(user, room.id), True
+    room = room_view(user, room.id)
+    events.room_created(room)
+    return room, True
 
 
 def _get_or_create_direct(
@@ -173,14 +179,18 @@ def list_rooms(user: User, limit: int, cursor: str | None) -> Page[ChatRoom]:
     return Page(items, next_cursor)
 
 
-def room_view(user: User, room_id: uuid.UUID) -> ChatRoom:
-    """One room as its member sees it, unread count included."""
-    access_room(user, room_id)
-    room = db.session.scalars(
+def room_view_unchecked(room_id: uuid.UUID) -> ChatRoom:
+    """A room with its members and last message loaded, for a caller that already checked access."""
+    return db.session.scalars(
         select(ChatRoom).where(ChatRoom.id == room_id).options(*ROOM_VIEW_OPTIONS)
         .execution_options(populate_existing=True)
     ).one()
-    return _with_unread_counts(user, [room])[0]
+
+
+def room_view(user: User, room_id: uuid.UUID) -> ChatRoom:
+    """One room as its member sees it, unread count included."""
+    access_room(user, room_id)
+    return _with_unread_counts(user, [room_view_unchecked(room_id)])[0]
 
 
 def update_room(user: User, room_id: uuid.UUID, changes: dict[str, str | None]) -> ChatRoom:
@@ -195,7 +205,9 @@ def update_room(user: User, room_id: uuid.UUID, changes: dict[str, str | None]) 
             setattr(access.room, field, changes[field])
     access.room.updated_at = utcnow()
     db.session.commit()
-    return room_view(user, room_id)
+    room = room_view(user, room_id)
+    events.room_updated(room)
+    return room
 
 
 def _active_admin_count(room_id: uuid.UUID) -> int:
@@ -232,9 +244,16 @@ def add_member(actor: User, room_id: uuid.UUID, user_id: uuid.UUID, is_admin: bo
         if not is_admin and _active_admin_count(room.id) <= 1:
             raise Conflict("A room needs at least one admin; make someone else admin first.", code="last_admin")
         member.is_admin = is_admin
+    else:
+        return room_view(actor, room_id), False
     room.updated_at = now
     db.session.commit()
-    return room_view(actor, room_id), added
+    view = room_view(actor, room_id)
+    if added:
+        events.member_added(view, user_id)
+    else:
+        events.room_updated(view)
+    return view, added
 
 
 def remove_member(actor: User, room_id: uuid.UUID, user_id: uuid.UUID) -> RoomAccess:
@@ -254,10 +273,14 @@ def remove_member(actor: User, room_id: uuid.UUID, user_id: uuid.UUID) -> RoomAc
         raise NotFound("No such member.", code="member_not_found")
     member.is_active, member.is_admin = False, False
     db.session.flush()
-    if _active_admin_count(room.id) == 0:
+    handed_over = _active_admin_count(room.id) == 0
+    if handed_over:
         _hand_over_admin(room)
     room.updated_at = utcnow()
     db.session.commit()
+    events.member_removed(room.id, user_id)
+    if handed_over and room.is_active:
+        events.room_updated(room_view_unchecked(room.id))
     return RoomAccess(room, member)
 
 

@@ -1,0 +1,181 @@
+"""Socket.IO event handlers: authenticate, validate with the REST schemas, call the same services, ack."""
+
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import marshmallow as ma
+from flask import current_app, request
+from flask_socketio import ConnectionRefusedError, disconnect, join_room, leave_room, rooms
+from sqlalchemy.exc import DBAPIError
+
+from armada.api import flatten_messages
+from armada.auth.tokens import TokenIdentity, is_session_revoked, verify_access_token
+from armada.chat import messages
+from armada.chat.permissions import access_message, access_room
+from armada.chat.schemas import MessageSchema, ReadResultSchema, SendMessageSchema
+from armada.errors import DomainError, Unauthorized, ValidationFailed, database_outage
+from armada.extensions import db, socketio
+from armada.models import User
+from armada.realtime import events
+from armada.realtime.schemas import (
+    MessageRefSchema,
+    RoomRefSchema,
+    SocketEditSchema,
+    SocketMarkReadSchema,
+    TypingSchema,
+)
+
+_message = MessageSchema()
+_read = ReadResultSchema()
+
+
+def _identity() -> TokenIdentity:
+    """The socket's identity, still valid now: an expired or revoked token ends the connection."""
+    identity: TokenIdentity | None = socketio.server.get_session(request.sid).get("identity")
+    if identity is None:
+        raise Unauthorized("Not authenticated.", code="authorization_required")
+    if identity.expires_at <= time.time():
+        raise Unauthorized("The token has expired; refresh it and reconnect.", code="token_expired")
+    if is_session_revoked(identity.sid):
+        raise Unauthorized("The token has been revoked (logged out); log in again.", code="token_revoked")
+    return identity
+
+
+def _user(identity: TokenIdentity) -> User:
+    user = db.session.get(User, identity.user_id)
+    if user is None:
+        raise Unauthorized("The token's user no longer exists.", code="invalid_token")
+    return user
+
+
+def _load(schema: ma.Schema, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValidationFailed("The event payload must be a JSON object.", details={"_schema": ["Not an object."]})
+    try:
+        return schema.load(data, unknown=ma.EXCLUDE)
+    except ma.ValidationError as exc:
+        details = flatten_messages({"payload": exc.normalized_messages()})
+        raise ValidationFailed(f"Invalid or missing fields: {', '.join(sorted(details))}.", details=details) from None
+
+
+def socket_event(name: str) -> Callable[[Callable[..., dict[str, Any] | None]], Callable[..., dict[str, Any]]]:
+    """Register a client -> server event whose handler takes (identity, payload) and returns ack fields."""
+
+    def decorator(handler: Callable[..., dict[str, Any] | None]) -> Callable[..., dict[str, Any]]:
+        @functools.wraps(handler)
+        def wrapper(data: Any = None, *_: Any) -> dict[str, Any]:
+            try:
+                identity = _identity()
+            except Unauthorized as exc:
+                # The token stopped being valid while connected: refuse this event and end the connection.
+                ack = events.error(request.sid, exc)
+                disconnect()
+                return ack
+            try:
+                return {"ok": True, **(handler(identity, data) or {})}
+            except DomainError as exc:
+                return events.error(request.sid, exc)
+            except DBAPIError as exc:
+                outage = database_outage(exc)
+                if outage is None:
+                    raise
+                current_app.logger.warning("database unavailable in socket event %s: %s", name, exc.orig)
+                return events.error(request.sid, outage)
+
+        socketio.on_event(name, wrapper)
+        return wrapper
+
+    return decorator
+
+
+@socketio.on("connect")
+def connect(auth: Any = None) -> None:
+    """Authenticate with `auth: {token}` (or `?token=`); refuse with a message saying why."""
+    token = auth.get("token") if isinstance(auth, dict) else None
+    try:
+        identity = verify_access_token(token or request.args.get("token"))
+    except Unauthorized as exc:
+        raise ConnectionRefusedError(exc.message, {"code": exc.error_code}) from None
+    socketio.server.save_session(request.sid, {"identity": identity, "typing": {}})
+    join_room(events.user_channel(identity.user_id))
+    join_room(events.session_channel(identity.sid))
+    events.connected(request.sid, identity.user_id)
+
+
+@socket_event("join_room")
+def on_join_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
+    """Start receiving a room's events (members only; others get the same error as for a missing room)."""
+    room_id = _load(RoomRefSchema(), data)["room_id"]
+    access_room(_user(identity), room_id)
+    join_room(events.room_channel(room_id))
+    events.joined(request.sid, room_id, identity.user_id)
+    return {"room_id": str(room_id)}
+
+
+@socket_event("leave_room")
+def on_leave_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
+    """Stop receiving a room's events."""
+    room_id = _load(RoomRefSchema(), data)["room_id"]
+    channel = events.room_channel(room_id)
+    if channel in rooms():
+        leave_room(channel)
+        events.left(request.sid, room_id, identity.user_id)
+    return {"room_id": str(room_id)}
+
+
+@socket_event("send_message")
+def on_send_message(identity: TokenIdentity, data: Any) -> dict[str, Any]:
+    """Send a message like POST /api/chat/messages; `{message_id}` alone is the notify-only form."""
+    user = _user(identity)
+    if isinstance(data, dict) and "message_id" in data and "room_id" not in data:
+        # The seed's clients POST first and then announce the id here; the POST already broadcast it.
+        message, _ = access_message(user, _load(MessageRefSchema(), data)["message_id"])
+        return {"message": _message.dump(message), "created": False}
+    message, created = messages.send_message(user, **_load(SendMessageSchema(), data))
+    return {"message": _message.dump(message), "created": created}
+
+
+@socket_event("typing")
+def on_typing(identity: TokenIdentity, data: Any) -> dict[str, Any]:
+    """Tell the room's other sockets; only from a joined room, and at most once a second unless it flips."""
+    payload = _load(TypingSchema(), data)
+    room_id, is_typing = payload["room_id"], payload["is_typing"]
+    if events.room_channel(room_id) not in rooms():
+        raise ValidationFailed.field("room_id", "Join the room before sending typing events.")
+    last: dict[uuid.UUID, tuple[float, bool]] = socketio.server.get_session(request.sid)["typing"]
+    now = time.monotonic()
+    previous = last.get(room_id)
+    interval = current_app.config["TYPING_MIN_INTERVAL_MS"] / 1000
+    if previous is not None and previous[1] == is_typing and now - previous[0] < interval:
+        return {"forwarded": False}
+    last[room_id] = (now, is_typing)
+    events.typing(request.sid, room_id, identity.user_id, is_typing)
+    return {"forwarded": True}
+
+
+@socket_event("message_edited")
+def on_message_edited(identity: TokenIdentity, data: Any) -> dict[str, Any]:
+    """Edit a message like PATCH /api/chat/messages/{id}; the same text again is a no-op."""
+    payload = _load(SocketEditSchema(), data)
+    message, changed = messages.edit_message(_user(identity), payload["message_id"], payload["content"])
+    return {"message": _message.dump(message), "changed": changed}
+
+
+@socket_event("message_deleted")
+def on_message_deleted(identity: TokenIdentity, data: Any) -> dict[str, Any]:
+    """Delete a message like DELETE /api/chat/messages/{id}; again is a no-op."""
+    message, changed = messages.delete_message(_user(identity), _load(MessageRefSchema(), data)["message_id"])
+    return {"message": _message.dump(message), "changed": changed}
+
+
+@socket_event("mark_as_read")
+def on_mark_as_read(identity: TokenIdentity, data: Any) -> dict[str, Any]:
+    """Mark messages read like POST /api/chat/rooms/{id}/read."""
+    payload = _load(SocketMarkReadSchema(), data)
+    result = messages.mark_read(_user(identity), payload["room_id"], payload.get("message_ids"), payload.get("up_to"))
+    return _read.dump(result)

@@ -1,0 +1,53 @@
+"""Socket.IO client managers that can also move or disconnect sockets on every process.
+
+python-socketio can make one *known* socket leave a room on any process, but Armada needs "every socket of
+this user leaves this room" and "every socket of this login disconnects", and no process knows the sockets
+of the others. So these are sent as internal events addressed to a Socket.IO room (the user's, the
+session's); each process applies them to its own members of that room and never passes them to a client.
+With Redis they travel on the same channel as the events they must precede, so their order is kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+LEAVE = "armada:leave"  # data: {"room": <room to leave>}
+DISCONNECT = "armada:disconnect"  # data: {}
+INTERNAL_EVENTS = frozenset({LEAVE, DISCONNECT})
+
+
+class _InternalEvents:
+    """Applies internal events to this process's sockets."""
+
+    server: Any
+
+    def _apply_internal(self, event: str, data: dict[str, Any], namespace: str, room: str) -> None:
+        sids = [sid for sid, _eio_sid in self.get_participants(namespace, room)]  # type: ignore[attr-defined]
+        for sid in sids:
+            if event == LEAVE:
+                self.basic_leave_room(sid, namespace, data["room"])  # type: ignore[attr-defined]
+            else:
+                self.server.disconnect(sid, namespace=namespace, ignore_queue=True)
+
+
+class LocalManager(_InternalEvents, socketio.Manager):
+    """The in-process manager (no message queue)."""
+
+    def emit(self, event: str, data: Any, namespace: str | None = None, room: Any = None, **kwargs: Any) -> Any:
+        target = kwargs.get("to") or room
+        if event in INTERNAL_EVENTS:
+            return self._apply_internal(event, data, namespace or "/", target)
+        return super().emit(event, data, namespace=namespace, room=room, **kwargs)
+
+
+class RedisQueueManager(_InternalEvents, socketio.RedisManager):
+    """The Redis message-queue manager; internal events reach every process through the channel."""
+
+    def _handle_emit(self, message: dict[str, Any]) -> None:
+        if message.get("event") in INTERNAL_EVENTS:
+            data = message["data"][0] if isinstance(message["data"], list) else message["data"]
+            self._apply_internal(message["event"], data, message.get("namespace") or "/", message["room"])
+            return
+        super()._handle_emit(message)

@@ -1,0 +1,33 @@
+"""Binds Socket.IO: JWT-authenticated sockets, the contract's events, and a Redis queue across processes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from armada.extensions import socketio
+from armada.realtime import handlers  # noqa: F401 - registers the event handlers on import
+from armada.realtime.managers import LocalManager, RedisQueueManager
+
+# Options for the Redis connections that survive idle drops by proxies and managed Redis: ping before using a
+# connection idle for 10 s, TCP keepalive, and give up connecting quickly while Redis is down (REST keeps working).
+REDIS_OPTIONS = {"health_check_interval": 10, "socket_keepalive": True, "socket_connect_timeout": 2}
+
+
+def init_app(app: Flask) -> None:
+    """Bind Socket.IO at /socket.io; the async mode is whatever the server provides (gevent, threading)."""
+    url = app.config["REDIS_URL"]
+    manager = (
+        RedisQueueManager(url, channel="armada-socketio", redis_options=dict(REDIS_OPTIONS)) if url else LocalManager()
+    )
+    origins: Any = app.config["ALLOWED_ORIGINS"]
+    socketio.init_app(
+        app,
+        path="/socket.io",
+        client_manager=manager,
+        manage_session=False,  # no cookie sessions: identity lives in the Socket.IO session
+        # None = same origin only; "*" = any; otherwise the listed origins.
+        cors_allowed_origins="*" if "*" in origins else (origins or None),
+        max_http_buffer_size=app.config["SOCKETIO_MAX_MESSAGE_BYTES"],
+    )
