@@ -2,168 +2,47 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
-from tests.support import postgres_database
+from tests.servers import (
+    ROOT,
+    VENV_BIN,
+    HttpUser,
+    Server,
+    base_env,
+    free_port,
+    fresh_database,
+    group_alive,
+    kill_group,
+    migrate,
+    procfile_line,
+    run_server,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = ROOT / ".venv" / "bin"
-PG_ENV = "ARMADA_TEST_DATABASE_URL"
-STARTUP_SECONDS = 30
 SHUTDOWN_SECONDS = 5
 
 
-def procfile_line(kind: str) -> str:
-    """The command of one Procfile process type (`web`, `release`)."""
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if name.strip() == kind:
-            return command.strip()
-    raise AssertionError(f"Procfile has no {kind}: line")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def base_env(**overrides: str) -> dict[str, str]:
-    """A production environment: nothing inherited but PATH, HOME and locale."""
-    env = {k: v for k, v in os.environ.items() if k in ("HOME", "LANG", "LC_ALL", "TMPDIR")}
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-    env["ARMADA_ENV"] = "production"
-    env.update(overrides)
-    return env
-
-
 @pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a PostgreSQL database when the suite runs on PostgreSQL."""
-    server_url = os.environ.get(PG_ENV)
-    context: AbstractContextManager[str] = (
-        postgres_database(server_url, f"armada_server_{uuid.uuid4().hex[:12]}")
-        if server_url
-        else nullcontext(f"sqlite:///{tmp_path / 'server.db'}")
-    )
-    with context as url:
-        yield url
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
-
-
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
-    """The Procfile's release line, then its web line, until /api/health answers; always killed afterwards."""
-    port = free_port()
-    env = base_env(
-        PORT=str(port),
-        DATABASE_URL=database_url,
-        SECRET_KEY="s" * 48,
-        JWT_SECRET_KEY="j" * 48,
-    )
-    release = subprocess.run(
-        ["sh", "-c", procfile_line("release")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert release.returncode == 0, release.stderr[-3000:]
-
-    log = tmp_path / "server.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            ["sh", "-c", procfile_line("web")],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    running = Server(process, f"http://127.0.0.1:{port}", log)
-    try:
-        wait_until_healthy(running)
-        yield running
-    finally:
-        kill_group(process)
-
-
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the process and everything it started (its own session), whatever state they are in."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait(timeout=10)
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def wait_until_healthy(server: Server) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        assert server.process.poll() is None, f"server exited early:\n{server.output()}"
-        try:
-            if requests.get(f"{server.url}/api/health", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"server not healthy after {STARTUP_SECONDS}s:\n{server.output()}")
-
-
-class User:
-    """A registered user talking to the server over HTTP."""
-
-    def __init__(self, http: requests.Session, url: str, name: str) -> None:
-        self.http, self.url = http, url
-        email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com"
-        body = {"email": email, "password": "pass word 123", "display_name": name}
-        response = http.post(f"{url}/api/auth/register", json=body, timeout=10)
-        assert response.status_code == 201, response.text
-        data = response.json()
-        self.id: str = data["user"]["id"]
-        self.token: str = data["access_token"]
-
-    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        return self.http.request(method, f"{self.url}{path}", headers=headers, timeout=10, **kwargs)
-
-    def rooms(self) -> dict[str, dict[str, Any]]:
-        response = self.call("GET", "/api/chat/rooms")
-        assert response.status_code == 200, response.text
-        return {room["id"]: room for room in response.json()["items"]}
+def server(tmp_path: Path) -> Iterator[Server]:
+    """A migrated fresh database and the Procfile's web process serving it."""
+    with fresh_database(tmp_path) as database_url:
+        migrate(database_url)
+        with run_server(database_url, tmp_path) as running:
+            yield running
 
 
 def test_procfile_server_serves_a_conversation_and_stops_on_sigterm(server: Server) -> None:
     with requests.Session() as http:
         health = http.get(f"{server.url}/api/health", timeout=5)
         assert health.json() == {"status": "ok", "database": "ok"}
-        alice, bob = User(http, server.url, "Alice"), User(http, server.url, "Bob")
+        alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
 
         crew = {"room_type": "group", "name": "Crew", "member_ids": [bob.id]}
         group = alice.call("POST", "/api/chat/rooms", json=crew)

@@ -117,7 +117,7 @@ def send_message(
         "media_size": media_size,
         "media_mime_type": media_mime_type,
     }
-    access = access_room(user, room_id)
+    access_room(user, room_id)
     # A retry answers what the first send answered, even if its checks would now fail (e.g. the forwarded
     # original was deleted in between).
     if client_id is not None and (existing := _previous_send(user, room_id, client_id)) is not None:
