@@ -57,6 +57,8 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options(env)
         # Set: Socket.IO events cross processes through Redis. Unset: one process, in-memory.
         self.REDIS_URL = env.get("REDIS_URL") or None
+        # Deployments sharing one Redis keep apart by channel.
+        self.REDIS_CHANNEL = env.get("REDIS_CHANNEL") or "armada-socketio"
         # Browser origins allowed to call the API and open sockets; empty means same-origin only, "*" any.
         self.ALLOWED_ORIGINS = [o.strip() for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()]
         self.SOCKETIO_MAX_MESSAGE_BYTES = _int(env, "SOCKETIO_MAX_MESSAGE_BYTES", 1024 * 1024)

@@ -19,6 +19,31 @@ from config import TestingConfig
 from tests.support import ApiClient, QueryCounter, empty_all_tables, postgres_database
 
 PG_ENV = "ARMADA_TEST_DATABASE_URL"
+REDIS_ENV = "ARMADA_TEST_REDIS_URL"
+# Tests marked with these run only when the suite is given the service (as .ci/run does); without it they are
+# deselected, so the SQLite-only run needs nothing installed. Given the service, an unreachable one fails.
+SERVICE_MARKERS = {"needs_postgres": PG_ENV, "needs_redis": REDIS_ENV}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs_postgres: runs only with ARMADA_TEST_DATABASE_URL (PostgreSQL)")
+    config.addinivalue_line("markers", "needs_redis: runs only with ARMADA_TEST_REDIS_URL")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = {marker for marker, env in SERVICE_MARKERS.items() if not os.environ.get(env)}
+    keep = [item for item in items if not missing & {m.name for m in item.iter_markers()}]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis given to the suite (tests use their own channel names and keys on it)."""
+    url = os.environ.get(REDIS_ENV)
+    assert url, "mark the test needs_redis"
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +99,8 @@ def count_queries(app: Flask) -> Iterator[QueryCounter]:
     event.remove(engine, "before_cursor_execute", counter.on_execute)
 
 
-def pytest_report_header(config: Any) -> str:
+def pytest_report_header(config: Any) -> list[str]:
     url = os.environ.get(PG_ENV)
-    return f"database: {make_url(url).render_as_string(hide_password=True) if url else 'SQLite (temporary file)'}"
+    database = make_url(url).render_as_string(hide_password=True) if url else "SQLite (temporary file)"
+    redis = os.environ.get(REDIS_ENV) or "not given: needs_redis tests deselected"
+    return [f"database: {database}", f"redis: {redis}"]

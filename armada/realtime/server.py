@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
     """Bind Socket.IO at /socket.io; the async mode is whatever the server provides (gevent, threading)."""
     url = app.config["REDIS_URL"]
     manager = (
-        RedisQueueManager(url, channel="armada-socketio", redis_options=dict(REDIS_OPTIONS)) if url else LocalManager()
+        RedisQueueManager(url, channel=app.config["REDIS_CHANNEL"], redis_options=dict(REDIS_OPTIONS)) if url else LocalManager()
     )
     origins: Any = app.config["ALLOWED_ORIGINS"]
     socketio.init_app(
