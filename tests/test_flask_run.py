@@ -1,0 +1,54 @@
+"""`flask run` (the development server) serves the API and Socket.IO websockets, as the README promises."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import socketio
+
+from tests.servers import ROOT, VENV_BIN, HttpUser, Server, base_env, free_port, kill_group, wait_until_healthy
+
+
+@pytest.fixture
+def dev_server(tmp_path: Path) -> Iterator[Server]:
+    database = f"sqlite:///{tmp_path / 'dev.db'}"
+    env = base_env(ARMADA_ENV="development", DATABASE_URL=database, FLASK_APP="armada")
+    flask = str(VENV_BIN / "flask")
+    upgrade = subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert upgrade.returncode == 0, upgrade.stderr[-2000:]
+    port = free_port()
+    log = tmp_path / "flask-run.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [flask, "run", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    try:
+        wait_until_healthy(server)
+        yield server
+    finally:
+        kill_group(process)
+
+
+def test_flask_run_serves_rest_and_websocket_socketio(dev_server: Server) -> None:
+    with requests.Session() as http:
+        user = HttpUser(http, dev_server.url, "Dev")
+    received = threading.Event()
+    client = socketio.Client()
+    client.on("connected", lambda data: received.set() if data == {"user_id": user.id} else None)
+    try:
+        client.connect(dev_server.url, auth={"token": user.token}, transports=["websocket"], wait_timeout=10)
+        assert received.wait(10), dev_server.output()
+        assert client.transport() == "websocket"
+    finally:
+        client.disconnect()
