@@ -10,7 +10,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import current_app, request
-from flask_socketio import ConnectionRefusedError, disconnect, join_room, leave_room, rooms
+from flask_socketio import ConnectionRefusedError, join_room, leave_room, rooms
 from sqlalchemy.exc import DBAPIError
 
 from armada.api import flatten_messages
@@ -24,6 +24,7 @@ from armada.models import User
 from armada.realtime import events
 from armada.realtime.schemas import (
     MessageRefSchema,
+    NotifySchema,
     RoomRefSchema,
     SocketEditSchema,
     SocketMarkReadSchema,
@@ -63,6 +64,12 @@ def _load(schema: ma.Schema, data: Any) -> dict[str, Any]:
         raise ValidationFailed(f"Invalid or missing fields: {', '.join(sorted(details))}.", details=details) from None
 
 
+def _disconnect_soon(sid: str, namespace: str) -> None:
+    """Disconnect a socket once the current event's acknowledgement has gone out."""
+    socketio.sleep(0.1)
+    socketio.server.disconnect(sid, namespace=namespace, ignore_queue=True)
+
+
 def socket_event(name: str) -> Callable[[Callable[..., dict[str, Any] | None]], Callable[..., dict[str, Any]]]:
     """Register a client -> server event whose handler takes (identity, payload) and returns ack fields."""
 
@@ -72,10 +79,10 @@ def socket_event(name: str) -> Callable[[Callable[..., dict[str, Any] | None]], 
             try:
                 identity = _identity()
             except Unauthorized as exc:
-                # The token stopped being valid while connected: refuse this event and end the connection.
-                ack = events.error(request.sid, exc)
-                disconnect()
-                return ack
+                # The token stopped being valid while connected: refuse this event and end the connection,
+                # after the refusal's acknowledgement is sent (a client drops acks that follow a disconnect).
+                socketio.start_background_task(_disconnect_soon, request.sid, request.namespace)
+                return events.error(request.sid, exc)
             try:
                 return {"ok": True, **(handler(identity, data) or {})}
             except DomainError as exc:
@@ -132,9 +139,13 @@ def on_leave_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
 def on_send_message(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Send a message like POST /api/chat/messages; `{message_id}` alone is the notify-only form."""
     user = _user(identity)
-    if isinstance(data, dict) and "message_id" in data and "room_id" not in data:
-        # The seed's clients POST first and then announce the id here; the POST already broadcast it.
-        message, _ = access_message(user, _load(MessageRefSchema(), data)["message_id"])
+    if isinstance(data, dict) and "message_id" in data:
+        # The seed's clients POST first and then announce the id here (with or without its room_id); the POST
+        # already broadcast it. A create never carries message_id, so its presence alone means notify-only.
+        notify = _load(NotifySchema(), data)
+        message, _ = access_message(user, notify["message_id"])
+        if notify.get("room_id", message.room_id) != message.room_id:
+            raise ValidationFailed.field("room_id", "The message is not in this room.")
         return {"message": _message.dump(message), "created": False}
     message, created = messages.send_message(user, **_load(SendMessageSchema(), data))
     return {"message": _message.dump(message), "created": created}

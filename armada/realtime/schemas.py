@@ -20,6 +20,12 @@ class MessageRefSchema(ma.Schema):
     message_id = fields.UUID(required=True)
 
 
+class NotifySchema(MessageRefSchema):
+    """`{message_id[, room_id]}`: send_message's notify-only form (seed clients also name the room)."""
+
+    room_id = fields.UUID()
+
+
 class TypingSchema(RoomRefSchema):
     """`{room_id, is_typing}`."""
 
