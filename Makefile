@@ -2,6 +2,7 @@
 VENV   := .venv
 BIN    := $(VENV)/bin
 PYTHON ?= python3
+JS     := tests/js
 
 .PHONY: run test migrate clean
 
@@ -12,6 +13,12 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
+# The official socket.io-client for tests/test_js_client.py; re-installed whenever the lock file changes
+# (npm ci empties node_modules first, so the stamp inside it goes too).
+$(JS)/node_modules/.installed: $(JS)/package-lock.json $(JS)/package.json
+	cd $(JS) && npm ci --no-audit --no-fund
+	touch $@
+
 migrate: $(VENV)/.installed
 	$(BIN)/flask --app armada db upgrade
 
@@ -19,8 +26,8 @@ migrate: $(VENV)/.installed
 run: migrate
 	PATH="$(CURDIR)/$(BIN):$$PATH" sh -c "$$(sed -n 's/^web: //p' Procfile)"
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(JS)/node_modules/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(JS)/node_modules
