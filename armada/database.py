@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 from flask import Flask
 from sqlalchemy import event
 
 from armada.extensions import db
+
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -27,6 +31,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
+
+
+# Values per IN (...) list: well under every backend's bound-parameter limit.
+IN_LIST_CHUNK = 1000
+
+
+def chunked(values: Iterable[T], size: int = IN_LIST_CHUNK) -> Iterator[list[T]]:
+    """Split values into lists of at most `size`, for IN (...) queries over arbitrarily many ids."""
+    iterator = iter(values)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def init_app(app: Flask) -> None:

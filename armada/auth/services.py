@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 
 from flask import current_app
@@ -10,6 +11,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from armada.database import chunked
 from armada.errors import Conflict, NotFound, Unauthorized
 from armada.extensions import db
 from armada.models import RevokedSession, User, utcnow
@@ -73,6 +75,15 @@ def logout(sid: str) -> None:
     db.session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now))
     db.session.commit()
     events.session_revoked(sid)
+
+
+def revoked_sessions(sids: Iterable[str]) -> set[str]:
+    """Which of these login sessions have logged out."""
+    return {
+        sid
+        for chunk in chunked(sids)
+        for sid in db.session.scalars(select(RevokedSession.sid).where(RevokedSession.sid.in_(chunk)))
+    }
 
 
 def _escape_like(text: str) -> str:

@@ -17,6 +17,7 @@ from armada.chat.permissions import (
     check_can_remove_member,
     check_group_room,
 )
+from armada.database import chunked
 from armada.errors import Conflict, NotFound, ValidationFailed
 from armada.extensions import db
 from armada.models import ChatMessage, ChatRoom, ChatRoomMember, RoomType, User, utcnow
@@ -139,6 +140,19 @@ def unread_counts(user: User, room_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, 
         .group_by(ChatMessage.room_id)
     )
     return {room_id: count for room_id, count in rows}
+
+
+def active_memberships(user_ids: Iterable[uuid.UUID]) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """(user id, room id) of every active membership of these users in an active room."""
+    return {
+        (user_id, room_id)
+        for chunk in chunked(user_ids)
+        for user_id, room_id in db.session.execute(
+            select(ChatRoomMember.user_id, ChatRoomMember.room_id)
+            .join(ChatRoom, ChatRoom.id == ChatRoomMember.room_id)
+            .where(ChatRoomMember.user_id.in_(chunk), ChatRoomMember.is_active == true(), ChatRoom.is_active == true())
+        )
+    }
 
 
 def _with_unread_counts(user: User, rooms: list[ChatRoom]) -> list[ChatRoom]:

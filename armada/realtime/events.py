@@ -95,6 +95,12 @@ def member_removed(room_id: uuid.UUID, user_id: uuid.UUID) -> None:
     _emit("member_removed", data, [room_channel(room_id), user_channel(user_id)])
 
 
+def member_removed_while_away(socket_id: str, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """`member_removed` to one socket of this process that missed it (see reconcile.py)."""
+    data = {"room_id": str(room_id), "user_id": str(user_id)}
+    socketio.emit("member_removed", data, to=socket_id, ignore_queue=True)
+
+
 def session_revoked(sid: str) -> None:
     """A login session logged out: its sockets are disconnected on every process."""
     socketio.emit(DISCONNECT, {}, to=session_channel(sid))

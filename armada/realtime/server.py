@@ -9,6 +9,7 @@ from flask import Flask
 from armada.extensions import socketio
 from armada.realtime import handlers  # noqa: F401 - registers the event handlers on import
 from armada.realtime.managers import LocalManager, RedisQueueManager
+from armada.realtime.reconcile import reconcile
 
 # Options for the Redis connections that survive idle drops by proxies and managed Redis: ping before using a
 # connection idle for 10 s, TCP keepalive, and give up connecting quickly while Redis is down (REST keeps working).
@@ -19,7 +20,14 @@ def init_app(app: Flask) -> None:
     """Bind Socket.IO at /socket.io; the async mode is whatever the server provides (gevent, threading)."""
     url = app.config["REDIS_URL"]
     manager = (
-        RedisQueueManager(url, channel=app.config["REDIS_CHANNEL"], redis_options=dict(REDIS_OPTIONS)) if url else LocalManager()
+        RedisQueueManager(
+            url,
+            channel=app.config["REDIS_CHANNEL"],
+            redis_options=dict(REDIS_OPTIONS),
+            on_subscribed=lambda queue: reconcile(app, queue),
+        )
+        if url
+        else LocalManager()
     )
     origins: Any = app.config["ALLOWED_ORIGINS"]
     socketio.init_app(
@@ -30,4 +38,7 @@ def init_app(app: Flask) -> None:
         # None = same origin only; "*" = any; otherwise the listed origins.
         cors_allowed_origins="*" if "*" in origins else (origins or None),
         max_http_buffer_size=app.config["SOCKETIO_MAX_MESSAGE_BYTES"],
+        # One socket's events are handled in the order they arrive (join_room before the typing sent right
+        # after it, send before edit); different sockets still run concurrently.
+        async_handlers=False,
     )
