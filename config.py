@@ -75,6 +75,17 @@ class Config:
         # JSON request bodies; uploads get their own cap in the media blueprint.
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_REQUEST_BYTES", 1024 * 1024)
 
+        # Media: "local" files under MEDIA_ROOT (default instance/media) or "supabase" Storage (private bucket).
+        self.STORAGE_BACKEND = (env.get("STORAGE_BACKEND") or "local").strip().lower()
+        self.MEDIA_ROOT = env.get("MEDIA_ROOT") or None
+        self.SUPABASE_URL = env.get("SUPABASE_URL") or None
+        self.SUPABASE_KEY = env.get("SUPABASE_KEY") or None
+        self.SUPABASE_BUCKET = env.get("SUPABASE_BUCKET") or "chat-media"
+        self.MAX_UPLOAD_BYTES = _int(env, "MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
+        # Lifetime of the signed media links in responses, and of direct-upload URLs.
+        self.MEDIA_URL_EXPIRES = _int(env, "MEDIA_URL_EXPIRES", 3600)
+        self.MAX_IMAGE_PIXELS = _int(env, "MAX_IMAGE_PIXELS", 50_000_000)
+
         self.API_TITLE = "Armada chat API"
         self.API_VERSION = "1.0.0"
         self.OPENAPI_VERSION = "3.0.3"

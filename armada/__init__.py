@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from armada import auth, chat, cli, cors, database, errors, health, secrets
+from armada import auth, chat, cli, cors, database, errors, health, media, secrets
 from armada.realtime import server as realtime
 from armada.extensions import api, db, migrate
 from config import Config, config_from_env, load_dotenv_files
@@ -29,6 +29,7 @@ def create_app(config: Config | None = None) -> Flask:
     cors.init_app(app)
     auth.init_app(app)
     chat.init_app(app)
+    media.init_app(app)
     health.init_app(app)
     realtime.init_app(app)
     cli.init_app(app)

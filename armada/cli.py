@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 import click
 from flask import Flask
@@ -17,6 +18,7 @@ from armada.chat.messages import send_message
 from armada.chat.rooms import create_room
 from armada.errors import DomainError
 from armada.extensions import db
+from armada.media.services import purge_media
 from armada.models import RoomType, User
 
 # An AppGroup wraps each command in an app context, also when invoked without the `flask` entry point.
@@ -71,6 +73,17 @@ def demo() -> None:
     click.echo("Demo data created. Log in with any of:")
     for user in users:
         click.echo(f"  {user.email}  password: {password}")
+
+
+@armada_cli.command("purge-media")
+@click.option("--older-than", "days", type=click.IntRange(min=0), required=True, metavar="DAYS")
+def purge_media_command(days: int) -> None:
+    """Delete stored media of messages deleted more than DAYS ago, and uploads never used by a message."""
+    report = purge_media(timedelta(days=days))
+    click.echo(
+        f"Removed the media of {report.deleted_message_objects} deleted message(s) "
+        f"and {report.orphaned_uploads} unused upload(s)."
+    )
 
 
 def init_app(app: Flask) -> None:

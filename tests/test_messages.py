@@ -19,7 +19,7 @@ from tests.support import Actor, ApiClient, assert_error
 MESSAGES = "/api/chat/messages"
 MESSAGE_KEYS = {
     "id", "room_id", "sender_id", "message_type", "content", "media_url", "media_filename", "media_size",
-    "media_mime_type", "reply_to_id", "reply_to", "forwarded_from_id", "is_edited", "edited_at", "is_deleted",
+    "media_mime_type", "thumbnail_url", "reply_to_id", "reply_to", "forwarded_from_id", "is_edited", "edited_at", "is_deleted",
     "deleted_at", "created_at", "client_id",
 }
 PREVIEW_KEYS = {"id", "sender_id", "message_type", "content", "is_deleted"}

@@ -22,7 +22,7 @@ QUIET = 0.5  # seconds during which an unexpected event would have arrived
 
 MESSAGE_KEYS = {
     "id", "room_id", "sender_id", "message_type", "content", "media_url", "media_filename", "media_size",
-    "media_mime_type", "reply_to_id", "reply_to", "forwarded_from_id", "is_edited", "edited_at", "is_deleted",
+    "media_mime_type", "thumbnail_url", "reply_to_id", "reply_to", "forwarded_from_id", "is_edited", "edited_at", "is_deleted",
     "deleted_at", "created_at", "client_id",
 }
 # The contract's room minus unread_count: a broadcast goes to several users, each with their own count.

@@ -16,6 +16,7 @@ from armada.chat.permissions import access_message, access_room, check_can_delet
 from armada.chat.rooms import unread_counts
 from armada.errors import NotFound, ValidationFailed
 from armada.extensions import db
+from armada.media.services import attach_media
 from armada.models import ChatMessage, ChatRoom, MessageReadReceipt, MessageType, User, utcnow
 from armada.pagination import Page, decode_cursor, encode_cursor
 from armada.realtime import events
@@ -75,9 +76,8 @@ def _message_body(
         if any(v is not None for v in media.values()):
             raise ValidationFailed.field("media_url", "A text message has no media; use an image/video/audio/file type.")
         return {"message_type": message_type, "content": content}
-    # Media must be an object this sender uploaded through Armada; uploads arrive with the media blueprint,
-    # so until one exists every media_url is foreign.
-    raise ValidationFailed.field("media_url", "Must be the url or path of a file you uploaded to /api/chat/upload.")
+    # Media must be the sender's own upload; size, type and filename come from it, not from the client.
+    return {"message_type": message_type, "content": content, **attach_media(user, message_type, media["media_url"])}
 
 
 def _next_change(room_id: uuid.UUID, new_message_at: datetime | None = None) -> int:

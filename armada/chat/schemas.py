@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import ValidationError, fields, post_dump, validate, validates_schema
 
+from armada.media.services import links
 from armada.models import MessageType, RoomType
 from armada.schemas import SafeString, SafeURL, TrimmedString, limit_field, page_schema
 
@@ -45,7 +46,8 @@ class MessageSchema(ma.Schema):
     sender_id = fields.UUID(required=True)
     message_type = fields.Enum(MessageType, by_value=True, required=True)
     content = fields.String(allow_none=True)
-    media_url = fields.String(allow_none=True)
+    media_url = fields.Method("media_link", allow_none=True, metadata={"description": "Signed, expiring link."})
+    thumbnail_url = fields.Method("thumbnail_link", allow_none=True, metadata={"description": "Images only."})
     media_filename = fields.String(allow_none=True)
     media_size = fields.Integer(allow_none=True)
     media_mime_type = fields.String(allow_none=True)
@@ -59,10 +61,21 @@ class MessageSchema(ma.Schema):
     created_at = fields.DateTime(required=True)
     client_id = fields.String(allow_none=True)
 
+    def media_link(self, message: Any) -> str | None:
+        return None if message.is_deleted else self._links(message)[0]
+
+    def thumbnail_link(self, message: Any) -> str | None:
+        return None if message.is_deleted else self._links(message)[1]
+
+    @staticmethod
+    def _links(message: Any) -> tuple[str | None, str | None]:
+        # Signed afresh on every serialization; only the storage key is ever stored.
+        return links(message.media_url, message.media_filename, message.media_mime_type, message.message_type)
+
     @post_dump
     def empty_tombstone(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         if data.get("is_deleted"):
-            for field in ("content", "media_url", "media_filename", "media_size", "media_mime_type"):
+            for field in ("content", "media_url", "thumbnail_url", "media_filename", "media_size", "media_mime_type"):
                 data[field] = None
         return data
 

@@ -9,6 +9,7 @@ from armada.models.chat import (
     MessageType,
     RoomType,
 )
+from armada.models.media import MediaUpload, UploadStatus
 from armada.models.user import RevokedSession, User
 
 __all__ = [
@@ -16,10 +17,12 @@ __all__ = [
     "ChatMessage",
     "ChatRoom",
     "ChatRoomMember",
+    "MediaUpload",
     "MessageReadReceipt",
     "MessageType",
     "RevokedSession",
     "RoomType",
+    "UploadStatus",
     "User",
     "utcnow",
 ]

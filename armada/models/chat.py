@@ -30,7 +30,7 @@ class MessageType(enum.Enum):
     FILE = "file"
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
+def db_enum(cls: type[enum.Enum], name: str) -> Enum:
     # VARCHAR + CHECK rather than a native PG enum: portable to SQLite and painless to extend in migrations.
     return Enum(
         cls,
@@ -64,7 +64,7 @@ class ChatMessage(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     # The room counter's value at this message's latest change (creation, edit or deletion): the change feed.
     change_seq: Mapped[int] = mapped_column(BigInteger)
-    message_type: Mapped[MessageType] = mapped_column(_enum(MessageType, "message_type"))
+    message_type: Mapped[MessageType] = mapped_column(db_enum(MessageType, "message_type"))
     content: Mapped[str | None] = mapped_column(Text)
     media_url: Mapped[str | None] = mapped_column(String(1024))
     media_filename: Mapped[str | None] = mapped_column(String(255))
@@ -89,7 +89,7 @@ class ChatRoom(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str | None] = mapped_column(String(100))
-    room_type: Mapped[RoomType] = mapped_column(_enum(RoomType, "room_type"))
+    room_type: Mapped[RoomType] = mapped_column(db_enum(RoomType, "room_type"))
     description: Mapped[str | None] = mapped_column(Text)
     avatar_url: Mapped[str | None] = mapped_column(String(2048))
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))

@@ -1,0 +1,104 @@
+"""Media endpoints: uploads, direct-upload URLs, and the signed download links."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, current_app, request
+from flask_jwt_extended import current_user, jwt_required
+from itsdangerous import BadSignature
+
+from armada.api import ArmadaBlueprint
+from armada.errors import Forbidden, NotFound, PayloadTooLarge
+from armada.media import services, urls
+from armada.media.local_storage import LocalStorage
+from armada.media.schemas import SignedUploadArgsSchema, SignedUploadSchema, UploadFormSchema, UploadResultSchema
+from armada.media.storage import ObjectMissing, storage
+
+blp = ArmadaBlueprint("media", __name__, description="Media uploads and downloads.")
+
+# Room for the multipart framing and form fields around the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def upload_size_limit(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Raise this request's body limit to the upload cap, and refuse a larger declared body before reading it."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        limit = current_app.config["MAX_UPLOAD_BYTES"] + MULTIPART_OVERHEAD
+        if request.content_length is not None and request.content_length > limit:
+            raise PayloadTooLarge(
+                f"Files may be at most {current_app.config['MAX_UPLOAD_BYTES']} bytes.", code="file_too_large"
+            )
+        request.max_content_length = limit  # werkzeug stops a body without a length at the same point
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@blp.route("/api/chat/upload", methods=["POST"])
+@jwt_required()
+@upload_size_limit
+@blp.arguments(UploadFormSchema, location="files")
+@blp.response(201, UploadResultSchema)
+@blp.alt_response(413, description="Larger than MAX_UPLOAD_BYTES (default 25 MB).")
+@blp.alt_response(415, description="The name or declared type claims another kind of media than the bytes are.")
+def upload(files: dict[str, Any]) -> Any:
+    """Upload a file; its type comes from its bytes, images get a thumbnail."""
+    file = files["file"]
+    return services.upload_file(current_user, file.read(), file.filename, file.mimetype or None)
+
+
+@blp.route("/api/chat/upload/signed-url")
+@jwt_required()
+@blp.arguments(SignedUploadArgsSchema, location="query")
+@blp.response(200, SignedUploadSchema)
+def signed_upload_url(args: dict[str, Any]) -> dict[str, Any]:
+    """A URL to upload one file straight to storage; send its `path` as a message's media_url afterwards."""
+    upload, signed = services.issue_upload_url(current_user, args["filename"], args["mime_type"], args["size"])
+    return {
+        "upload_url": signed.url,
+        "path": upload.key,
+        "method": signed.method,
+        "headers": signed.headers,
+        "expires_at": signed.expires_at,
+    }
+
+
+@blp.route("/api/media/<token>")
+@blp.doc(security=[])
+@blp.alt_response(403, description="The link was tampered with or has expired.")
+def download(token: str) -> Response:
+    """Open a signed media link (as found in messages and upload results); no bearer token needed."""
+    link = urls.verify(token)
+    try:
+        return storage().serve(
+            link.key, link.mime_type, link.filename, not link.inline, current_app.config["MEDIA_URL_EXPIRES"]
+        )
+    except ObjectMissing:
+        raise NotFound("This media no longer exists.", code="media_not_found") from None
+
+
+@blp.route("/api/media/upload/<token>", methods=["PUT"])
+@blp.doc(security=[])
+@upload_size_limit
+def direct_upload(token: str) -> tuple[str, int]:
+    """The local backend's signed upload URL (Supabase uploads go to Supabase instead)."""
+    backend = storage()
+    if not isinstance(backend, LocalStorage):
+        raise NotFound()
+    try:
+        key, content_type = backend.upload_key(token, max_age=current_app.config["MEDIA_URL_EXPIRES"])
+    except BadSignature:
+        raise Forbidden("This upload URL is not valid or has expired.", code="invalid_link") from None
+    data = request.get_data(cache=False)
+    if len(data) > current_app.config["MAX_UPLOAD_BYTES"]:
+        raise PayloadTooLarge("The file is too large.", code="file_too_large")
+    try:
+        backend.put(key, data, request.mimetype or content_type)
+    except FileExistsError:
+        raise Forbidden("This upload URL has been used.", code="invalid_link") from None
+    return "", 201
