@@ -140,6 +140,15 @@ def run_server(database_url: str, log_dir: Path, name: str = "server", **env: st
         kill_group(process)
 
 
+@contextmanager
+def serve_fresh(tmp_path: Path, prefix: str = "armada_server", **env: str) -> Iterator[Server]:
+    """A fresh database, migrated by the release line, served by the web line (see run_server)."""
+    with fresh_database(tmp_path, prefix) as database_url:
+        migrate(database_url, **env)
+        with run_server(database_url, tmp_path, **env) as server:
+            yield server
+
+
 class HttpUser:
     """A registered user talking to a server over real HTTP."""
 

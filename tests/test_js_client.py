@@ -17,7 +17,7 @@ import jwt
 import pytest
 import requests
 
-from tests.servers import ROOT, HttpUser, Server, fresh_database, migrate, run_server
+from tests.servers import ROOT, HttpUser, Server, serve_fresh
 
 JS_DIR = ROOT / "tests" / "js"
 CLIENT = JS_DIR / "client.mjs"
@@ -28,10 +28,8 @@ WAIT_SECONDS = 10
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One migrated fresh database and the Procfile's web process, shared by this module's tests."""
     tmp_path = tmp_path_factory.mktemp("js_client")
-    with fresh_database(tmp_path, prefix="armada_js") as database_url:
-        migrate(database_url)
-        with run_server(database_url, tmp_path) as running:
-            yield running
+    with serve_fresh(tmp_path, prefix="armada_js") as running:
+        yield running
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -15,7 +13,7 @@ import pytest
 import requests
 import socketio
 
-from tests.servers import SECRETS, HttpUser, Server, fresh_database, migrate, run_server
+from tests.servers import SECRETS, HttpUser, Server, serve_fresh
 
 WAIT = 5.0  # seconds an expected event may take
 QUIET = 0.5  # seconds during which an unexpected event would have arrived
@@ -107,13 +105,7 @@ class Listener:
 # ---- fixtures and helpers ----------------------------------------------------------------------------------
 
 
-@contextmanager
-def serving(tmp_path: Path, **env: str) -> Iterator[Server]:
-    """A fresh migrated database served by the Procfile's web line."""
-    with fresh_database(tmp_path) as database_url:
-        migrate(database_url)
-        with run_server(database_url, tmp_path, **env) as running:
-            yield running
+serving = serve_fresh  # test_catch_up.py imports it under this name
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 import requests
 import socketio
 
-from tests.servers import HttpUser, Server, fresh_database, migrate, run_server
+from tests.servers import HttpUser, Server, serve_fresh
 
 WAIT_SECONDS = 10
 
@@ -20,10 +20,8 @@ WAIT_SECONDS = 10
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One migrated fresh database and the Procfile's web process, shared by this module's tests."""
     tmp_path = tmp_path_factory.mktemp("seed_clients")
-    with fresh_database(tmp_path, prefix="armada_seed") as database_url:
-        migrate(database_url)
-        with run_server(database_url, tmp_path) as running:
-            yield running
+    with serve_fresh(tmp_path, prefix="armada_seed") as running:
+        yield running
 
 
 @pytest.fixture

@@ -18,12 +18,10 @@ from tests.servers import (
     Server,
     base_env,
     free_port,
-    fresh_database,
     group_alive,
     kill_group,
-    migrate,
     procfile_line,
-    run_server,
+    serve_fresh,
 )
 
 SHUTDOWN_SECONDS = 5
@@ -32,10 +30,8 @@ SHUTDOWN_SECONDS = 5
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     """A migrated fresh database and the Procfile's web process serving it."""
-    with fresh_database(tmp_path) as database_url:
-        migrate(database_url)
-        with run_server(database_url, tmp_path) as running:
-            yield running
+    with serve_fresh(tmp_path) as running:
+        yield running
 
 
 def test_procfile_server_serves_a_conversation_and_stops_on_sigterm(server: Server) -> None:
