@@ -74,7 +74,9 @@ def _message_body(
         if content is None or not content.strip():
             raise ValidationFailed.field("content", "A text message needs content.")
         if any(v is not None for v in media.values()):
-            raise ValidationFailed.field("media_url", "A text message has no media; use an image/video/audio/file type.")
+            raise ValidationFailed.field(
+                "media_url", "A text message has no media; use an image/video/audio/file type."
+            )
         return {"message_type": message_type, "content": content}
     # Media must be the sender's own upload; size, type and filename come from it, not from the client.
     return {"message_type": message_type, "content": content, **attach_media(user, message_type, media["media_url"])}
@@ -170,7 +172,9 @@ def list_messages(
     access_room(user, room_id)
     given = [name for name, value in (("before", before), ("after", after), ("changed_after", changed_after)) if value]
     if len(given) > 1:
-        raise ValidationFailed.field(given[1], f"Use only one of before, after and changed_after (got {', '.join(given)}).")
+        raise ValidationFailed.field(
+            given[1], f"Use only one of before, after and changed_after (got {', '.join(given)})."
+        )
     stmt = select(ChatMessage).where(ChatMessage.room_id == room_id).options(selectinload(ChatMessage.reply_to))
     if after is not None:
         anchor = _anchor_seq(room_id, after, "after")
@@ -280,7 +284,9 @@ def mark_read(
         # .all(): dict() of a Result itself would treat it as a mapping (it has .keys()) and fail.
         found: dict[uuid.UUID, int] = dict(
             db.session.execute(
-                select(ChatMessage.id, ChatMessage.seq).where(ChatMessage.id.in_(wanted), ChatMessage.room_id == room_id)
+                select(ChatMessage.id, ChatMessage.seq).where(
+                    ChatMessage.id.in_(wanted), ChatMessage.room_id == room_id
+                )
             ).all()
         )
         missing = [f"No such message in this room: {m}" for m in wanted if m not in found]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Flask
-from PIL import Image
 
 from armada.extensions import api
 from armada.media import local_storage, storage, supabase_storage  # noqa: F401 - backends register themselves
@@ -12,7 +11,5 @@ from armada.media.routes import blp
 
 def init_app(app: Flask) -> None:
     """Build the storage backend and register the media endpoints."""
-    # Pillow refuses images over this many pixels (a decompression bomb) before decoding them.
-    Image.MAX_IMAGE_PIXELS = app.config["MAX_IMAGE_PIXELS"]
     storage.init_app(app)
     api.register_blueprint(blp)

@@ -28,6 +28,8 @@ SAFE_EXTENSIONS = {
     "audio/mpeg": ".mp3", "audio/ogg": ".ogg", "audio/x-wav": ".wav", "audio/wav": ".wav", "audio/mp4": ".m4a",
     "audio/aac": ".aac", "audio/x-flac": ".flac", "audio/webm": ".weba", "application/pdf": ".pdf",
 }  # fmt: skip
+# MP4 and WebM hold a video or only sound (a voice note): such bytes are audio when the client says so first.
+AUDIO_CONTAINERS = {"video/mp4": "audio/mp4", "video/webm": "audio/webm"}
 OPAQUE = "application/octet-stream"
 THUMBNAIL_SIZE = (320, 320)
 THUMBNAIL_TYPE = "image/webp"
@@ -55,9 +57,15 @@ def sniff(head: bytes, filename: str, declared: str | None) -> Sniffed:
     if not head:
         raise ValidationFailed.field("file", "The file is empty.")
     guess = filetype.guess_mime(head)
+    claims = [claim for claim in (declared, mimetypes.guess_type(filename)[0]) if claim]
+    container = guess in AUDIO_CONTAINERS
+    if container and kind_of(claims[0] if claims else None) is MessageType.AUDIO:
+        guess = AUDIO_CONTAINERS[guess]
     actual = next((kind for kind, types in INLINE_TYPES.items() if guess in types), MessageType.FILE)
-    for claim in (declared, mimetypes.guess_type(filename)[0]):
+    for claim in claims:
         claimed = kind_of(claim)
+        if container and claimed in (MessageType.AUDIO, MessageType.VIDEO):
+            continue  # the bytes fit either (voice.webm declared audio/webm)
         # Only a claim to be media we show inline can be a lie worth refusing: an SVG (active content) or a TIFF
         # named and typed as such is kept as a plain file whatever its bytes are.
         if claimed is not None and claimed is not actual and claim.lower() in INLINE_TYPES[claimed]:
@@ -82,16 +90,18 @@ def clean_filename(raw: str | None) -> str:
     return name or "file"
 
 
-def thumbnail(data: bytes) -> bytes:
+def thumbnail(data: bytes, max_pixels: int) -> bytes:
     """A small WebP of an image, upright per its EXIF orientation and stripped of metadata.
 
-    Image.MAX_IMAGE_PIXELS (set from MAX_IMAGE_PIXELS at startup) bounds what is decoded at all.
+    Images over max_pixels are refused from their header, before any pixel is decoded.
     """
     with warnings.catch_warnings():
-        # Past MAX_IMAGE_PIXELS Pillow only warns (it refuses at twice that): refuse at the limit itself.
+        # Pillow's own process-wide bomb guard only warns below twice its limit: make it a refusal too.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(data)) as image:
+                if image.width * image.height > max_pixels:
+                    raise Image.DecompressionBombError("over MAX_IMAGE_PIXELS")
                 image.draft("RGB", THUMBNAIL_SIZE)  # JPEG: decode at reduced scale
                 upright = ImageOps.exif_transpose(image)
                 upright.thumbnail(THUMBNAIL_SIZE)

@@ -37,7 +37,9 @@ def _check_size(size: int) -> None:
 
 def _store(key: str, data: bytes, sniffed: files.Sniffed) -> None:
     """Store an upload, plus a thumbnail for an image (made first: an image that cannot be decoded is refused)."""
-    thumb = files.thumbnail(data) if sniffed.message_type is MessageType.IMAGE else None
+    thumb = None
+    if sniffed.message_type is MessageType.IMAGE:
+        thumb = files.thumbnail(data, current_app.config["MAX_IMAGE_PIXELS"])
     storage().put(key, data, sniffed.mime_type)
     if thumb is not None:
         storage().put(thumbnail_key(key), thumb, files.THUMBNAIL_TYPE)
@@ -95,7 +97,8 @@ def _verify_direct_upload(upload: MediaUpload) -> None:
     sniffed = files.sniff(data, upload.filename, upload.mime_type)
     # A send that fails after this point (or a retry) checks again; the thumbnail may already be there.
     if sniffed.message_type is MessageType.IMAGE and storage().size(thumbnail_key(upload.key)) is None:
-        storage().put(thumbnail_key(upload.key), files.thumbnail(data), files.THUMBNAIL_TYPE)
+        thumb = files.thumbnail(data, current_app.config["MAX_IMAGE_PIXELS"])
+        storage().put(thumbnail_key(upload.key), thumb, files.THUMBNAIL_TYPE)
     upload.size, upload.mime_type, upload.message_type = len(data), sniffed.mime_type, sniffed.message_type
     upload.status = UploadStatus.READY
 
@@ -122,7 +125,9 @@ def attach_media(user: User, message_type: MessageType, media_url: str | None) -
     }
 
 
-def links(key: str | None, filename: str | None, mime_type: str | None, message_type: MessageType) -> tuple[str | None, str | None]:
+def links(
+    key: str | None, filename: str | None, mime_type: str | None, message_type: MessageType
+) -> tuple[str | None, str | None]:
     """Fresh signed (url, thumbnail_url) for a stored object, as responses show them."""
     if not key:
         return None, None

@@ -42,7 +42,9 @@ def verify(token: str) -> MediaLink:
     try:
         key, filename, mime_type, inline = _serializer().loads(token, max_age=current_app.config["MEDIA_URL_EXPIRES"])
     except SignatureExpired:
-        raise Forbidden("This media link has expired; fetch the message again for a fresh one.", code="link_expired") from None
+        raise Forbidden(
+            "This media link has expired; fetch the message again for a fresh one.", code="link_expired"
+        ) from None
     except (BadSignature, ValueError, TypeError):
         raise Forbidden("This media link is not valid.", code="invalid_link") from None
     return MediaLink(key, filename, mime_type, bool(inline))
