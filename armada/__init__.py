@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from armada import auth, chat, cli, cors, database, errors, health, media, secrets
+from armada import auth, chat, cli, cors, database, errors, health, media, secrets, web
 from armada.realtime import server as realtime
 from armada.extensions import api, db, migrate
 from config import Config, config_from_env, load_dotenv_files
@@ -32,5 +32,6 @@ def create_app(config: Config | None = None) -> Flask:
     media.init_app(app)
     health.init_app(app)
     realtime.init_app(app)
+    web.init_app(app)
     cli.init_app(app)
     return app

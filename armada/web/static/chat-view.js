@@ -1,0 +1,469 @@
+// The open room: header, the message log (role "log", one role "article" per message, day separators,
+// infinite scroll back through history), the typing indicator and the composer.
+
+import { request } from './api.js';
+import { Composer } from './composer.js';
+import { el, reconcile, safeUrl } from './dom.js';
+import { dayKey, dayLabel, fileSize, messageSummary, timeLabel } from './format.js';
+import { isAdmin, nameOf, roomTitle, state } from './store.js';
+
+const PAGE_SIZE = 50;
+const CATCH_UP_PAGE = 100;
+const LOAD_OLDER_WITHIN_PX = 150; // start fetching older messages this close to the top
+const BOTTOM_SLACK_PX = 80; // "at the bottom" for auto-scrolling, allowing for rounding and a partial line
+const TYPING_TIMEOUT_MS = 6000; // forget a typist whose "stopped" never arrived (e.g. they went offline)
+
+/** Which of two versions of a message to keep: deletion is final; otherwise the later edit wins. */
+function newerVersion(held, incoming) {
+  if (held.is_deleted) return held;
+  if (incoming.is_deleted) return incoming;
+  if ((held.edited_at || '') > (incoming.edited_at || '')) return held;
+  return incoming;
+}
+
+export class ChatPane {
+  /**
+   * @param {object} room
+   * @param {object} actions callbacks into the app: send, edit, remove, forward, typing, openSettings, leave
+   */
+  constructor(room, actions) {
+    this.room = room;
+    this.actions = actions;
+    this.messages = []; // in history order, oldest first
+    this.byId = new Map();
+    this.articles = new Map(); // message id -> <article>
+    this.receipts = new Map(); // message id -> receipt <span> (own messages)
+    this.separators = new Map(); // day key -> separator element
+    this.readers = new Map(); // message id -> Set of user ids seen reading it (messages_read events)
+    this.typists = new Map(); // user id -> timeout that forgets them
+    this.olderCursor = null;
+    this.lastMarked = null; // the newest message id already marked read, so repeats cost nothing
+    this.historyLoaded = false;
+    this.loadingOlder = false;
+    this.atBottom = true;
+    this.build();
+  }
+
+  build() {
+    this.title = el('h2', { class: 'room-title' });
+    this.subtitle = el('p', { class: 'room-subtitle muted' });
+    this.headerActions = el('div', { class: 'room-actions' });
+    this.historyStatus = el('p', { class: 'history-status muted' });
+    this.log = el('div', { role: 'log', 'aria-label': 'Messages', class: 'log' });
+    this.scroller = el('div', { class: 'scroller' }, this.historyStatus, this.log);
+    this.typingLine = el('p', { class: 'typing-indicator', 'aria-live': 'polite' });
+    this.composer = new Composer({
+      onSend: (draft) => this.actions.send(this.room, draft),
+      onEdit: (message, content) => this.actions.edit(message, content),
+      onTyping: (isTyping) => this.actions.typing(this.room, isTyping),
+    });
+    this.element = el(
+      'section',
+      { class: 'chat-pane', 'aria-label': 'Conversation' },
+      el(
+        'header',
+        { class: 'room-header' },
+        el('div', { class: 'room-heading' }, this.title, this.subtitle),
+        this.headerActions,
+      ),
+      this.scroller,
+      this.typingLine,
+      this.composer.element,
+    );
+    this.scroller.addEventListener('scroll', () => this.handleScroll());
+    this.renderHeader();
+  }
+
+  // ---- header -------------------------------------------------------------------------------------------
+
+  /** The room changed (renamed, members, admins): redraw what depends on it. */
+  updateRoom(room) {
+    this.room = room;
+    this.renderHeader();
+    this.refreshReceipts();
+    // Names may have arrived with the room (a newcomer's first message): refresh the sender labels.
+    for (const message of this.messages) this.renderArticle(message);
+  }
+
+  renderHeader() {
+    const room = this.room;
+    this.title.textContent = roomTitle(room);
+    const count = room.members?.length || 0;
+    const members = room.room_type === 'group' ? `${count} member${count === 1 ? '' : 's'}` : 'Direct message';
+    this.subtitle.textContent = room.description ? `${members} · ${room.description}` : members;
+    const buttons = [];
+    if (room.room_type === 'group' && isAdmin(room)) {
+      const openSettings = () => this.actions.openSettings(this.room);
+      buttons.push(el('button', { type: 'button', onclick: openSettings }, 'Room settings'));
+    }
+    if (room.room_type === 'group') {
+      const leave = () => this.actions.leave(this.room);
+      buttons.push(el('button', { type: 'button', class: 'danger', onclick: leave }, 'Leave room'));
+    }
+    this.headerActions.replaceChildren(...buttons);
+  }
+
+  // ---- history ------------------------------------------------------------------------------------------
+
+  /** The newest page; messages that arrived live while it loaded are kept after it. */
+  async loadInitial() {
+    this.historyStatus.textContent = 'Loading messages…';
+    const page = await request('GET', `/api/chat/rooms/${this.room.id}/messages`, { query: { limit: PAGE_SIZE } });
+    const pageIds = new Set(page.items.map((m) => m.id));
+    const live = this.messages.filter((m) => !pageIds.has(m.id));
+    this.messages = [];
+    this.byId.clear();
+    for (const message of [...page.items, ...live]) this.store(message, 'end');
+    this.olderCursor = page.next_cursor;
+    this.historyLoaded = true;
+    this.render();
+    this.scrollToBottom();
+    await this.fillViewport();
+  }
+
+  /** Older messages with the `before` cursor, keeping what is on screen where it is. */
+  async loadOlder() {
+    if (!this.olderCursor || this.loadingOlder) return;
+    this.loadingOlder = true;
+    this.historyStatus.textContent = 'Loading older messages…';
+    try {
+      const page = await request('GET', `/api/chat/rooms/${this.room.id}/messages`, {
+        query: { limit: PAGE_SIZE, before: this.olderCursor },
+      });
+      const fresh = page.items.filter((m) => !this.byId.has(m.id));
+      const heightBefore = this.scroller.scrollHeight;
+      this.messages.unshift(...fresh);
+      for (const message of fresh) this.byId.set(message.id, message);
+      this.olderCursor = page.next_cursor;
+      this.render();
+      this.scroller.scrollTop += this.scroller.scrollHeight - heightBefore;
+    } finally {
+      this.loadingOlder = false;
+      this.renderHistoryStatus();
+    }
+  }
+
+  /** With a tall window the first page may not fill it, and then no scroll event would ever load more. */
+  async fillViewport() {
+    while (this.olderCursor && this.scroller.scrollHeight <= this.scroller.clientHeight) await this.loadOlder();
+  }
+
+  handleScroll() {
+    const { scrollTop, scrollHeight, clientHeight } = this.scroller;
+    this.atBottom = scrollHeight - scrollTop - clientHeight < BOTTOM_SLACK_PX;
+    if (scrollTop < LOAD_OLDER_WITHIN_PX && this.historyLoaded) this.loadOlder().catch((e) => this.showError(e));
+  }
+
+  /**
+   * After a reconnect: everything created, edited or deleted since our newest message, in its final state,
+   * following `next_cursor` until it is null. Without any message yet, reload the newest page instead.
+   */
+  async catchUp() {
+    const newest = this.messages[this.messages.length - 1];
+    if (!newest) {
+      await this.loadInitial();
+      return [];
+    }
+    const changed = [];
+    let cursor = newest.id;
+    while (cursor) {
+      const page = await request('GET', `/api/chat/rooms/${this.room.id}/messages`, {
+        query: { limit: CATCH_UP_PAGE, changed_after: cursor },
+      });
+      for (const message of page.items) this.upsert(message);
+      changed.push(...page.items);
+      cursor = page.next_cursor;
+    }
+    return changed;
+  }
+
+  // ---- messages -----------------------------------------------------------------------------------------
+
+  store(message, where) {
+    const held = this.byId.get(message.id);
+    if (held) {
+      const kept = newerVersion(held, message);
+      this.messages[this.messages.indexOf(held)] = kept;
+      this.byId.set(message.id, kept);
+      return false;
+    }
+    if (where === 'end') this.messages.push(message);
+    else this.messages.unshift(message);
+    this.byId.set(message.id, message);
+    return true;
+  }
+
+  /** A message arrived or changed (event, send answer, catch-up): add it or replace our copy. */
+  upsert(message) {
+    const stickToBottom = this.atBottom || message.sender_id === state.me.id;
+    const added = this.store(message, 'end');
+    const kept = this.byId.get(message.id);
+    this.renderArticle(kept);
+    if (!added) this.updateQuotesOf(kept);
+    this.composer.messageChanged(kept);
+    if (added) this.clearTypist(message.sender_id);
+    this.render();
+    if (added && stickToBottom) this.scrollToBottom();
+  }
+
+  /** A message_deleted event carries only the id: make our copy a tombstone. */
+  markDeleted(messageId) {
+    const held = this.byId.get(messageId);
+    if (!held || held.is_deleted) return;
+    this.upsert({
+      ...held,
+      is_deleted: true,
+      deleted_at: new Date().toISOString(),
+      content: null,
+      media_url: null,
+      thumbnail_url: null,
+      media_filename: null,
+      media_size: null,
+      media_mime_type: null,
+    });
+  }
+
+  /** Replies quoting a message that changed show its new text (or that it was deleted). */
+  updateQuotesOf(original) {
+    for (const message of this.messages) {
+      if (message.reply_to?.id !== original.id) continue;
+      message.reply_to = {
+        ...message.reply_to,
+        is_deleted: original.is_deleted,
+        content: original.is_deleted ? null : (original.content || '').slice(0, 200) || null,
+      };
+      this.renderArticle(message);
+    }
+  }
+
+  newest() {
+    return this.messages[this.messages.length - 1] || null;
+  }
+
+  // ---- read receipts ------------------------------------------------------------------------------------
+
+  /** Someone read messages (a messages_read event). */
+  applyRead(userId, messageIds) {
+    for (const id of messageIds) {
+      if (!this.readers.has(id)) this.readers.set(id, new Set());
+      this.readers.get(id).add(userId);
+    }
+    this.refreshReceipts();
+  }
+
+  /** Who has read one of our messages: receipts seen live, plus members whose read pointer passed it. */
+  readerNames(message) {
+    const ids = new Set(this.readers.get(message.id) || []);
+    const sent = Date.parse(message.created_at);
+    for (const member of this.room.members || []) {
+      if (member.user_id !== state.me.id && member.last_read_at && Date.parse(member.last_read_at) >= sent) {
+        ids.add(member.user_id);
+      }
+    }
+    ids.delete(state.me.id);
+    return [...ids].map(nameOf);
+  }
+
+  refreshReceipts() {
+    for (const [id, span] of this.receipts) {
+      const message = this.byId.get(id);
+      if (message) this.fillReceipt(span, message);
+    }
+  }
+
+  fillReceipt(span, message) {
+    const readers = this.readerNames(message);
+    span.textContent = readers.length ? '✓✓' : '✓';
+    span.title = readers.length ? `Read by ${readers.join(', ')}` : 'Sent';
+    span.classList.toggle('read', readers.length > 0);
+  }
+
+  // ---- typing -------------------------------------------------------------------------------------------
+
+  setTyping(userId, isTyping) {
+    if (userId === state.me.id) return;
+    if (!isTyping) {
+      this.clearTypist(userId);
+      return;
+    }
+    clearTimeout(this.typists.get(userId));
+    this.typists.set(userId, setTimeout(() => this.clearTypist(userId), TYPING_TIMEOUT_MS));
+    this.renderTyping();
+  }
+
+  clearTypist(userId) {
+    if (!this.typists.has(userId)) return;
+    clearTimeout(this.typists.get(userId));
+    this.typists.delete(userId);
+    this.renderTyping();
+  }
+
+  renderTyping() {
+    const names = [...this.typists.keys()].map(nameOf);
+    let text = '';
+    if (names.length === 1) text = `${names[0]} is typing…`;
+    else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+    else if (names.length > 2) text = 'Several people are typing…';
+    this.typingLine.textContent = text;
+  }
+
+  // ---- rendering ----------------------------------------------------------------------------------------
+
+  /** Put the articles and day separators in order; nodes already in place are left alone. */
+  render() {
+    const nodes = [];
+    let previousDay = null;
+    for (const message of this.messages) {
+      const created = new Date(message.created_at);
+      const day = dayKey(created);
+      if (day !== previousDay) {
+        nodes.push(this.separator(day, created));
+        previousDay = day;
+      }
+      nodes.push(this.articles.get(message.id) || this.renderArticle(message));
+    }
+    reconcile(this.log, nodes);
+    this.renderHistoryStatus();
+  }
+
+  renderHistoryStatus() {
+    if (this.loadingOlder) return;
+    if (!this.historyLoaded) return;
+    let text = ''; // more history above: nothing to say
+    if (!this.olderCursor && this.messages.length) text = 'Beginning of the conversation';
+    else if (!this.olderCursor) text = 'No messages yet. Say hello!';
+    this.historyStatus.textContent = text;
+  }
+
+  separator(day, date) {
+    let node = this.separators.get(day);
+    if (!node) {
+      const label = dayLabel(date);
+      node = el('div', { class: 'day-separator', role: 'separator', 'aria-label': label }, el('span', {}, label));
+      this.separators.set(day, node);
+    }
+    return node;
+  }
+
+  /** (Re)draw one message's article in place. */
+  renderArticle(message) {
+    let article = this.articles.get(message.id);
+    if (!article) {
+      article = el('article', { class: 'message', 'data-message-id': message.id });
+      this.articles.set(message.id, article);
+    }
+    const own = message.sender_id === state.me.id;
+    const created = new Date(message.created_at);
+    article.classList.toggle('own', own);
+    article.classList.toggle('deleted', message.is_deleted);
+
+    const header = el(
+      'header',
+      { class: 'message-header' },
+      el('span', { class: 'sender' }, nameOf(message.sender_id)),
+      ' ',
+      el('time', { datetime: message.created_at, title: created.toLocaleString() }, timeLabel(created)),
+      message.forwarded_from_id && !message.is_deleted && el('span', { class: 'tag forwarded' }, 'Forwarded'),
+    );
+    const parts = [header];
+    if (message.is_deleted) {
+      parts.push(el('p', { class: 'tombstone' }, 'This message was deleted'));
+    } else {
+      if (message.reply_to) parts.push(this.quote(message.reply_to));
+      parts.push(...this.body(message));
+    }
+    // One footer line: the action buttons on the left, "(edited)" and the receipt on the right.
+    const footer = el('footer', { class: 'message-footer' });
+    if (!message.is_deleted) footer.append(this.actionButtons(message, own));
+    if (message.is_edited && !message.is_deleted) footer.append(el('span', { class: 'edited' }, '(edited)'));
+    this.receipts.delete(message.id);
+    if (own && !message.is_deleted) {
+      const receipt = el('span', { class: 'receipt' });
+      this.fillReceipt(receipt, message);
+      this.receipts.set(message.id, receipt);
+      footer.append(receipt);
+    }
+    if (footer.childNodes.length) parts.push(footer);
+    article.replaceChildren(...parts);
+    return article;
+  }
+
+  /** The quoted preview of the message a reply answers. */
+  quote(preview) {
+    const text = preview.is_deleted ? 'Deleted message' : messageSummary(preview);
+    return el(
+      'blockquote',
+      { class: 'reply-quote' },
+      el('span', { class: 'reply-sender' }, nameOf(preview.sender_id)),
+      el('span', { class: 'reply-text' }, text),
+    );
+  }
+
+  /** The text and media of a message; images inline (thumbnail linking to the file), other files as chips. */
+  body(message) {
+    const parts = [];
+    const mediaUrl = safeUrl(message.media_url);
+    const filename = message.media_filename || 'file';
+    if (message.message_type === 'image' && mediaUrl) {
+      const src = safeUrl(message.thumbnail_url) || mediaUrl;
+      const img = el('img', { src, alt: filename, loading: 'lazy', class: 'thumbnail' });
+      // An image that loads after we scrolled down would push the latest messages out of view.
+      img.addEventListener('load', () => {
+        if (this.atBottom) this.scrollToBottom();
+      });
+      parts.push(el('a', { href: mediaUrl, target: '_blank', rel: 'noopener noreferrer', class: 'image-link' }, img));
+    } else if (message.message_type === 'video' && mediaUrl) {
+      parts.push(
+        el('video', { src: mediaUrl, controls: true, preload: 'metadata', class: 'player' }),
+        this.fileChip(mediaUrl, filename, message.media_size),
+      );
+    } else if (message.message_type === 'audio' && mediaUrl) {
+      parts.push(
+        el('audio', { src: mediaUrl, controls: true, preload: 'metadata' }),
+        this.fileChip(mediaUrl, filename, message.media_size),
+      );
+    } else if (mediaUrl) {
+      parts.push(this.fileChip(mediaUrl, filename, message.media_size));
+    }
+    if (message.content) parts.push(el('p', { class: 'text' }, message.content));
+    return parts;
+  }
+
+  fileChip(url, filename, size) {
+    return el(
+      'a',
+      { href: url, download: filename, class: 'file-chip', rel: 'noopener noreferrer' },
+      el('span', { class: 'file-name' }, filename),
+      size !== null && size !== undefined ? el('span', { class: 'file-size muted' }, ` (${fileSize(size)})`) : null,
+    );
+  }
+
+  /** Reply and Forward on every message; Edit (own text messages) and Delete (own) too. */
+  actionButtons(message, own) {
+    const button = (label, handler) => el('button', { type: 'button', onclick: handler }, label);
+    const editable = own && message.message_type === 'text' && !message.forwarded_from_id;
+    return el(
+      'div',
+      { class: 'message-actions', role: 'group', 'aria-label': 'Message actions' },
+      button('Reply', () => this.composer.startReply(message)),
+      button('Forward', () => this.actions.forward(message)),
+      editable && button('Edit', () => this.composer.startEdit(this.byId.get(message.id) || message)),
+      own && button('Delete', () => this.actions.remove(message)),
+    );
+  }
+
+  scrollToBottom() {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.atBottom = true;
+  }
+
+  showError(failure) {
+    this.composer.error.textContent = failure?.message || String(failure);
+  }
+
+  /** The pane is going away: stop timers, tell the room we stopped typing. */
+  destroy() {
+    for (const timer of this.typists.values()) clearTimeout(timer);
+    this.composer.destroy();
+  }
+}

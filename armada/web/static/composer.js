@@ -1,0 +1,287 @@
+// The composer: the "Message" textbox, "Attach" (uploads at once, with a progress bar), "Send", and the
+// reply / edit context above them. Enter sends, Shift+Enter starts a new line.
+
+import { describeError, uploadFile } from './api.js';
+import { el, uniqueId } from './dom.js';
+import { fileSize, messageSummary } from './format.js';
+import { nameOf } from './store.js';
+
+// Typing: say "typing" on the first keystroke, repeat it while typing goes on (so the other side's safety
+// timeout does not clear it), and say "stopped" after this long without a keystroke.
+const TYPING_IDLE_MS = 3000;
+const TYPING_REPEAT_MS = 3000;
+
+export class Composer {
+  /**
+   * @param {object} handlers
+   * @param {(draft: {content: string, attachment: object|null, replyTo: object|null}) => Promise} handlers.onSend
+   * @param {(message: object, content: string) => Promise} handlers.onEdit
+   * @param {(isTyping: boolean) => void} handlers.onTyping
+   */
+  constructor({ onSend, onEdit, onTyping }) {
+    this.onSend = onSend;
+    this.onEdit = onEdit;
+    this.onTyping = onTyping;
+    this.replyTo = null; // the message being answered
+    this.editing = null; // the message being edited
+    this.upload = null; // {file, handle, result, error}
+    this.typing = false;
+    this.lastTypingSent = 0;
+    this.idleTimer = null;
+    this.build();
+  }
+
+  build() {
+    const inputId = uniqueId('composer-input');
+    this.context = el('div', { class: 'composer-context', hidden: true });
+    this.attachment = el('div', { class: 'attachment', hidden: true });
+    this.error = el('p', { class: 'error', role: 'alert' });
+    this.fileInput = el('input', { type: 'file', hidden: true, tabindex: '-1' });
+    this.textarea = el('textarea', { id: inputId, rows: 1, placeholder: 'Write a message…', maxlength: 10000 });
+    this.attachButton = el('button', { type: 'button', class: 'attach-button' }, 'Attach');
+    this.sendButton = el('button', { type: 'submit', class: 'primary send-button' }, 'Send');
+    this.element = el(
+      'form',
+      { class: 'composer', novalidate: true },
+      this.context,
+      this.attachment,
+      el(
+        'div',
+        { class: 'composer-row' },
+        this.attachButton,
+        this.fileInput,
+        el('label', { for: inputId, class: 'visually-hidden' }, 'Message'),
+        this.textarea,
+        this.sendButton,
+      ),
+      this.error,
+    );
+
+    this.element.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    this.textarea.addEventListener('keydown', (event) => this.handleKey(event));
+    this.textarea.addEventListener('input', () => {
+      this.autosize();
+      this.noteTyping();
+    });
+    this.attachButton.addEventListener('click', () => this.fileInput.click());
+    this.fileInput.addEventListener('change', () => {
+      const [file] = this.fileInput.files;
+      this.fileInput.value = ''; // so choosing the same file again fires `change` again
+      if (file) this.startUpload(file);
+    });
+  }
+
+  handleKey(event) {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      this.submit();
+    } else if (event.key === 'Escape' && (this.replyTo || this.editing)) {
+      event.preventDefault();
+      this.clearContext();
+    }
+  }
+
+  /** Grow the textarea with its content, up to the CSS max-height. */
+  autosize() {
+    this.textarea.style.height = 'auto';
+    this.textarea.style.height = `${this.textarea.scrollHeight}px`;
+  }
+
+  focus() {
+    this.textarea.focus();
+  }
+
+  // ---- typing -------------------------------------------------------------------------------------------
+
+  noteTyping() {
+    if (this.editing) return; // editing an old message is not "typing" to the room
+    if (!this.textarea.value) {
+      this.stopTyping();
+      return;
+    }
+    const now = Date.now();
+    if (!this.typing || now - this.lastTypingSent >= TYPING_REPEAT_MS) {
+      this.typing = true;
+      this.lastTypingSent = now;
+      this.onTyping(true);
+    }
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
+  }
+
+  stopTyping() {
+    clearTimeout(this.idleTimer);
+    if (!this.typing) return;
+    this.typing = false;
+    this.onTyping(false);
+  }
+
+  // ---- reply and edit context ---------------------------------------------------------------------------
+
+  startReply(message) {
+    this.editing = null;
+    this.replyTo = message;
+    this.showContext(`Replying to ${nameOf(message.sender_id)}`, messageSummary(message), 'Cancel reply');
+    this.focus();
+  }
+
+  startEdit(message) {
+    this.stopTyping();
+    this.replyTo = null;
+    this.editing = message;
+    this.textarea.value = message.content || '';
+    this.autosize();
+    this.showContext('Editing message', messageSummary(message), 'Cancel edit');
+    this.focus();
+  }
+
+  showContext(title, quote, cancelLabel) {
+    const cancel = el('button', { type: 'button', class: 'link-button' }, cancelLabel);
+    cancel.addEventListener('click', () => this.clearContext());
+    this.context.replaceChildren(
+      el('div', { class: 'context-text' }, el('strong', {}, title), el('span', { class: 'context-quote' }, quote)),
+      cancel,
+    );
+    this.context.hidden = false;
+  }
+
+  clearContext() {
+    if (this.editing) this.textarea.value = '';
+    this.replyTo = null;
+    this.editing = null;
+    this.context.hidden = true;
+    this.context.replaceChildren();
+    this.autosize();
+  }
+
+  /** A message that changed (edited elsewhere, deleted) may invalidate what the composer refers to. */
+  messageChanged(message) {
+    if (message.is_deleted && (this.editing?.id === message.id || this.replyTo?.id === message.id)) this.clearContext();
+  }
+
+  // ---- attachments --------------------------------------------------------------------------------------
+
+  startUpload(file) {
+    this.removeAttachment();
+    const bar = el('div', { class: 'progress-fill' });
+    const progress = el(
+      'div',
+      {
+        class: 'progress',
+        role: 'progressbar',
+        'aria-label': `Uploading ${file.name}`,
+        'aria-valuemin': 0,
+        'aria-valuemax': 100,
+        'aria-valuenow': 0,
+      },
+      bar,
+    );
+    const status = el('span', { class: 'attachment-status' }, 'Uploading…');
+    const remove = el('button', { type: 'button', class: 'link-button' }, 'Remove attachment');
+    remove.addEventListener('click', () => this.removeAttachment());
+    this.attachment.replaceChildren(
+      el(
+        'div',
+        { class: 'attachment-head' },
+        el('span', { class: 'attachment-name' }, file.name, ' ', el('span', { class: 'muted' }, fileSize(file.size))),
+        status,
+        remove,
+      ),
+      progress,
+    );
+    this.attachment.hidden = false;
+
+    const setProgress = (fraction) => {
+      const percent = Math.round(Math.min(1, Math.max(0, fraction)) * 100);
+      progress.setAttribute('aria-valuenow', String(percent));
+      bar.style.width = `${percent}%`;
+    };
+    const handle = uploadFile(file, setProgress);
+    const upload = { file, handle, result: null, error: null };
+    this.upload = upload;
+    this.sendButton.disabled = true; // "Send" waits for the upload (a click on it waits until it is enabled)
+    handle.promise.then(
+      (result) => {
+        if (this.upload !== upload) return;
+        upload.result = result;
+        // The bar stays, full, until the message is sent: it shows what will go with it.
+        setProgress(1);
+        status.textContent = 'Uploaded, ready to send';
+        this.sendButton.disabled = false;
+      },
+      (failure) => {
+        if (this.upload !== upload) return;
+        upload.error = failure;
+        status.textContent = `Upload failed: ${describeError(failure)}`;
+        progress.remove();
+        this.sendButton.disabled = false;
+      },
+    );
+  }
+
+  removeAttachment() {
+    if (this.upload && !this.upload.result && !this.upload.error) this.upload.handle.abort();
+    this.upload = null;
+    this.attachment.hidden = true;
+    this.attachment.replaceChildren();
+    this.sendButton.disabled = false;
+  }
+
+  // ---- sending ------------------------------------------------------------------------------------------
+
+  async submit() {
+    if (this.sendButton.disabled) return; // still uploading
+    this.error.textContent = '';
+    const content = this.textarea.value;
+    if (this.editing) {
+      await this.submitEdit(content);
+      return;
+    }
+    const attachment = this.upload?.result || null;
+    if (this.upload?.error) {
+      this.error.textContent = 'The attachment did not upload; remove it or choose the file again.';
+      return;
+    }
+    if (!content.trim() && !attachment) return;
+    const replyTo = this.replyTo;
+    // Clear at once so the next message can be typed while this one is on its way; put it back on failure.
+    this.stopTyping();
+    this.textarea.value = '';
+    this.autosize();
+    this.clearContext();
+    if (attachment) this.removeAttachment();
+    try {
+      await this.onSend({ content: content.trim() ? content : '', attachment, replyTo });
+    } catch (failure) {
+      this.error.textContent = describeError(failure);
+      if (!this.textarea.value) {
+        this.textarea.value = content;
+        this.autosize();
+      }
+      if (replyTo && !this.replyTo && !this.editing) this.startReply(replyTo);
+    }
+  }
+
+  async submitEdit(content) {
+    const message = this.editing;
+    if (!content.trim()) {
+      this.error.textContent = 'A message cannot be empty; use Delete to remove it.';
+      return;
+    }
+    try {
+      await this.onEdit(message, content);
+      this.clearContext();
+    } catch (failure) {
+      this.error.textContent = describeError(failure);
+    }
+  }
+
+  /** Leaving the room: say we stopped typing, abandon an unfinished upload. */
+  destroy() {
+    this.stopTyping();
+    if (this.upload && !this.upload.result) this.upload.handle.abort();
+  }
+}
