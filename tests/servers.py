@@ -95,7 +95,7 @@ def wait_until_healthy(server: Server) -> None:
         try:
             if requests.get(f"{server.url}/api/health", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting up
             pass
         time.sleep(0.1)
     raise AssertionError(f"server not healthy after {STARTUP_SECONDS}s:\n{server.output()}")
