@@ -8,12 +8,10 @@ from typing import Any
 
 from flask import Response, current_app, request
 from flask_jwt_extended import current_user, jwt_required
-from itsdangerous import BadSignature
 
 from armada.api import ArmadaBlueprint
-from armada.errors import Forbidden, NotFound, PayloadTooLarge
+from armada.errors import NotFound, PayloadTooLarge
 from armada.media import services, urls
-from armada.media.local_storage import LocalStorage
 from armada.media.schemas import SignedUploadArgsSchema, SignedUploadSchema, UploadFormSchema, UploadResultSchema
 from armada.media.storage import ObjectMissing, storage
 
@@ -87,18 +85,5 @@ def download(token: str) -> Response:
 @upload_size_limit
 def direct_upload(token: str) -> tuple[str, int]:
     """The local backend's signed upload URL (Supabase uploads go to Supabase instead)."""
-    backend = storage()
-    if not isinstance(backend, LocalStorage):
-        raise NotFound()
-    try:
-        key, content_type = backend.upload_key(token, max_age=current_app.config["MEDIA_URL_EXPIRES"])
-    except BadSignature:
-        raise Forbidden("This upload URL is not valid or has expired.", code="invalid_link") from None
-    data = request.get_data(cache=False)
-    if len(data) > current_app.config["MAX_UPLOAD_BYTES"]:
-        raise PayloadTooLarge("The file is too large.", code="file_too_large")
-    try:
-        backend.put(key, data, request.mimetype or content_type)
-    except FileExistsError:
-        raise Forbidden("This upload URL has been used.", code="invalid_link") from None
+    services.receive_direct_upload(token, request.get_data(cache=False), request.mimetype or None)
     return "", 201

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from itsdangerous import BadSignature
 from sqlalchemy import delete, exists, false, select, true, update
 
 from armada.database import chunked
-from armada.errors import PayloadTooLarge, ValidationFailed
+from armada.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from armada.extensions import db
 from armada.media import files, urls
+from armada.media.local_storage import LocalStorage
 from armada.media.storage import ObjectMissing, SignedUpload, storage
 from armada.models import ChatMessage, MediaUpload, MessageType, UploadStatus, User, utcnow
 
@@ -82,6 +84,23 @@ def issue_upload_url(user: User, filename: str, mime_type: str, size: int) -> tu
     db.session.add(upload)
     db.session.commit()
     return upload, storage().sign_upload(upload.key, mime_type, current_app.config["MEDIA_URL_EXPIRES"])
+
+
+def receive_direct_upload(token: str, data: bytes, content_type: str | None) -> None:
+    """Store the bytes PUT to one of the local backend's signed upload URLs (once per URL)."""
+    backend = storage()
+    if not isinstance(backend, LocalStorage):
+        raise NotFound()  # other backends receive direct uploads themselves
+    try:
+        key, signed_type = backend.upload_key(token, max_age=current_app.config["MEDIA_URL_EXPIRES"])
+    except BadSignature:
+        raise Forbidden("This upload URL is not valid or has expired.", code="invalid_link") from None
+    if len(data) > current_app.config["MAX_UPLOAD_BYTES"]:
+        raise PayloadTooLarge("The file is too large.", code="file_too_large")
+    try:
+        backend.put(key, data, content_type or signed_type)
+    except FileExistsError:
+        raise Forbidden("This upload URL has been used.", code="invalid_link") from None
 
 
 def _verify_direct_upload(upload: MediaUpload) -> None:
