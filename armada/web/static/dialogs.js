@@ -110,21 +110,33 @@ export function openNewGroupDialog(onCreated) {
       list,
       el('div', { class: 'actions' }, el('button', { type: 'button', onclick: close }, 'Cancel'), create),
     );
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      create.disabled = true;
-      try {
-        const room = await request('POST', '/api/chat/rooms', {
-          body: { room_type: 'group', name: name.value.trim(), member_ids: [...selected.keys()] },
-        });
-        close();
-        onCreated(room);
-      } catch (failure) {
-        showError(error, failure);
-        create.disabled = false;
-      }
-    });
+    createRoomOnSubmit(form, create, { close, error, onCreated }, () => ({
+      room_type: 'group',
+      name: name.value.trim(),
+      member_ids: [...selected.keys()],
+    }));
     return form;
+  });
+}
+
+/**
+ * Submitting a room dialog: POST the body `makeBody` gives (nothing when it gives null), then close the dialog
+ * and hand over the room; a failure stays in the dialog, with "Create" enabled again for another try.
+ */
+function createRoomOnSubmit(form, create, { close, error, onCreated }, makeBody) {
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const body = makeBody();
+    if (!body) return;
+    create.disabled = true;
+    try {
+      const room = await request('POST', '/api/chat/rooms', { body });
+      close();
+      onCreated(room);
+    } catch (failure) {
+      showError(error, failure);
+      create.disabled = false;
+    }
   });
 }
 
@@ -159,20 +171,9 @@ export function openNewDirectDialog(onCreated) {
       list,
       el('div', { class: 'actions' }, el('button', { type: 'button', onclick: close }, 'Cancel'), create),
     );
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      if (!chosen) return;
-      create.disabled = true;
-      try {
-        const body = { room_type: 'direct', member_ids: [chosen.id] };
-        const room = await request('POST', '/api/chat/rooms', { body });
-        close();
-        onCreated(room);
-      } catch (failure) {
-        showError(error, failure);
-        create.disabled = false;
-      }
-    });
+    createRoomOnSubmit(form, create, { close, error, onCreated }, () =>
+      chosen ? { room_type: 'direct', member_ids: [chosen.id] } : null,
+    );
     return form;
   });
 }
