@@ -168,6 +168,12 @@ def post(sender: HttpUser, room_id: str, content: str = "hello", **extra: Any) -
     return ok(sender.call("POST", "/api/chat/messages", json={"room_id": room_id, "content": content, **extra}), 201)
 
 
+def crew(user: Callable[[str], HttpUser]) -> tuple[HttpUser, HttpUser, str]:
+    """Alice, Bob, and the id of a group of the two (Alice admin): most tests' cast."""
+    alice, bob = user("Alice"), user("Bob")
+    return alice, bob, make_group(alice, bob)["id"]
+
+
 def join(listener: Listener, room_id: str) -> None:
     assert listener.call("join_room", {"room_id": room_id}) == {"ok": True, "room_id": room_id}
 
@@ -296,8 +302,7 @@ def test_connect_with_a_logged_out_token_is_refused(
 def test_join_and_leave_tell_the_caller_and_the_others(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = user("Alice"), user("Bob")
-    room_id = make_group(alice, bob)["id"]
+    alice, bob, room_id = crew(user)
     alice_socket, bob_socket = connect(alice), connect(bob)
     join(alice_socket, room_id)
     assert alice_socket.exactly_one("room_joined") == {"room_id": room_id}
@@ -346,8 +351,7 @@ def test_a_non_member_cannot_join_and_learns_nothing_about_the_room(
 def test_send_message_over_the_socket_broadcasts_the_message_once(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = user("Alice"), user("Bob")
-    room_id = make_group(alice, bob)["id"]
+    alice, bob, room_id = crew(user)
     alice_socket, bob_socket = connect(alice), connect(bob)
     join(alice_socket, room_id)
     join(bob_socket, room_id)
@@ -367,8 +371,7 @@ def test_send_message_over_the_socket_broadcasts_the_message_once(
 def test_a_reply_sent_over_the_socket_carries_its_preview(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = user("Alice"), user("Bob")
-    room_id = make_group(alice, bob)["id"]
+    alice, bob, room_id = crew(user)
     first = post(alice, room_id, "question?")
     bob_socket = connect(bob)
     join(bob_socket, room_id)
@@ -382,8 +385,7 @@ def test_a_reply_sent_over_the_socket_carries_its_preview(
 def test_a_client_id_retry_over_rest_and_socket_broadcasts_once(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = user("Alice"), user("Bob")
-    room_id = make_group(alice, bob)["id"]
+    alice, bob, room_id = crew(user)
     bob_socket = connect(bob)
     join(bob_socket, room_id)
     first = post(alice, room_id, "once", client_id="c-1")
@@ -397,8 +399,7 @@ def test_a_client_id_retry_over_rest_and_socket_broadcasts_once(
 def test_a_socket_send_retried_with_its_client_id_broadcasts_once(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = user("Alice"), user("Bob")
-    room_id = make_group(alice, bob)["id"]
+    alice, bob, room_id = crew(user)
     bob_socket = connect(bob)
     join(bob_socket, room_id)
     alice_socket = connect(alice)
@@ -413,8 +414,7 @@ def test_a_socket_send_retried_with_its_client_id_broadcasts_once(
 def test_notify_only_send_message_broadcasts_nothing_again(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener], with_room_id: bool
 ) -> None:
-    alice, bob = user("Alice"), user("Bob")
-    room_id = make_group(alice, bob)["id"]
+    alice, bob, room_id = crew(user)
     bob_socket = connect(bob)
     join(bob_socket, room_id)
     sent = post(alice, room_id, "posted over REST")
@@ -482,8 +482,7 @@ def test_a_non_members_event_gets_the_same_error_as_for_unknown_ids(
 def test_edits_broadcast_once_and_an_unchanged_edit_is_a_no_op(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = user("Alice"), user("Bob")
-    room_id = make_group(alice, bob)["id"]
+    alice, bob, room_id = crew(user)
     bob_socket, alice_socket = connect(bob), connect(alice)
     join(bob_socket, room_id)
     sent = post(alice, room_id, "typo")
@@ -501,8 +500,7 @@ def test_edits_broadcast_once_and_an_unchanged_edit_is_a_no_op(
 
 
 def test_a_rest_edit_reaches_joined_sockets(user: Callable[[str], HttpUser], connect: Callable[..., Listener]) -> None:
-    alice, bob = user("Alice"), user("Bob")
-    room_id = make_group(alice, bob)["id"]
+    alice, bob, room_id = crew(user)
     bob_socket = connect(bob)
     join(bob_socket, room_id)
     sent = post(alice, room_id, "draft")
@@ -532,8 +530,7 @@ def test_an_edit_that_is_not_allowed_is_refused(
 def test_deletes_broadcast_once_and_a_repeat_is_a_no_op(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = user("Alice"), user("Bob")
-    room_id = make_group(alice, bob)["id"]
+    alice, bob, room_id = crew(user)
     bob_socket, alice_socket = connect(bob), connect(alice)
     join(bob_socket, room_id)
     sent = post(alice, room_id, "oops")
@@ -561,8 +558,7 @@ def test_an_admin_deletes_others_messages_but_a_member_cannot(
 def test_mark_as_read_tells_the_room_once_per_new_receipt(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = user("Alice"), user("Bob")
-    room_id = make_group(alice, bob)["id"]
+    alice, bob, room_id = crew(user)
     alice_socket, bob_socket = connect(alice), connect(bob)
     join(alice_socket, room_id)
     first, second = post(alice, room_id, "one"), post(alice, room_id, "two")
@@ -600,8 +596,7 @@ def test_mark_as_read_of_another_rooms_message_is_refused(
 def test_typing_reaches_the_others_only_and_is_throttled_unless_it_flips(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = user("Alice"), user("Bob")
-    room_id = make_group(alice, bob)["id"]
+    alice, bob, room_id = crew(user)
     alice_socket, bob_socket = connect(alice), connect(bob)
     join(alice_socket, room_id)
     join(bob_socket, room_id)
@@ -619,8 +614,7 @@ def test_typing_reaches_the_others_only_and_is_throttled_unless_it_flips(
 def test_typing_is_forwarded_again_after_the_interval(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = user("Alice"), user("Bob")
-    room_id = make_group(alice, bob)["id"]
+    alice, bob, room_id = crew(user)
     alice_socket, bob_socket = connect(alice), connect(bob)
     join(alice_socket, room_id)
     join(bob_socket, room_id)
@@ -634,8 +628,7 @@ def test_typing_is_forwarded_again_after_the_interval(
 def test_typing_in_a_room_not_joined_is_refused(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = user("Alice"), user("Bob")
-    room_id = make_group(alice, bob)["id"]
+    alice, bob, room_id = crew(user)
     bob_socket = connect(bob)
     join(bob_socket, room_id)
     ack = connect(alice).call("typing", {"room_id": room_id, "is_typing": True})
@@ -684,8 +677,7 @@ def test_a_socket_that_never_joined_gets_membership_events_but_no_room_events(
 def test_a_joined_member_gets_a_room_update_once_not_once_per_channel(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = user("Alice"), user("Bob")
-    room_id = make_group(alice, bob)["id"]
+    alice, bob, room_id = crew(user)
     bob_socket = connect(bob)
     join(bob_socket, room_id)
     ok(alice.call("PATCH", f"/api/chat/rooms/{room_id}", json={"description": "now with topic"}))
@@ -733,8 +725,7 @@ def test_a_removed_member_hears_of_it_and_then_nothing_more_of_the_room(
 def test_a_member_who_leaves_over_rest_stops_receiving_the_room(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = user("Alice"), user("Bob")
-    room_id = make_group(alice, bob)["id"]
+    alice, bob, room_id = crew(user)
     bob_socket = connect(bob)
     join(bob_socket, room_id)
     ok(bob.call("DELETE", f"/api/chat/rooms/{room_id}/members/{bob.id}"), 204)
