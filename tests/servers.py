@@ -122,15 +122,18 @@ def run_server(database_url: str, log_dir: Path, name: str = "server", **env: st
     variables (REDIS_URL, JWT_ACCESS_TOKEN_EXPIRES, ...).
     """
     port = free_port()
-    log = log_dir / f"{name}.log"
+    env = base_env(PORT=str(port), DATABASE_URL=database_url, **{**SECRETS, **env})
+    with serve_process(["sh", "-c", procfile_line("web")], env, port, log_dir / f"{name}.log") as running:
+        yield running
+
+
+@contextmanager
+def serve_process(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[Server]:
+    """Start a server command in its own process group, logging to `log`, until /api/health answers on `port`;
+    the whole group is killed afterwards."""
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            ["sh", "-c", procfile_line("web")],
-            cwd=ROOT,
-            env=base_env(PORT=str(port), DATABASE_URL=database_url, **{**SECRETS, **env}),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
         )
     running = Server(process, f"http://127.0.0.1:{port}", log)
     try:

@@ -11,7 +11,7 @@ import pytest
 import requests
 import socketio
 
-from tests.servers import ROOT, VENV_BIN, HttpUser, Server, base_env, free_port, kill_group, wait_until_healthy
+from tests.servers import ROOT, VENV_BIN, HttpUser, Server, base_env, free_port, serve_process
 
 
 @pytest.fixture
@@ -22,22 +22,8 @@ def dev_server(tmp_path: Path) -> Iterator[Server]:
     upgrade = subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert upgrade.returncode == 0, upgrade.stderr[-2000:]
     port = free_port()
-    log = tmp_path / "flask-run.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [flask, "run", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", log)
-    try:
-        wait_until_healthy(server)
+    with serve_process([flask, "run", "--port", str(port)], env, port, tmp_path / "flask-run.log") as server:
         yield server
-    finally:
-        kill_group(process)
 
 
 def test_flask_run_serves_rest_and_websocket_socketio(dev_server: Server) -> None:
