@@ -64,6 +64,9 @@ class Config:
         self.SOCKETIO_MAX_MESSAGE_BYTES = _int(env, "SOCKETIO_MAX_MESSAGE_BYTES", 1024 * 1024)
         # A socket's typing events are forwarded at most this often per room, unless is_typing flips.
         self.TYPING_MIN_INTERVAL_MS = _int(env, "TYPING_MIN_INTERVAL_MS", 1000)
+        # permessage-deflate on websockets: off, as in Node's socket.io; it costs CPU per recipient per frame
+        # and a zlib context per connection (see BENCHMARKS.md).
+        self.WEBSOCKET_COMPRESSION = env.get("WEBSOCKET_COMPRESSION", "").strip().lower() in ("1", "true", "yes", "on")
 
         self.JWT_ACCESS_TOKEN_EXPIRES = timedelta(seconds=_int(env, "JWT_ACCESS_TOKEN_EXPIRES", 15 * 60))
         self.JWT_REFRESH_TOKEN_EXPIRES = timedelta(seconds=_int(env, "JWT_REFRESH_TOKEN_EXPIRES", 30 * 24 * 3600))

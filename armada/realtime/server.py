@@ -16,6 +16,22 @@ from armada.realtime.reconcile import reconcile
 REDIS_OPTIONS = {"health_check_interval": 10, "socket_keepalive": True, "socket_connect_timeout": 2}
 
 
+class WithoutWebSocketCompression:
+    """WSGI middleware that hides a client's permessage-deflate offer from the websocket handshake.
+
+    simple-websocket accepts the offer whenever a client makes it (browsers always do), and then deflates every
+    frame once per recipient and keeps a zlib context of a few hundred KB per connection: the largest cost of a
+    broadcast and of an idle connection (see BENCHMARKS.md). Node's socket.io server also leaves it off by default.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        return self.app(environ, start_response)
+
+
 def init_app(app: Flask) -> None:
     """Bind Socket.IO at /socket.io; the async mode is whatever the server provides (gevent, threading)."""
     url = app.config["REDIS_URL"]
@@ -42,3 +58,5 @@ def init_app(app: Flask) -> None:
         # after it, send before edit); different sockets still run concurrently.
         async_handlers=False,
     )
+    if not app.config["WEBSOCKET_COMPRESSION"]:
+        app.wsgi_app = WithoutWebSocketCompression(app.wsgi_app)  # type: ignore[method-assign]
