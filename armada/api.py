@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,6 +54,11 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
+@functools.cache
+def _shared_schema(schema_class: type[ma.Schema]) -> ma.Schema:
+    return schema_class()
+
+
 class ArmadaParser(FlaskParser):
     """Parses request bodies strictly: JSON objects only, and errors in the contract's format."""
 
@@ -60,6 +66,13 @@ class ArmadaParser(FlaskParser):
     DEFAULT_UNKNOWN_BY_LOCATION = {
         location: ma.EXCLUDE for location in FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION
     }
+
+    def _get_schema(self, argmap: Any, req: flask.Request) -> ma.Schema:
+        # flask-smorest hands over schema classes; one shared instance per class (marshmallow keeps no state
+        # between loads) instead of a new one for every request.
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            return _shared_schema(argmap)
+        return super()._get_schema(argmap, req)
 
     def _raw_load_json(self, req: flask.Request) -> Any:
         body = req.get_data(cache=True)

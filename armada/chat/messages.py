@@ -93,9 +93,10 @@ def _next_change(room_id: uuid.UUID, new_message_at: datetime | None = None) -> 
     if new_message_at is not None:
         # Both SET expressions read the old last_seq, so last_message_seq gets the same new number.
         values |= {"last_message_seq": ChatRoom.last_seq + 1, "last_activity_at": new_message_at}
-    return db.session.execute(
-        update(ChatRoom).where(ChatRoom.id == room_id).values(values).returning(ChatRoom.last_seq)
-    ).scalar_one()
+    # No session synchronization: nothing reads the room object's counters after this, and evaluating the SET
+    # against the identity map cost more than the UPDATE itself on the send path (see BENCHMARKS.md).
+    statement = update(ChatRoom).where(ChatRoom.id == room_id).values(values).returning(ChatRoom.last_seq)
+    return db.session.execute(statement, execution_options={"synchronize_session": False}).scalar_one()
 
 
 def send_message(
@@ -144,9 +145,23 @@ def send_message(
         **body,
     )
     db.session.add(message)
-    db.session.commit()
+    _commit_keeping_state()
     events.message_created(message)
     return message, True
+
+
+def _commit_keeping_state() -> None:
+    """Commit without expiring the session's objects.
+
+    The new message holds exactly what was inserted, and the response and the event serialize nothing else,
+    so reloading it after the commit (the default) would only cost every send another query.
+    """
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def _anchor_seq(room_id: uuid.UUID, message_id: uuid.UUID, field: str) -> int:

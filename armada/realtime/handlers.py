@@ -14,12 +14,12 @@ from flask_socketio import ConnectionRefusedError, join_room, leave_room, rooms
 from sqlalchemy.exc import DBAPIError
 
 from armada.api import flatten_messages
-from armada.auth.tokens import TokenIdentity, is_session_revoked, verify_access_token
+from armada.auth.tokens import TokenIdentity, is_session_revoked, token_user, verify_access_token
 from armada.chat import messages
 from armada.chat.permissions import access_message, access_room
 from armada.chat.schemas import MessageSchema, ReadResultSchema, SendMessageSchema
 from armada.errors import DomainError, Unauthorized, ValidationFailed, database_outage
-from armada.extensions import db, socketio
+from armada.extensions import socketio
 from armada.models import User
 from armada.realtime import events
 from armada.realtime.schemas import (
@@ -42,13 +42,13 @@ def _identity() -> TokenIdentity:
         raise Unauthorized("Not authenticated.", code="authorization_required")
     if identity.expires_at <= time.time():
         raise Unauthorized("The token has expired; refresh it and reconnect.", code="token_expired")
-    if is_session_revoked(identity.sid):
+    if is_session_revoked(identity.sid, identity.user_id):
         raise Unauthorized("The token has been revoked (logged out); log in again.", code="token_revoked")
     return identity
 
 
 def _user(identity: TokenIdentity) -> User:
-    user = db.session.get(User, identity.user_id)
+    user = token_user(identity.user_id)
     if user is None:
         raise Unauthorized("The token's user no longer exists.", code="invalid_token")
     return user
