@@ -3,8 +3,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTHON ?= python3
 JS     := tests/js
+BENCH_NODE := bench/node
 
-.PHONY: run test migrate clean
+.PHONY: run test migrate clean bench
 
 # Re-install whenever requirements.txt changes.
 $(VENV)/.installed: requirements.txt
@@ -29,5 +30,18 @@ run: migrate
 test: $(VENV)/.installed $(JS)/node_modules/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Benchmarks (not part of `make test`): the Node load generator and peer server, matplotlib and py-spy.
+# BENCH_ARGS picks scenarios and options, e.g. `make bench BENCH_ARGS="latency --quick"`.
+$(BENCH_NODE)/node_modules/.installed: $(BENCH_NODE)/package-lock.json $(BENCH_NODE)/package.json
+	cd $(BENCH_NODE) && npm ci --no-audit --no-fund
+	touch $@
+
+$(VENV)/.bench-installed: $(VENV)/.installed bench/requirements.txt
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench: $(VENV)/.bench-installed $(BENCH_NODE)/node_modules/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench.run $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache $(JS)/node_modules
+	rm -rf $(VENV) .pytest_cache $(JS)/node_modules $(BENCH_NODE)/node_modules

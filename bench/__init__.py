@@ -1,0 +1,1 @@
+"""Armada benchmarks: `make bench` runs them all and writes BENCHMARKS.md."""
