@@ -46,10 +46,10 @@ def top_functions(raw: Path, count: int = 80) -> dict[str, Any]:
     return {"samples": total, "inclusive": share(inclusive), "self": share(own)}
 
 
-def profile(workload: str, room: int, rate: float, seconds: int, env: dict[str, str]) -> dict[str, Any]:
+def profile(workload: str, room: int, rate: float, seconds: int, env: dict[str, str], label: str = "") -> dict[str, Any]:
     """Run the workload against one Armada process with py-spy recording its worker."""
     spy = shutil.which("py-spy") or str(harness.ROOT / ".venv" / "bin" / "py-spy")
-    out = harness.RESULTS / f"profile-{workload}"
+    out = harness.RESULTS / f"profile-{workload}{'-' + label if label else ''}"
     harness.RESULTS.mkdir(exist_ok=True)
     harness.raise_file_limit()
     with tempfile.TemporaryDirectory() as scratch_dir:
@@ -89,9 +89,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20, help="messages per second")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--env", action="append", default=[], help="server environment, NAME=value")
+    parser.add_argument("--label", default="", help="suffix of the output file, e.g. deflate")
     args = parser.parse_args()
     env = dict(e.split("=", 1) for e in args.env)
-    summary = profile(args.workload, args.room, args.rate, args.seconds, env)
+    summary = profile(args.workload, args.room, args.rate, args.seconds, env, args.label)
     print(f"{summary['samples']} samples; load: {json.dumps(summary['load']['delivery'])}")
     for kind in ("inclusive", "self"):
         print(f"--- {kind}")

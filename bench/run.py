@@ -15,6 +15,8 @@ from typing import Any
 from bench import harness
 
 SCENARIOS = ("latency", "fanout", "idle", "history", "roomlist", "sends")
+# Run only when named (`make soak`): ten minutes of steady traffic rather than a measurement of speed.
+ON_REQUEST = ("soak",)
 DOCUMENT = harness.ROOT / "BENCHMARKS.md"
 NOTES = harness.BENCH / "NOTES.md"
 
@@ -53,7 +55,7 @@ def _machine_section(machines: list[dict[str, Any]]) -> str:
 def write_document() -> Path:
     """BENCHMARKS.md from the results on disk and the hand-written notes (method, profile, fixes)."""
     results = {}
-    for name in SCENARIOS:
+    for name in (*SCENARIOS, *ON_REQUEST):
         path = harness.RESULTS / f"{name}.json"
         if path.exists():
             results[name] = json.loads(path.read_text())
@@ -64,15 +66,18 @@ def write_document() -> Path:
         "## Machine",
         _machine_section([r["machine"] for r in results.values() if "machine" in r] or [harness.machine()]),
     ]
+    reports = {name: scenario(name).report(result) for name, result in results.items()}
+    # Every scenario's report has one goal line ("- Goal: ..." or "**Goal** ..."): gathered here first.
+    goals = [line.removeprefix("- ") for text in reports.values() for line in text.splitlines() if "Goal" in line[:10]]
+    sections += ["## Goals at a glance", "\n".join(f"- {g}" for g in goals)]
     if NOTES.exists():
         sections.append(NOTES.read_text().strip())
     sections.append("## Results")
     for name, result in results.items():
-        module = scenario(name)
         when = f"_Measured {result['measured_at']}, {result.get('seconds', '?')} s"
         when += ", quick mode (short runs: indicative only)._" if result.get("quick") else "._"
-        pictures = [p.name for p in module.plot(result, harness.RESULTS)]
-        sections.append(module.report(result) + "\n\n" + when)
+        pictures = [p.name for p in scenario(name).plot(result, harness.RESULTS)]
+        sections.append(reports[name] + "\n\n" + when)
         sections += [f"![{p}](bench/results/{p})" for p in pictures]
     DOCUMENT.write_text("\n\n".join(sections) + "\n")
     return DOCUMENT
@@ -80,11 +85,11 @@ def write_document() -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("scenarios", nargs="*", metavar="scenario", help=f"any of {', '.join(SCENARIOS)}; default: all")
+    parser.add_argument("scenarios", nargs="*", metavar="scenario", help=f"any of {', '.join((*SCENARIOS, *ON_REQUEST))}; default: all but soak")
     parser.add_argument("--quick", action="store_true", help="short runs, to check the harness")
     parser.add_argument("--report-only", action="store_true", help="rebuild BENCHMARKS.md from saved results")
     args = parser.parse_args()
-    if unknown := set(args.scenarios) - set(SCENARIOS):
+    if unknown := set(args.scenarios) - {*SCENARIOS, *ON_REQUEST}:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     if not args.report_only:
         run(args.scenarios or list(SCENARIOS), args.quick)

@@ -15,7 +15,7 @@ from bench import harness
 from bench.tables import fmt, pct, goal_line, plot_lines, table
 
 NAME = "sends"
-RATES = (100, 200, 300, 400, 500, 600, 800, 1000, 1250, 1500, 2000)
+RATES = (50, 100, 150, 200, 250, 300, 400, 500, 600, 800, 1000, 1250, 1500, 2000)
 P99_LIMIT_MS = 100.0
 ROOMS = 50  # senders spread over many rooms, as in a real deployment (each room serializes its own sends)
 # (label, topology, cpus): one process pinned to core 0 (the generator has core 1); two processes may use
@@ -80,7 +80,8 @@ def report(result: dict[str, Any]) -> str:
               rows),
         "Highest passing rate: " + ", ".join(f"{k} {fmt(v)}/s" for k, v in best.items())
         + f". Accepted but not stored: {lost}.",
-        goal_line("≥ 1,500 persisted sends/s on two processes", f"{fmt(two)}/s", two >= 1500),
+        goal_line("≥ 1,500 persisted sends/s on two processes", f"{fmt(two)}/s", two >= 1500,
+                  f"{fmt(1500 - two)}/s ({fmt(two / 1500, 2)}× the target)"),
     ])
 
 

@@ -35,10 +35,15 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def goal_line(goal: str, measured: str, met: bool, why: str = "") -> str:
-    """'**Goal** ...: measured ... — met / missed (why)'."""
-    verdict = "**met**" if met else "**missed**"
-    return f"- Goal: {goal}. Measured: {measured}. {verdict}{'. ' + why if why else ''}"
+def goal_line(goal: str, measured: str, met: bool, shortfall: str = "") -> str:
+    """'- Goal: ... Measured: ... met / missed by <shortfall>'."""
+    verdict = "**met**" if met else f"**missed**{' by ' + shortfall if shortfall else ''}"
+    return f"- Goal: {goal}. Measured: {measured}. {verdict}."
+
+
+def times(measured: float | None, target: float) -> str:
+    """How far a measurement is from its target, as a factor: '12.3× the target'."""
+    return "no result" if not measured else f"{measured / target:,.1f}× the target"
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
