@@ -5,7 +5,7 @@ PYTHON ?= python3
 JS     := tests/js
 BENCH_NODE := bench/node
 
-.PHONY: run test migrate clean bench
+.PHONY: run test migrate clean bench soak
 
 # Re-install whenever requirements.txt changes.
 $(VENV)/.installed: requirements.txt
@@ -42,6 +42,10 @@ $(VENV)/.bench-installed: $(VENV)/.installed bench/requirements.txt
 
 bench: $(VENV)/.bench-installed $(BENCH_NODE)/node_modules/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Ten minutes of 1,000 clients on two processes (Redis + PostgreSQL); results go into BENCHMARKS.md too.
+soak: $(VENV)/.bench-installed $(BENCH_NODE)/node_modules/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench.run soak $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(JS)/node_modules $(BENCH_NODE)/node_modules

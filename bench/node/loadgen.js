@@ -85,6 +85,10 @@ async function deliver(cfg) {
   let delivered = 0;
   let measuredDelivered = 0;
   let strays = 0;
+  let duplicates = 0;
+  let closing = false;
+  const disconnects = [];
+  const bySender = new Map(); // "<token>|<room_id>" -> that member's socket, for send_via "socket"
   let startAt = Infinity; // set when sending starts
 
   // 1. receivers: connect and join, concurrency-limited.
@@ -94,17 +98,23 @@ async function deliver(cfg) {
       const socket = await connect(r.url, r.token);
       const ack = await socket.timeout(30000).emitWithAck("join_room", { room_id: r.room_id });
       if (!ack || !ack.ok) throw new Error(`join_room refused: ${JSON.stringify(ack)}`);
+      const seen = new Uint8Array(total); // exactly once: a second delivery of k to this socket is a duplicate
       socket.on("new_message", (data) => {
         const at = now();
         const k = Number(String(data.message.content).slice(6)); // "bench <k>"
         if (!(k >= 0 && k < total) || roomOf[k] !== data.room_id) return void strays++;
+        if (seen[k]++) return void duplicates++;
         delivered++;
         if (scheduled[k] >= startAt + warmup) {
           measuredDelivered++;
           deliveries.push(at - scheduled[k]);
         }
       });
+      socket.on("disconnect", (reason) => {
+        if (!closing) disconnects.push(reason);
+      });
       perRoom.set(r.room_id, (perRoom.get(r.room_id) || 0) + 1);
+      bySender.set(`${r.token}|${r.room_id}`, socket);
       return socket;
     }),
     cfg.connect_concurrency ?? 100,
@@ -132,7 +142,25 @@ async function deliver(cfg) {
   }
   let sent = 0;
   out({ sending: sockets.length });
+  const viaSocket = cfg.send_via === "socket";
+  function emit(k) {
+    const socket = bySender.get(`${tokens[k % tokens.length]}|${roomOf[k]}`);
+    const body = { room_id: roomOf[k], content: `bench ${k}`, client_id: `bench-${k}` };
+    socket
+      .timeout(30000)
+      .emitWithAck("send_message", body)
+      .then(
+        (ack) => {
+          const key = ack && ack.ok ? "ack:ok" : `ack:${ack && ack.error ? ack.error.code : "bad"}`;
+          statuses[key] = (statuses[key] || 0) + 1;
+          if (scheduled[k] >= startAt + warmup) httpLatency.push(now() - scheduled[k]);
+        },
+        () => (statuses["ack:timeout"] = (statuses["ack:timeout"] || 0) + 1),
+      )
+      .finally(() => answered++);
+  }
   function post(k) {
+    if (viaSocket) return emit(k);
     const url = new URL("/api/chat/messages", urls[k % urls.length]);
     const body = JSON.stringify({ room_id: roomOf[k], content: `bench ${k}` });
     const req = http.request(url, {
@@ -158,6 +186,13 @@ async function deliver(cfg) {
     });
     req.end(body);
   }
+  const progress = cfg.progress_every
+    ? setInterval(
+        () => out({ progress: Math.round((now() - startAt) / 1000), sent, answered, delivered, duplicates,
+                    disconnects: disconnects.length }),
+        cfg.progress_every * 1000,
+      )
+    : null;
   await new Promise((resolve) => {
     const tick = () => {
       const t = now();
@@ -173,6 +208,8 @@ async function deliver(cfg) {
   const expected = Array.from(roomOf).reduce((n, room) => n + (perRoom.get(room) || 0), 0);
   const drainUntil = now() + (cfg.drain ?? 10) * 1000;
   while ((answered < total || delivered < expected) && now() < drainUntil) await sleep(20);
+  if (progress) clearInterval(progress);
+  closing = true;
   for (const s of sockets) s.close();
   agent.destroy();
 
@@ -192,6 +229,9 @@ async function deliver(cfg) {
     deliveries_received: measuredDelivered,
     deliveries_missing: measuredExpected - measuredDelivered,
     all_missing: expected - delivered,
+    duplicates,
+    disconnects: disconnects.length,
+    disconnect_reasons: [...new Set(disconnects)].slice(0, 5),
     strays,
     deliveries_per_second: Math.round(measuredDelivered / window),
     achieved_rate: Math.round((measured.length / window) * 10) / 10,
