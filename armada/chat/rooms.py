@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import and_, false, func, or_, select, true
+from sqlalchemy import and_, false, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -224,6 +224,16 @@ def update_room(user: User, room_id: uuid.UUID, changes: dict[str, str | None]) 
     return room
 
 
+def _lock_room(room_id: uuid.UUID) -> None:
+    """Row-lock the room until commit, so that membership changes of one room run one at a time.
+
+    The last-admin rules count admins: without the lock, two admins demoting each other, or both leaving, at the same
+    moment would each still count the other and leave the group with no admin.
+    """
+    statement = update(ChatRoom).where(ChatRoom.id == room_id).values(updated_at=utcnow())
+    db.session.execute(statement, execution_options={"synchronize_session": False})
+
+
 def _active_admin_count(room_id: uuid.UUID) -> int:
     return db.session.scalar(
         select(func.count()).where(
@@ -242,8 +252,12 @@ def add_member(actor: User, room_id: uuid.UUID, user_id: uuid.UUID, is_admin: bo
     if db.session.get(User, user_id) is None:
         raise NotFound("No such user.", code="user_not_found")
     room = access.room
+    _lock_room(room.id)
+    # Read under the lock, and afresh: it may be the caller's own membership, loaded before the lock.
     member = db.session.scalar(
-        select(ChatRoomMember).where(ChatRoomMember.room_id == room.id, ChatRoomMember.user_id == user_id)
+        select(ChatRoomMember)
+        .where(ChatRoomMember.room_id == room.id, ChatRoomMember.user_id == user_id)
+        .execution_options(populate_existing=True)
     )
     now = utcnow()
     added = member is None or not member.is_active
@@ -259,6 +273,7 @@ def add_member(actor: User, room_id: uuid.UUID, user_id: uuid.UUID, is_admin: bo
             raise Conflict("A room needs at least one admin; make someone else admin first.", code="last_admin")
         member.is_admin = is_admin
     else:
+        db.session.rollback()  # nothing to change: release the lock now
         return room_view(actor, room_id), False
     room.updated_at = now
     db.session.commit()
@@ -276,12 +291,15 @@ def remove_member(actor: User, room_id: uuid.UUID, user_id: uuid.UUID) -> RoomAc
     check_group_room(access.room)
     check_can_remove_member(access, user_id)
     room = access.room
+    _lock_room(room.id)
     member = db.session.scalar(
-        select(ChatRoomMember).where(
+        select(ChatRoomMember)
+        .where(
             ChatRoomMember.room_id == room.id,
             ChatRoomMember.user_id == user_id,
             ChatRoomMember.is_active == true(),
         )
+        .execution_options(populate_existing=True)
     )
     if member is None:
         raise NotFound("No such member.", code="member_not_found")

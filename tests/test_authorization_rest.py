@@ -1,0 +1,735 @@
+"""Authorization matrix, REST: every endpoint x actor x target has one expected answer, in the tables below.
+
+The cast of every cell (users made in the database, everything else through the API): "Team", a group made by
+`owner` (admin) with `admin` (promoted), `member`, `removed` (removed once it has said its things) and `bystander`;
+`non_member` is in none of it; `outsider` has a room of its own. Each actor acts on one target:
+
+- rooms: `room` (Team), `other_room` (the outsider's), `missing_room` (an id that exists nowhere);
+- messages: `own_message` and `own_deleted` (the actor's, in Team), `others_message` and `others_deleted` (the
+  bystander's), `side_message` (the actor's, in a group of its own), `foreign_message` (the outsider's),
+  `missing_message`.
+
+Besides the status and error code, every cell checks that a refusal wrote nothing, that an allowed change wrote
+something and an allowed no-op nothing, and that an answer marked `like_missing` is byte for byte the answer for an
+id that does not exist: the contract never reveals to a non-member that a room or message exists. A cell that
+changes the database is a test of its own; the cells that must not share one staged world per role and target.
+Tokens that are missing, expired, revoked or forged get the same 401 from every endpoint, before anything else.
+tests/test_authorization_socket.py holds the Socket.IO side, built on these tables.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.test import TestResponse
+
+from armada.auth.tokens import issue_tokens
+from armada.extensions import db
+from armada.models import (
+    ChatMessage,
+    ChatRoom,
+    ChatRoomMember,
+    MessageReadReceipt,
+    RevokedSession,
+    User,
+)
+from tests.support import Actor, ApiClient, assert_error
+
+ROOMS = "/api/chat/rooms"
+MESSAGES = "/api/chat/messages"
+ROLES = ("owner", "admin", "member", "removed", "non_member")
+
+
+# ---- outcomes --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one cell expects: a status, the code (and 422 field) of a refusal, and what it does to the database."""
+
+    status: int
+    code: str | None = None
+    field: str | None = None
+    like_missing: bool = False  # the very answer given for an id that does not exist
+    changes: bool | None = None  # writes (True), writes nothing (False), either (None); a refusal never writes
+
+    @property
+    def refused(self) -> bool:
+        return self.status >= 400
+
+    def __str__(self) -> str:
+        return " ".join(str(part) for part in (self.status, self.code, self.field) if part is not None)
+
+
+READ = Outcome(200, changes=False)
+DONE = Outcome(200, changes=True)
+SAME = Outcome(200, changes=False)  # allowed, but it already is so: nothing to change
+CREATED = Outcome(201, changes=True)
+GONE = Outcome(204, changes=True)
+NO_ROOM = Outcome(404, "room_not_found", like_missing=True)
+NO_MESSAGE = Outcome(404, "message_not_found", like_missing=True)
+NOT_ADMIN = Outcome(403, "not_admin")
+NOT_SENDER = Outcome(403, "not_sender")
+NOT_ALLOWED = Outcome(403, "not_allowed")
+IS_DELETED = Outcome(409, "message_deleted")
+NA = None  # the cell does not exist (a non-member has no message of its own in Team)
+
+
+def unknown(field: str) -> Outcome:
+    """A 422 on `field`, the same as for an id that does not exist."""
+    return Outcome(422, "validation_failed", field, like_missing=True)
+
+
+def invalid(field: str) -> Outcome:
+    """A 422 on `field` for a reason the caller may know (it can read the message)."""
+    return Outcome(422, "validation_failed", field)
+
+
+def everyone(outcome: Outcome) -> tuple[Outcome, ...]:
+    """The same outcome for every role."""
+    return (outcome,) * len(ROLES)
+
+
+Row = tuple[Outcome | None, ...]
+
+# ---- the policy ------------------------------------------------------------------------------------------------
+
+# Calls on a room: (endpoint, target) -> outcome per role.
+#                                        owner     admin     member     removed  non_member
+ROOM_POLICY: dict[tuple[str, str], Row] = {
+    ("get_room", "room"):               (READ,    READ,     READ,      NO_ROOM, NO_ROOM),
+    ("history", "room"):                (READ,    READ,     READ,      NO_ROOM, NO_ROOM),
+    ("rename", "room"):                 (DONE,    DONE,     NOT_ADMIN, NO_ROOM, NO_ROOM),
+    ("add_member", "room"):             (CREATED, CREATED,  NOT_ADMIN, NO_ROOM, NO_ROOM),  # adds non_member
+    ("readd_member", "room"):           (SAME,    SAME,     NOT_ADMIN, NO_ROOM, NO_ROOM),  # the bystander again
+    ("promote_self", "room"):           (SAME,    SAME,     NOT_ADMIN, NO_ROOM, NO_ROOM),
+    ("demote_self", "room"):            (DONE,    DONE,     NOT_ADMIN, NO_ROOM, NO_ROOM),  # another admin stays
+    ("demote_owner", "room"):           (DONE,    DONE,     NOT_ADMIN, NO_ROOM, NO_ROOM),
+    ("remove_member", "room"):          (GONE,    GONE,     NOT_ADMIN, NO_ROOM, NO_ROOM),  # the bystander
+    ("remove_owner", "room"):           (GONE,    GONE,     NOT_ADMIN, NO_ROOM, NO_ROOM),
+    ("leave", "room"):                  (GONE,    GONE,     GONE,      NO_ROOM, NO_ROOM),
+    ("send", "room"):                   (CREATED, CREATED,  CREATED,   NO_ROOM, NO_ROOM),
+    ("mark_read", "room"):              (DONE,    DONE,     DONE,      NO_ROOM, NO_ROOM),
+}
+# The same calls on a room the actor is not in, or that does not exist: the same 404, whoever asks.
+ROOM_POLICY |= {
+    (endpoint, target): everyone(NO_ROOM)
+    for endpoint, _ in list(ROOM_POLICY)
+    for target in ("other_room", "missing_room")
+}
+
+# Calls on a message: (endpoint, target) -> outcome per role. reply, forward_here, read_* and *after act in Team;
+# forward_out forwards into the actor's own side group.
+#                                        owner        admin        member       removed      non_member
+MESSAGE_POLICY: dict[tuple[str, str], Row] = {
+    ("edit", "own_message"):            (DONE,        DONE,        DONE,        NO_MESSAGE,  NA),
+    ("edit", "others_message"):         (NOT_SENDER,  NOT_SENDER,  NOT_SENDER,  NO_MESSAGE,  NO_MESSAGE),
+    ("edit", "own_deleted"):            (IS_DELETED,  IS_DELETED,  IS_DELETED,  NO_MESSAGE,  NA),
+    ("edit", "others_deleted"):         (NOT_SENDER,  NOT_SENDER,  NOT_SENDER,  NO_MESSAGE,  NO_MESSAGE),
+    ("edit", "side_message"):           everyone(DONE),
+    ("edit", "foreign_message"):        everyone(NO_MESSAGE),
+    ("edit", "missing_message"):        everyone(NO_MESSAGE),
+
+    ("delete", "own_message"):          (DONE,        DONE,        DONE,        NO_MESSAGE,  NA),
+    ("delete", "others_message"):       (DONE,        DONE,        NOT_ALLOWED, NO_MESSAGE,  NO_MESSAGE),
+    ("delete", "own_deleted"):          (SAME,        SAME,        SAME,        NO_MESSAGE,  NA),
+    ("delete", "others_deleted"):       (SAME,        SAME,        NOT_ALLOWED, NO_MESSAGE,  NO_MESSAGE),
+    ("delete", "side_message"):         everyone(DONE),
+    ("delete", "foreign_message"):      everyone(NO_MESSAGE),
+    ("delete", "missing_message"):      everyone(NO_MESSAGE),
+
+    # A reply names a message of its own room, deleted or not.
+    ("reply", "own_message"):           (CREATED,     CREATED,     CREATED,     NO_ROOM,     NA),
+    ("reply", "others_message"):        (CREATED,     CREATED,     CREATED,     NO_ROOM,     NO_ROOM),
+    ("reply", "own_deleted"):           (CREATED,     CREATED,     CREATED,     NO_ROOM,     NA),
+    ("reply", "others_deleted"):        (CREATED,     CREATED,     CREATED,     NO_ROOM,     NO_ROOM),
+    ("reply", "side_message"):          (*(unknown("reply_to_id"),) * 3,        NO_ROOM,     NO_ROOM),
+    ("reply", "foreign_message"):       (*(unknown("reply_to_id"),) * 3,        NO_ROOM,     NO_ROOM),
+    ("reply", "missing_message"):       (*(unknown("reply_to_id"),) * 3,        NO_ROOM,     NO_ROOM),
+
+    # A forward copies a live message the sender can read, from any room.
+    ("forward_here", "own_message"):    (CREATED,     CREATED,     CREATED,     NO_ROOM,     NA),
+    ("forward_here", "others_message"): (CREATED,     CREATED,     CREATED,     NO_ROOM,     NO_ROOM),
+    ("forward_here", "own_deleted"):    (*(invalid("forwarded_from_id"),) * 3,  NO_ROOM,     NA),
+    ("forward_here", "others_deleted"): (*(invalid("forwarded_from_id"),) * 3,  NO_ROOM,     NO_ROOM),
+    ("forward_here", "side_message"):   (CREATED,     CREATED,     CREATED,     NO_ROOM,     NO_ROOM),
+    ("forward_here", "foreign_message"): (*(unknown("forwarded_from_id"),) * 3, NO_ROOM,     NO_ROOM),
+    ("forward_here", "missing_message"): (*(unknown("forwarded_from_id"),) * 3, NO_ROOM,     NO_ROOM),
+
+    ("forward_out", "own_message"):     (CREATED,     CREATED,     CREATED,     unknown("forwarded_from_id"), NA),
+    ("forward_out", "others_message"):  (*(CREATED,) * 3,                       *(unknown("forwarded_from_id"),) * 2),
+    ("forward_out", "own_deleted"):     (*(invalid("forwarded_from_id"),) * 3,  unknown("forwarded_from_id"), NA),
+    ("forward_out", "others_deleted"):  (*(invalid("forwarded_from_id"),) * 3,  *(unknown("forwarded_from_id"),) * 2),
+    ("forward_out", "side_message"):    everyone(CREATED),
+    ("forward_out", "foreign_message"): everyone(unknown("forwarded_from_id")),
+    ("forward_out", "missing_message"): everyone(unknown("forwarded_from_id")),
+}
+
+
+def _receipts_and_anchors() -> dict[tuple[str, str], Row]:
+    """Read receipts and catch-up anchors in Team: any message of Team, deleted or not; any other is unknown."""
+    rows: dict[tuple[str, str], Row] = {}
+    for endpoint, field in (
+        ("read_ids", "message_ids"), ("read_up_to", "up_to"), ("history_after", "after"),
+        ("changed_after", "changed_after"),
+    ):
+        allowed = READ if endpoint.endswith("after") else DONE
+        #                                 owner    admin    member   removed  non_member
+        rows[endpoint, "own_message"] =    (allowed, allowed, allowed, NO_ROOM, NA)
+        rows[endpoint, "others_message"] = (allowed, allowed, allowed, NO_ROOM, NO_ROOM)
+        rows[endpoint, "own_deleted"] =    (allowed, allowed, allowed, NO_ROOM, NA)
+        rows[endpoint, "others_deleted"] = (allowed, allowed, allowed, NO_ROOM, NO_ROOM)
+        for target in ("side_message", "foreign_message", "missing_message"):
+            rows[endpoint, target] = (*(unknown(field),) * 3, NO_ROOM, NO_ROOM)
+    return rows
+
+
+MESSAGE_POLICY |= _receipts_and_anchors()
+
+
+def cells(policy: dict[tuple[str, str], Row], changing: bool) -> Iterator[Any]:
+    """pytest params (endpoint, target, role, outcome) of the cells that change the database, or of those that do not."""
+    for (endpoint, target), row in policy.items():
+        for role, outcome in zip(ROLES, row, strict=True):
+            if outcome is not NA and bool(outcome.changes) == changing:
+                yield pytest.param(endpoint, target, role, outcome, id=f"{endpoint}-{target}-{role}")
+
+
+def worlds(policy: dict[tuple[str, str], Row]) -> Iterator[Any]:
+    """pytest params (role, target, [(endpoint, outcome)]) of the cells that write nothing, one per staged world.
+
+    A cell that writes nothing (a refusal, a read, an allowed no-op) leaves the world as it found it, checked after
+    every cell, so all the cells of one role and target share one staging; a failure names its cell.
+    """
+    grouped: dict[tuple[str, str], list[tuple[str, Outcome]]] = {}
+    for param in cells(policy, changing=False):
+        endpoint, target, role, outcome = param.values
+        grouped.setdefault((role, target), []).append((endpoint, outcome))
+    for (role, target), row in grouped.items():
+        yield pytest.param(role, target, row, id=f"{role}-{target}")
+
+
+def assert_cells(role: str, target: str, row: list[tuple[str, Any]], cell: Callable[[str, Any], None]) -> None:
+    """Run every cell of a world, then fail naming each cell that failed."""
+    failures = []
+    for endpoint, outcome in row:
+        try:
+            cell(endpoint, outcome)
+        except AssertionError as exc:
+            failures.append(f"{endpoint}-{target}-{role}: expected {outcome}: {exc}")
+    assert not failures, "\n".join(failures)
+
+
+# ---- the cast --------------------------------------------------------------------------------------------------
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def member_url(room_id: str, user: Actor | str) -> str:
+    return f"{ROOMS}/{room_id}/members/{user if isinstance(user, str) else user.id}"
+
+
+def said_and_deleted(actor: Actor, room_id: str) -> str:
+    """The id of a message the actor sent to the room and deleted."""
+    message_id = actor.say(room_id, "soon gone")["id"]
+    response = actor.delete(f"{MESSAGES}/{message_id}")
+    assert response.status_code == 200, response.get_json()
+    return message_id
+
+
+@dataclass
+class Scene:
+    """The cast, who acts, and the ids of every target that was built (`ids[target]`, plus `side_room`)."""
+
+    cast: dict[str, Actor]
+    role: str
+    ids: dict[str, str]
+
+    @property
+    def actor(self) -> Actor:
+        return self.cast[self.role]
+
+    @property
+    def room(self) -> str:
+        return self.ids["room"]
+
+
+def people(api: ApiClient, app: Flask, *names: str) -> list[Actor]:
+    """Users made straight in the database, each with a real token pair from the login code.
+
+    Registering is tested elsewhere, and its deliberately slow password hash would dominate every cell.
+    """
+    with app.app_context():
+        users = [User(email=f"{uuid.uuid4().hex}@example.com", password_hash="!", display_name=n) for n in names]
+        db.session.add_all(users)
+        db.session.commit()
+        return [
+            Actor(api.client, {"id": str(u.id), "email": u.email, "display_name": u.display_name}, password="",
+                  **issue_tokens(u))
+            for u in users
+        ]
+
+
+def stage(api: ApiClient, app: Flask, role: str, target: str, side_room: bool = False) -> Scene:
+    """Build the cast, with what `target` names as `role` sees it (and the actor's side group), through the API."""
+    names = (*ROLES, "bystander", "outsider")
+    cast = dict(zip(names, people(api, app, *(name.replace("_", " ").title() for name in names)), strict=True))
+    owner, actor, bystander = cast["owner"], cast[role], cast["bystander"]
+    team = owner.make_group(cast["admin"], cast["member"], cast["removed"], bystander, name="Team")["id"]
+    assert owner.post(member_url(team, cast["admin"]), json={"is_admin": True}).status_code == 200
+    ids = {"room": team, "missing_room": new_id(), "missing_message": new_id()}
+    ids["others_message"] = bystander.say(team, "from the bystander")["id"]
+    if target == "others_deleted":
+        ids["others_deleted"] = said_and_deleted(bystander, team)
+    if target == "own_message":
+        ids["own_message"] = actor.say(team, "mine")["id"]
+    if target == "own_deleted":
+        ids["own_deleted"] = said_and_deleted(actor, team)
+    if target in ("other_room", "foreign_message"):
+        outsider = cast["outsider"]
+        ids["other_room"] = outsider.make_group(name="Elsewhere")["id"]
+        ids["foreign_message"] = outsider.say(ids["other_room"], "not for you")["id"]
+    if side_room or target == "side_message":
+        ids["side_room"] = actor.make_group(name="Side")["id"]
+        ids["side_message"] = actor.say(ids["side_room"], "mine, elsewhere")["id"]
+    # Last: the removed member said its things while it was still a member.
+    assert owner.delete(member_url(team, cast["removed"])).status_code == 204
+    return Scene(cast, role, ids)
+
+
+Call = Callable[[Scene, str], TestResponse]
+
+ROOM_CALLS: dict[str, Call] = {
+    "get_room": lambda s, room: s.actor.get(f"{ROOMS}/{room}"),
+    "history": lambda s, room: s.actor.get(f"{ROOMS}/{room}/messages"),
+    "rename": lambda s, room: s.actor.patch(f"{ROOMS}/{room}", json={"name": "Renamed"}),
+    "add_member": lambda s, room: s.actor.post(member_url(room, s.cast["non_member"])),
+    "readd_member": lambda s, room: s.actor.post(member_url(room, s.cast["bystander"])),
+    "promote_self": lambda s, room: s.actor.post(member_url(room, s.actor), json={"is_admin": True}),
+    "demote_self": lambda s, room: s.actor.post(member_url(room, s.actor), json={"is_admin": False}),
+    "demote_owner": lambda s, room: s.actor.post(member_url(room, s.cast["owner"]), json={"is_admin": False}),
+    "remove_member": lambda s, room: s.actor.delete(member_url(room, s.cast["bystander"])),
+    "remove_owner": lambda s, room: s.actor.delete(member_url(room, s.cast["owner"])),
+    "leave": lambda s, room: s.actor.delete(member_url(room, s.actor)),
+    "send": lambda s, room: s.actor.post(MESSAGES, json={"room_id": room, "content": "hi"}),
+    "mark_read": lambda s, room: s.actor.post(f"{ROOMS}/{room}/read", json={"up_to": s.ids["others_message"]}),
+}
+
+MESSAGE_CALLS: dict[str, Call] = {
+    "edit": lambda s, m: s.actor.patch(f"{MESSAGES}/{m}", json={"content": "edited"}),
+    "delete": lambda s, m: s.actor.delete(f"{MESSAGES}/{m}"),
+    "reply": lambda s, m: s.actor.post(MESSAGES, json={"room_id": s.room, "content": "re", "reply_to_id": m}),
+    "forward_here": lambda s, m: s.actor.post(MESSAGES, json={"room_id": s.room, "forwarded_from_id": m}),
+    "forward_out": lambda s, m: s.actor.post(MESSAGES, json={"room_id": s.ids["side_room"], "forwarded_from_id": m}),
+    "read_ids": lambda s, m: s.actor.post(f"{ROOMS}/{s.room}/read", json={"message_ids": [m]}),
+    "read_up_to": lambda s, m: s.actor.post(f"{ROOMS}/{s.room}/read", json={"up_to": m}),
+    "history_after": lambda s, m: s.actor.get(f"{ROOMS}/{s.room}/messages", query_string={"after": m}),
+    "changed_after": lambda s, m: s.actor.get(f"{ROOMS}/{s.room}/messages", query_string={"changed_after": m}),
+}
+
+
+# ---- checks ----------------------------------------------------------------------------------------------------
+
+
+def snapshot(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row an authorization mistake could touch: rooms, memberships, messages, receipts, revocations."""
+    queries = {
+        "rooms": select(
+            ChatRoom.id, ChatRoom.name, ChatRoom.description, ChatRoom.avatar_url, ChatRoom.is_active,
+            ChatRoom.created_by, ChatRoom.updated_at, ChatRoom.last_seq,
+        ),
+        "members": select(
+            ChatRoomMember.room_id, ChatRoomMember.user_id, ChatRoomMember.is_active, ChatRoomMember.is_admin,
+            ChatRoomMember.last_read_seq, ChatRoomMember.last_read_at,
+        ),
+        "messages": select(
+            ChatMessage.id, ChatMessage.room_id, ChatMessage.sender_id, ChatMessage.content, ChatMessage.is_edited,
+            ChatMessage.is_deleted, ChatMessage.change_seq,
+        ),
+        "receipts": select(MessageReadReceipt.message_id, MessageReadReceipt.user_id),
+        "revoked": select(RevokedSession.sid),
+    }
+    with app.app_context():
+        return {name: sorted((tuple(row) for row in db.session.execute(query)), key=repr) for name, query in queries.items()}
+
+
+def assert_effect(before: dict[str, Any], after: dict[str, Any], outcome: Outcome) -> None:
+    """A refusal or an allowed no-op wrote nothing; an allowed change wrote something."""
+    if outcome.refused or outcome.changes is False:
+        assert after == before, "the database changed"
+    elif outcome.changes:
+        assert after != before, "nothing was written"
+
+
+def check(response: TestResponse, outcome: Outcome) -> None:
+    """The response has the outcome's status, and a refusal its code (and 422 field)."""
+    if outcome.refused:
+        error = assert_error(response, outcome.status, outcome.code)
+        if outcome.field is not None:
+            assert outcome.field in error.get("details", {}), error
+        return
+    assert response.status_code == outcome.status, (response.status_code, response.get_data(as_text=True)[:500])
+    if outcome.status != 204:
+        assert "error" not in response.get_json()
+
+
+def as_if(response: TestResponse, target_id: str) -> tuple[int, str | None, bytes]:
+    """Status, content type and body with the target's id blanked: what a caller learns beyond the id it sent."""
+    return response.status_code, response.content_type, response.get_data().replace(target_id.encode(), b"<id>")
+
+
+# ---- the matrix ------------------------------------------------------------------------------------------------
+
+REST_POLICY = {**ROOM_POLICY, **MESSAGE_POLICY}
+CALLS = {**ROOM_CALLS, **MESSAGE_CALLS}
+
+
+@pytest.mark.parametrize(("endpoint", "target", "role", "outcome"), list(cells(REST_POLICY, changing=True)))
+def test_rest_matrix_allowed_changes(
+    api: ApiClient, app: Flask, endpoint: str, target: str, role: str, outcome: Outcome
+) -> None:
+    scene = stage(api, app, role, target, side_room=endpoint == "forward_out")
+    before = snapshot(app)
+    check(CALLS[endpoint](scene, scene.ids[target]), outcome)
+    assert_effect(before, snapshot(app), outcome)
+
+
+@pytest.mark.parametrize(("role", "target", "row"), list(worlds(REST_POLICY)))
+def test_rest_matrix_refusals_reads_and_no_ops(
+    api: ApiClient, app: Flask, role: str, target: str, row: list[tuple[str, Outcome]]
+) -> None:
+    scene = stage(api, app, role, target, side_room=True)
+    before = snapshot(app)
+
+    def cell(endpoint: str, outcome: Outcome) -> None:
+        call = CALLS[endpoint]
+        response = call(scene, scene.ids[target])
+        check(response, outcome)
+        assert snapshot(app) == before, "the database changed"
+        if outcome.like_missing:
+            missing = new_id()
+            assert as_if(response, scene.ids[target]) == as_if(call(scene, missing), missing), "unlike a missing id"
+
+    assert_cells(role, target, row, cell)
+
+
+def test_every_endpoint_of_the_chat_api_is_in_the_matrix(app: Flask) -> None:
+    # A new route must get its row: each (method, rule) under /api/chat/ is exercised by some call above.
+    covered = {
+        ("GET", "/api/chat/rooms/<uuid:room_id>"), ("PATCH", "/api/chat/rooms/<uuid:room_id>"),
+        ("GET", "/api/chat/rooms/<uuid:room_id>/messages"), ("POST", "/api/chat/rooms/<uuid:room_id>/read"),
+        ("POST", "/api/chat/rooms/<uuid:room_id>/members/<uuid:user_id>"),
+        ("DELETE", "/api/chat/rooms/<uuid:room_id>/members/<uuid:user_id>"),
+        ("POST", "/api/chat/messages"), ("PATCH", "/api/chat/messages/<uuid:message_id>"),
+        ("DELETE", "/api/chat/messages/<uuid:message_id>"),
+        # Not about one room or message: the caller's own rooms and uploads (tokens: TOKEN_CALLS).
+        ("GET", "/api/chat/rooms"), ("POST", "/api/chat/rooms"),
+        ("POST", "/api/chat/upload"), ("GET", "/api/chat/upload/signed-url"),
+    }
+    routes = {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/chat/")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert routes == covered
+
+
+# ---- tokens ----------------------------------------------------------------------------------------------------
+
+# Every kind of bad token, and the code of the 401 it gets. "revoked" is the caller's real token after logout.
+TOKEN_CODES = {
+    "anonymous": "authorization_required",
+    "garbage": "invalid_token",
+    "expired": "token_expired",
+    "not_yet_valid": "invalid_token",
+    "revoked": "token_revoked",
+    "alg_none": "invalid_token",
+    "wrong_key": "invalid_token",
+    "hs384_same_key": "invalid_token",
+    "no_exp": "invalid_token",
+    "no_sid": "invalid_token",
+    "unknown_user": "invalid_token",
+    "refresh_token": "invalid_token",
+}
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def forge(kind: str, token: str, key: str) -> str:
+    """`token` re-signed with exactly one thing wrong (`resigned`: nothing wrong, to prove the forging is sound)."""
+    claims = claims_of(token)
+    now = int(time.time())
+    without = {name: claims[name] for name in claims if name != kind.removeprefix("no_")}
+    made: dict[str, Callable[[], str]] = {
+        "resigned": lambda: jwt.encode(claims, key, algorithm="HS256"),
+        "garbage": lambda: "not-a-token",
+        "expired": lambda: jwt.encode({**claims, "iat": now - 120, "nbf": now - 120, "exp": now - 60}, key),
+        "not_yet_valid": lambda: jwt.encode({**claims, "iat": now + 3600, "nbf": now + 3600, "exp": now + 7200}, key),
+        "alg_none": lambda: jwt.encode(claims, None, algorithm="none"),
+        "wrong_key": lambda: jwt.encode(claims, "another-key-" + "x" * 40, algorithm="HS256"),
+        "hs384_same_key": lambda: jwt.encode(claims, key, algorithm="HS384"),
+        "no_exp": lambda: jwt.encode(without, key, algorithm="HS256"),
+        "no_sid": lambda: jwt.encode(without, key, algorithm="HS256"),
+        "unknown_user": lambda: jwt.encode({**claims, "sub": new_id()}, key, algorithm="HS256"),
+    }
+    return made[kind]()
+
+
+def bad_token(app: Flask, actor: Actor, kind: str) -> str | None:
+    """A token of this kind for the actor (None: no token at all). "revoked" logs the actor out."""
+    if kind == "anonymous":
+        return None
+    if kind == "revoked":
+        assert actor.post("/api/auth/logout").status_code == 204
+        return actor.access_token
+    if kind == "refresh_token":
+        return actor.refresh_token
+    return forge(kind, actor.access_token, app.config["JWT_SECRET_KEY"])
+
+
+@dataclass
+class Bench:
+    """Alice, in a group with Bob, each having said something: enough for every endpoint to have real ids."""
+
+    alice: Actor
+    bob: Actor
+    room: str
+    alices_message: str
+    bobs_message: str
+
+
+def bench(api: ApiClient, app: Flask) -> Bench:
+    alice, bob = people(api, app, "Alice", "Bob")
+    room = alice.make_group(bob)["id"]
+    return Bench(alice, bob, room, alice.say(room, "from alice")["id"], bob.say(room, "from bob")["id"])
+
+
+TokenCall = Callable[[Actor, dict[str, str], Bench], TestResponse]
+TOKEN_CALLS: dict[str, TokenCall] = {
+    "me": lambda a, h, b: a.client.get("/api/users/me", headers=h),
+    "search_users": lambda a, h, b: a.client.get("/api/users", query_string={"q": "bob"}, headers=h),
+    "list_rooms": lambda a, h, b: a.client.get(ROOMS, headers=h),
+    "create_room": lambda a, h, b: a.client.post(
+        ROOMS, headers=h, json={"room_type": "group", "name": "New", "member_ids": [b.bob.id]}
+    ),
+    "get_room": lambda a, h, b: a.client.get(f"{ROOMS}/{b.room}", headers=h),
+    "rename": lambda a, h, b: a.client.patch(f"{ROOMS}/{b.room}", headers=h, json={"name": "Renamed"}),
+    "promote": lambda a, h, b: a.client.post(member_url(b.room, b.bob), headers=h, json={"is_admin": True}),
+    "remove_member": lambda a, h, b: a.client.delete(member_url(b.room, b.bob), headers=h),
+    "history": lambda a, h, b: a.client.get(f"{ROOMS}/{b.room}/messages", headers=h),
+    "mark_read": lambda a, h, b: a.client.post(f"{ROOMS}/{b.room}/read", headers=h, json={"up_to": b.bobs_message}),
+    "send": lambda a, h, b: a.client.post(MESSAGES, headers=h, json={"room_id": b.room, "content": "hi"}),
+    "edit": lambda a, h, b: a.client.patch(f"{MESSAGES}/{b.alices_message}", headers=h, json={"content": "edited"}),
+    "delete": lambda a, h, b: a.client.delete(f"{MESSAGES}/{b.alices_message}", headers=h),
+    "upload": lambda a, h, b: a.client.post(
+        "/api/chat/upload", headers=h, data={"file": (io.BytesIO(b"hello"), "hello.txt")}
+    ),
+    "signed_upload_url": lambda a, h, b: a.client.get(
+        "/api/chat/upload/signed-url", headers=h, query_string={"filename": "a.txt", "mime_type": "text/plain", "size": 5}
+    ),
+    "logout": lambda a, h, b: a.client.post("/api/auth/logout", headers=h),
+}
+
+
+# The route each call above exercises; every /api route but these public ones needs an access token.
+TOKEN_ROUTES = {
+    "me": ("GET", "/api/users/me"), "search_users": ("GET", "/api/users"), "list_rooms": ("GET", ROOMS),
+    "create_room": ("POST", ROOMS), "get_room": ("GET", "/api/chat/rooms/<uuid:room_id>"),
+    "rename": ("PATCH", "/api/chat/rooms/<uuid:room_id>"),
+    "promote": ("POST", "/api/chat/rooms/<uuid:room_id>/members/<uuid:user_id>"),
+    "remove_member": ("DELETE", "/api/chat/rooms/<uuid:room_id>/members/<uuid:user_id>"),
+    "history": ("GET", "/api/chat/rooms/<uuid:room_id>/messages"),
+    "mark_read": ("POST", "/api/chat/rooms/<uuid:room_id>/read"), "send": ("POST", MESSAGES),
+    "edit": ("PATCH", "/api/chat/messages/<uuid:message_id>"),
+    "delete": ("DELETE", "/api/chat/messages/<uuid:message_id>"),
+    "upload": ("POST", "/api/chat/upload"), "signed_upload_url": ("GET", "/api/chat/upload/signed-url"),
+    "logout": ("POST", "/api/auth/logout"),
+}
+PUBLIC_ROUTES = {
+    ("POST", "/api/auth/register"), ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/refresh"),  # takes the refresh token: test_refresh_refuses_a_bad_refresh_token
+    ("GET", "/api/health"), ("GET", "/api/media/<token>"), ("PUT", "/api/media/upload/<token>"),
+    ("GET", "/api/openapi.json"), ("GET", "/api/docs"), ("GET", "/api/docs/"),
+    ("GET", "/api/docs/assets/<path:filename>"),
+}
+
+
+def test_every_authenticated_route_is_in_the_token_table(app: Flask) -> None:
+    routes = {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert set(TOKEN_ROUTES) == set(TOKEN_CALLS)
+    assert routes - PUBLIC_ROUTES == set(TOKEN_ROUTES.values())
+
+
+@pytest.mark.parametrize("kind", list(TOKEN_CODES))
+def test_a_bad_token_gets_the_same_401_from_every_endpoint(api: ApiClient, app: Flask, kind: str) -> None:
+    setting = bench(api, app)
+    token = bad_token(app, setting.alice, kind)
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    before = snapshot(app)
+    answers = {}
+
+    def cell(endpoint: str, code: str) -> None:
+        response = TOKEN_CALLS[endpoint](setting.alice, headers, setting)
+        answers[endpoint] = assert_error(response, 401, code)
+        assert snapshot(app) == before, "the database changed"
+
+    assert_cells(kind, "token", [(endpoint, TOKEN_CODES[kind]) for endpoint in TOKEN_CALLS], cell)
+    assert len({error["message"] for error in answers.values()}) == 1, answers
+
+
+@pytest.mark.parametrize("endpoint", ["me", "get_room", "history", "send"])
+def test_a_token_re_signed_unchanged_is_accepted(api: ApiClient, app: Flask, endpoint: str) -> None:
+    # Proves forge() changes only what it is asked to, so each refusal above comes from its one defect.
+    setting = bench(api, app)
+    token = forge("resigned", setting.alice.access_token, app.config["JWT_SECRET_KEY"])
+    response = TOKEN_CALLS[endpoint](setting.alice, {"Authorization": f"Bearer {token}"}, setting)
+    assert response.status_code in (200, 201), response.get_json()
+
+
+@pytest.mark.parametrize(
+    ("kind", "code"),
+    [
+        ("alg_none", "invalid_token"), ("wrong_key", "invalid_token"), ("hs384_same_key", "invalid_token"),
+        ("no_exp", "invalid_token"), ("no_sid", "invalid_token"), ("unknown_user", "invalid_token"),
+        ("not_yet_valid", "invalid_token"), ("expired", "token_expired"), ("access_token", "invalid_token"),
+    ],
+)
+def test_refresh_refuses_a_bad_refresh_token(api: ApiClient, app: Flask, kind: str, code: str) -> None:
+    (alice,) = people(api, app, "Alice")
+    key = app.config["JWT_SECRET_KEY"]
+    token = alice.access_token if kind == "access_token" else forge(kind, alice.refresh_token, key)
+    assert_error(alice.client.post("/api/auth/refresh", headers={"Authorization": f"Bearer {token}"}), 401, code)
+    resigned = forge("resigned", alice.refresh_token, key)
+    assert alice.client.post("/api/auth/refresh", headers={"Authorization": f"Bearer {resigned}"}).status_code == 200
+
+
+# ---- mass assignment: fields a body may not set ----------------------------------------------------------------
+
+
+def test_an_edit_cannot_move_reassign_or_undelete_a_message(api: ApiClient, app: Flask) -> None:
+    scene = stage(api, app, "member", "own_message")
+    other = scene.cast["member"].make_group(name="Other")["id"]
+    message_id = scene.ids["own_message"]
+    body = {
+        "content": "edited", "sender_id": scene.cast["bystander"].id, "room_id": other, "id": new_id(),
+        "is_deleted": True, "is_edited": False, "created_at": "2000-01-01T00:00:00+00:00",
+    }
+    response = scene.actor.patch(f"{MESSAGES}/{message_id}", json=body)
+    assert response.status_code == 200, response.get_json()
+    edited = response.get_json()
+    assert (edited["id"], edited["room_id"], edited["sender_id"]) == (message_id, scene.room, scene.actor.id)
+    assert (edited["content"], edited["is_edited"], edited["is_deleted"]) == ("edited", True, False)
+    assert not edited["created_at"].startswith("2000")
+    with app.app_context():
+        assert db.session.scalar(select(ChatMessage.room_id).where(ChatMessage.id == uuid.UUID(message_id))) == (
+            uuid.UUID(scene.room)
+        )
+
+
+def test_adding_a_member_sets_only_the_path_user_and_is_admin(api: ApiClient, app: Flask) -> None:
+    scene = stage(api, app, "admin", "room")
+    newcomer, bystander = scene.cast["non_member"], scene.cast["bystander"]
+    body = {"user_id": bystander.id, "room_id": new_id(), "is_active": False, "joined_at": "2000-01-01T00:00:00Z"}
+    before = {m["user_id"]: m for m in scene.actor.get(f"{ROOMS}/{scene.room}").get_json()["members"]}
+    response = scene.actor.post(member_url(scene.room, newcomer), json=body)
+    assert response.status_code == 201, response.get_json()
+    members = {m["user_id"]: m for m in response.get_json()["members"]}
+    assert members[newcomer.id]["is_admin"] is False and not members[newcomer.id]["joined_at"].startswith("2000")
+    assert members[bystander.id] == before[bystander.id]
+    assert newcomer.get(f"{ROOMS}/{scene.room}").status_code == 200
+
+
+def test_marking_read_records_receipts_for_the_caller_only(api: ApiClient, app: Flask) -> None:
+    scene = stage(api, app, "member", "room")
+    bystander = scene.cast["bystander"]
+    owners_message = scene.cast["owner"].say(scene.room, "read me")["id"]
+    body = {"up_to": owners_message, "user_id": bystander.id, "room_id": new_id()}
+    response = scene.actor.post(f"{ROOMS}/{scene.room}/read", json=body)
+    assert response.status_code == 200, response.get_json()
+    result = response.get_json()
+    assert result["user_id"] == scene.actor.id and result["room_id"] == scene.room
+    with app.app_context():
+        readers = set(db.session.scalars(select(MessageReadReceipt.user_id)))
+    assert readers == {uuid.UUID(scene.actor.id)}
+
+
+# ---- last-admin rules under concurrency ------------------------------------------------------------------------
+
+ROUNDS = 8  # rooms per test: each is one chance for the two requests to interleave
+
+
+def at_once(app: Flask, *requests: Callable[[Any], TestResponse]) -> list[int]:
+    """Run the requests in parallel threads, each with its own test client, released together; their statuses."""
+    start = threading.Barrier(len(requests))
+
+    def run(request: Callable[[Any], TestResponse]) -> int:
+        client = app.test_client()
+        start.wait()
+        return request(client).status_code
+
+    with ThreadPoolExecutor(len(requests)) as pool:
+        return list(pool.map(run, requests))
+
+
+def admins_of(app: Flask, room_id: str) -> set[uuid.UUID]:
+    """The active admins of a room, as stored."""
+    with app.app_context():
+        return set(
+            db.session.scalars(
+                select(ChatRoomMember.user_id).where(
+                    ChatRoomMember.room_id == uuid.UUID(room_id),
+                    ChatRoomMember.is_active.is_(True),
+                    ChatRoomMember.is_admin.is_(True),
+                )
+            )
+        )
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(api: ApiClient, app: Flask) -> None:
+    alice, bob, carol = api.users("Alice", "Bob", "Carol")
+    for _ in range(ROUNDS):
+        room = alice.make_group(bob, carol)["id"]
+        assert alice.post(member_url(room, bob), json={"is_admin": True}).status_code == 200
+        statuses = at_once(
+            app,
+            lambda c, room=room: c.post(member_url(room, bob), headers=alice.headers, json={"is_admin": False}),
+            lambda c, room=room: c.post(member_url(room, alice), headers=bob.headers, json={"is_admin": False}),
+        )
+        # One wins; the other is refused, as the last admin (409) or as no longer an admin (403).
+        assert sorted(statuses) in ([200, 403], [200, 409]), statuses
+        assert len(admins_of(app, room)) == 1
+
+
+def test_the_last_two_admins_leaving_at_once_hand_admin_to_the_member_who_stays(api: ApiClient, app: Flask) -> None:
+    alice, bob, carol = api.users("Alice", "Bob", "Carol")
+    for _ in range(ROUNDS):
+        room = alice.make_group(bob, carol)["id"]
+        assert alice.post(member_url(room, bob), json={"is_admin": True}).status_code == 200
+        statuses = at_once(
+            app,
+            lambda c, room=room: c.delete(member_url(room, alice), headers=alice.headers),
+            lambda c, room=room: c.delete(member_url(room, bob), headers=bob.headers),
+        )
+        assert statuses == [204, 204]
+        assert admins_of(app, room) == {uuid.UUID(carol.id)}
