@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from dotenv import load_dotenv
+from limits import parse_many
 
 # Values from .env.example and other well-known placeholders: a deployment that copied them is not secret.
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev", "development"})
@@ -39,6 +40,47 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...], upper: bool = False) -> str:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    value = raw.upper() if upper else raw.lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return value
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE or raw in _FALSE:
+        return raw in _TRUE
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
+    """A flask-limiter limit string ("10/minute", "10/minute;100/hour"), checked now rather than at the first
+    request (flask-limiter would only log a bad one and then not limit at all)."""
+    raw = (env.get(name) or "").strip() or default
+    try:
+        items = parse_many(raw)
+    except ValueError:
+        example = '"10/minute" or "10/minute;100/hour"'
+        raise ConfigError(f"{name} must be a rate limit like {example}, got {raw!r}") from None
+    if any(item.amount < 1 for item in items):
+        # 0 would refuse every request, not lift the limit: that is RATE_LIMIT_ENABLED=false.
+        raise ConfigError(f"{name} must allow at least 1 request per window, got {raw!r}")
+    return raw
+
+
 class Config:
     """Settings shared by every environment."""
 
@@ -68,12 +110,29 @@ class Config:
         # and a zlib context per connection (see BENCHMARKS.md).
         self.WEBSOCKET_COMPRESSION = env.get("WEBSOCKET_COMPRESSION", "").strip().lower() in ("1", "true", "yes", "on")
 
+        # Logs go to stderr: "json" (one object per line, for log collectors; production's default) or "text".
+        self.LOG_FORMAT = _choice(env, "LOG_FORMAT", "json" if self.ENV_NAME == "production" else "text", LOG_FORMATS)
+        self.LOG_LEVEL = _choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, upper=True)
+        # Strict-Transport-Security max-age, sent on HTTPS responses only; 0 never sends it.
+        self.HSTS_SECONDS = _int(env, "HSTS_SECONDS", 365 * 24 * 3600)
+
         self.JWT_ACCESS_TOKEN_EXPIRES = timedelta(seconds=_int(env, "JWT_ACCESS_TOKEN_EXPIRES", 15 * 60))
         self.JWT_REFRESH_TOKEN_EXPIRES = timedelta(seconds=_int(env, "JWT_REFRESH_TOKEN_EXPIRES", 30 * 24 * 3600))
         self.JWT_ALGORITHM = "HS256"
         self.JWT_TOKEN_LOCATION = ["headers"]
         # werkzeug's scrypt defaults (n=2**15): deliberately slow; tests lower the cost.
         self.PASSWORD_HASH_METHOD = env.get("PASSWORD_HASH_METHOD") or "scrypt"
+
+        # Rate limits (flask-limiter strings; README "Rate limits" says why these defaults): per client address
+        # for login and register, per user for sends, room creation and uploads, per socket for socket events.
+        self.RATE_LIMIT_ENABLED = _bool(env, "RATE_LIMIT_ENABLED", True)
+        self.RATE_LIMIT_LOGIN = _rate_limit(env, "RATE_LIMIT_LOGIN", "10/minute;100/hour")
+        self.RATE_LIMIT_REGISTER = _rate_limit(env, "RATE_LIMIT_REGISTER", "5/minute;30/hour")
+        self.RATE_LIMIT_SEND_MESSAGE = _rate_limit(env, "RATE_LIMIT_SEND_MESSAGE", "30/10 seconds;600/hour")
+        self.RATE_LIMIT_CREATE_ROOM = _rate_limit(env, "RATE_LIMIT_CREATE_ROOM", "10/minute;200/day")
+        self.RATE_LIMIT_UPLOAD = _rate_limit(env, "RATE_LIMIT_UPLOAD", "20/minute;300/day")
+        self.RATE_LIMIT_SOCKET_SEND_MESSAGE = _rate_limit(env, "RATE_LIMIT_SOCKET_SEND_MESSAGE", "30/10 seconds")
+        self.RATE_LIMIT_SOCKET_TYPING = _rate_limit(env, "RATE_LIMIT_SOCKET_TYPING", "10/second")
 
         # JSON request bodies; uploads get their own cap in the media blueprint.
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_REQUEST_BYTES", 1024 * 1024)
@@ -108,6 +167,11 @@ class Config:
             "pool_size": _int(env, "DB_POOL_SIZE", 10),
             "max_overflow": _int(env, "DB_MAX_OVERFLOW", 20),
             "pool_recycle": 300,
+            # A connection attempt that gets no answer (host unreachable, packets dropped) ends in a 503 after
+            # this long instead of hanging the request (libpq waits forever by default).
+            "connect_args": {"connect_timeout": _int(env, "DB_CONNECT_TIMEOUT", 5)},
+            # A request waits at most this long for a pooled connection before its 503 (default 30 s).
+            "pool_timeout": _int(env, "DB_POOL_TIMEOUT", 10),
         }
 
 
@@ -142,6 +206,8 @@ class TestingConfig(Config):
         env.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789")
         env.setdefault("JWT_SECRET_KEY", "test-jwt-secret-key-that-is-long-enough-0123456789")
         env.setdefault("PASSWORD_HASH_METHOD", "scrypt:1024:8:1")
+        # Unit tests make many logins from one address; tests of the limits turn them on explicitly.
+        env.setdefault("RATE_LIMIT_ENABLED", "false")
         super().__init__(env)
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from armada import auth, chat, cli, cors, database, errors, health, media, secrets, web
+from armada import auth, chat, cli, cors, database, errors, health, media, ratelimit, secrets, web
+from armada import observability, security_headers
 from armada.realtime import server as realtime
 from armada.extensions import api, db, migrate
 from config import Config, config_from_env, load_dotenv_files
@@ -27,6 +28,7 @@ def create_app(config: Config | None = None) -> Flask:
     api.init_app(app)
     errors.init_app(app)
     cors.init_app(app)
+    ratelimit.init_app(app)
     auth.init_app(app)
     chat.init_app(app)
     media.init_app(app)
@@ -34,4 +36,7 @@ def create_app(config: Config | None = None) -> Flask:
     realtime.init_app(app)
     web.init_app(app)
     cli.init_app(app)
+    # Last: these two wrap the whole WSGI app, Socket.IO included (request ids outermost).
+    security_headers.init_app(app)
+    observability.init_app(app)
     return app

@@ -11,8 +11,10 @@ from typing import Any, NoReturn
 import flask
 import marshmallow as ma
 import swagger_ui_bundle
+from apispec import BasePlugin
 from flask import Flask, Response, send_from_directory
 from flask_smorest import Api, Blueprint
+from flask_smorest.utils import prepare_response
 from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
@@ -122,6 +124,44 @@ class ArmadaBlueprint(Blueprint):
         return super().alt_response(status_code, response, **kwargs)
 
 
+# Error responses that whole kinds of operation share, documented once here instead of on every route.
+# status -> (component name, description).
+COMMON_RESPONSES: dict[int, tuple[str, str]] = {
+    400: ("MalformedBody", "The body is not a JSON object, or not sent as `application/json`."),
+    401: ("Unauthorized", "Missing, malformed, expired or revoked bearer token (`error.code` says which)."),
+    404: ("NotFound", "No such object, or one the caller may not see: the same answer for both."),
+    413: ("BodyTooLarge", "The request body is over MAX_REQUEST_BYTES (1 MiB by default)."),
+}
+
+
+def common_statuses(path: str, operation: Mapping[str, Any]) -> list[int]:
+    """The COMMON_RESPONSES statuses an operation can answer, from its shape alone."""
+    statuses = []
+    content = operation.get("requestBody", {}).get("content", {})
+    if "application/json" in content:
+        statuses += [400, 413]  # ArmadaParser's malformed_json / unsupported_content_type; MAX_CONTENT_LENGTH
+    if operation.get("security") != []:
+        statuses.append(401)  # public operations opt out of the global bearerAuth with `security: []`
+    if "{" in path:
+        statuses.append(404)  # an unknown id, a non-member's id, or a path value the route does not accept
+    return statuses
+
+
+class CommonResponsesPlugin(BasePlugin):
+    """Adds the COMMON_RESPONSES an operation can answer to its documented responses, unless a route did."""
+
+    def operation_helper(self, path: str | None = None, operations: dict | None = None, **kwargs: Any) -> None:
+        """Called by apispec for every path a blueprint registers."""
+        for method, operation in (operations or {}).items():
+            if not isinstance(operation, dict) or method not in ("get", "put", "post", "patch", "delete"):
+                continue
+            responses = operation.setdefault("responses", {})
+            declared = {str(status) for status in responses}
+            for status in common_statuses(path or "", operation):
+                if str(status) not in declared:
+                    responses[str(status)] = COMMON_RESPONSES[status][0]
+
+
 class ArmadaApi(Api):
     """The API object: contract-shaped errors, bearer auth in the spec, offline Swagger UI."""
 
@@ -130,7 +170,12 @@ class ArmadaApi(Api):
     def init_app(self, app: Flask, *, spec_kwargs: dict[str, Any] | None = None) -> None:
         # Every operation needs a bearer token unless it opts out with `@blp.doc(security=[])`.
         spec_kwargs = {"security": [{"bearerAuth": []}], **(spec_kwargs or {})}
+        spec_kwargs["extra_plugins"] = [*spec_kwargs.get("extra_plugins", ()), CommonResponsesPlugin()]
         super().init_app(app, spec_kwargs=spec_kwargs)
+        for name, description in COMMON_RESPONSES.values():
+            response = {"description": description, "schema": self.ERROR_SCHEMA}
+            prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
+            self.spec.components.response(name, response, lazy=True)
         self.spec.components.security_scheme(
             "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         )

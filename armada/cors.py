@@ -14,6 +14,6 @@ def init_app(app: Flask) -> None:
             app,
             resources={r"/api/*": {"origins": "*" if "*" in origins else origins}},
             allow_headers=["Authorization", "Content-Type"],
-            expose_headers=["Retry-After"],
+            expose_headers=["Retry-After", "X-Request-ID"],
             max_age=600,
         )

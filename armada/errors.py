@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from flask import Flask, Response, jsonify
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 
@@ -67,8 +68,29 @@ class ValidationFailed(DomainError):
         return cls(f"{name}: {message}", details={name: [message]})
 
 
+class TooManyRequests(DomainError):
+    status, code, default_message = 429, "rate_limited", "Too many requests; slow down."
+
+    def __init__(self, retry_after: int, limit: str, what: str = "requests") -> None:
+        # Seconds until the limit's window resets: the Retry-After header and `details.retry_after`.
+        self.retry_after = max(1, retry_after)
+        seconds = "1 second" if self.retry_after == 1 else f"{self.retry_after} seconds"
+        super().__init__(
+            f"Too many {what}; try again in {seconds}.",
+            details={"retry_after": self.retry_after, "limit": limit},
+        )
+
+
 class ServiceUnavailable(DomainError):
     status, code, default_message = 503, "service_unavailable", "The service is temporarily unavailable."
+
+    # Seconds a client should wait before retrying (the Retry-After header): about a database restart.
+    retry_after: ClassVar[int] = 5
+
+    @classmethod
+    def database(cls) -> ServiceUnavailable:
+        """The one answer to a request made while the database cannot be reached."""
+        return cls("The database is unavailable; try again shortly.", code="database_unavailable")
 
 
 def error_body(code: str, message: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -81,7 +103,10 @@ def error_body(code: str, message: str, details: Mapping[str, Any] | None = None
 
 def error_response(error: DomainError) -> tuple[Response, int]:
     """Serialize a DomainError as an HTTP response."""
-    return jsonify(error.to_dict()), error.status
+    response = jsonify(error.to_dict())
+    if isinstance(error, (TooManyRequests, ServiceUnavailable)):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response, error.status
 
 
 # Werkzeug's own errors (unknown route, wrong method, body over MAX_CONTENT_LENGTH, ...) in contract form.
@@ -129,10 +154,21 @@ def init_app(app: Flask) -> None:
         app.logger.warning("database unavailable: %s", exc.orig)
         return error_response(outage)
 
+    @app.errorhandler(PoolTimeout)
+    def pool_exhausted(exc: PoolTimeout) -> tuple[Response, int]:
+        # Every pooled connection stayed busy for pool_timeout seconds (a stalled database): not a bug, an outage.
+        app.logger.warning("database connection pool exhausted: %s", exc)
+        return error_response(ServiceUnavailable.database())
 
-def database_outage(exc: DBAPIError) -> ServiceUnavailable | None:
+
+def database_outage(exc: BaseException) -> ServiceUnavailable | None:
     """The 503 a client gets when the database cannot be reached; None for any other database error (a bug)."""
-    # psycopg's OperationalError covers refused and dropped connections; SQLite's "database is locked" too.
-    if exc.connection_invalidated or type(exc.orig).__name__ == "OperationalError":
-        return ServiceUnavailable("The database is unavailable; try again shortly.", code="database_unavailable")
+    if isinstance(exc, PoolTimeout) or isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return ServiceUnavailable.database()
+    # OperationalError is the DB-API's class for failures outside the program's control: refused, dropped or
+    # terminated connections (psycopg's AdminShutdown, CannotConnectNow... are subclasses; SQLAlchemy wraps each
+    # in its own OperationalError), too many connections, SQLite's "database is locked". Its deadlocks and
+    # serialization failures (SQLSTATE class 40) are bugs of ours, though: they stay 500s, with a traceback.
+    if isinstance(exc, OperationalError) and not str(getattr(exc.orig, "sqlstate", None) or "").startswith("40"):
+        return ServiceUnavailable.database()
     return None

@@ -50,6 +50,15 @@ class TrimmedString(SafeString):
         return super()._deserialize(value, attr, data, **kwargs).strip()
 
 
+class RequestSchema(ma.Schema):
+    """Base of every request schema: unknown fields are ignored, and the OpenAPI document says so."""
+
+    class Meta:
+        # ArmadaParser excludes unknown fields whatever the schema says; this only stops the document from
+        # claiming `additionalProperties: false` for bodies the API in fact accepts.
+        unknown = ma.EXCLUDE
+
+
 def limit_field() -> fields.Integer:
     """The `limit` query parameter of every list endpoint."""
     return fields.Integer(
@@ -59,7 +68,7 @@ def limit_field() -> fields.Integer:
     )
 
 
-class PageArgsSchema(ma.Schema):
+class PageArgsSchema(RequestSchema):
     """`limit` and an opaque `cursor`, shared by every list endpoint."""
 
     limit = limit_field()
@@ -89,10 +98,12 @@ class ErrorDetailSchema(ma.Schema):
 
     code = fields.String(required=True, metadata={"example": "validation_failed"})
     message = fields.String(required=True)
+    # Not only 422's lists: a 429 has {retry_after, limit}, the health check's 503 {database}.
     details = fields.Dict(
         keys=fields.String(),
-        values=fields.List(fields.String()),
-        metadata={"description": "For 422: field name -> list of messages."},
+        metadata={
+            "description": "For 422: field name -> list of messages. For 429: `retry_after` (seconds) and `limit`."
+        },
     )
 
 

@@ -189,7 +189,7 @@ def armada_servers(
         for i in range(count):
             port = free_port()
             command = pinned(["sh", "-c", procfile_line("web")], cpus)
-            # gunicorn's access log is part of the production line we measure; it goes to the log file.
+            # The production line as is, request log included; its output goes to the log file.
             server = stack.enter_context(
                 serve_process(command, base_env(PORT=str(port), **extra), port, log_dir / f"armada-{i}.log")
             )

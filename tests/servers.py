@@ -45,6 +45,7 @@ def base_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in ("HOME", "LANG", "LC_ALL", "TMPDIR")}
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
     env["ARMADA_ENV"] = "production"
+    env["RATE_LIMIT_ENABLED"] = "false"  # tests of the limits turn them on (tests/test_rate_limits.py)
     env.update(overrides)
     return env
 

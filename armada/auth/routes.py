@@ -7,6 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_jwt_extended import current_user, get_jwt, jwt_required
 
+from armada import ratelimit
 from armada.api import ArmadaBlueprint
 from armada.auth import services
 from armada.auth.schemas import (
@@ -29,9 +30,11 @@ PUBLIC: list[dict[str, list[str]]] = []  # OpenAPI: no bearer token needed
 
 @auth_blp.route("/register", methods=["POST"])
 @auth_blp.doc(security=PUBLIC)
+@ratelimit.per_address("register")
 @auth_blp.arguments(RegisterSchema)
 @auth_blp.response(201, AuthResultSchema)
 @auth_blp.alt_response(409, description="The email is already registered.")
+@auth_blp.alt_response(429, **ratelimit.documented("register"))
 def register(data: dict[str, Any]) -> dict[str, Any]:
     """Create an account and log it in."""
     user = services.register_user(**data)
@@ -40,9 +43,11 @@ def register(data: dict[str, Any]) -> dict[str, Any]:
 
 @auth_blp.route("/login", methods=["POST"])
 @auth_blp.doc(security=PUBLIC)
+@ratelimit.per_address("login")
 @auth_blp.arguments(LoginSchema)
 @auth_blp.response(200, AuthResultSchema)
 @auth_blp.alt_response(401, description="Wrong email or password (the same answer for both).")
+@auth_blp.alt_response(429, **ratelimit.documented("login"))
 def login(data: dict[str, Any]) -> dict[str, Any]:
     """Log in with email and password."""
     user = services.authenticate(data["email"], data["password"])

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
-from armada.schemas import PageArgsSchema, SafeString, TrimmedString, page_schema
+from armada.schemas import PageArgsSchema, RequestSchema, SafeString, TrimmedString, page_schema
 
 
 class UserSchema(ma.Schema):
@@ -18,18 +18,29 @@ class UserSchema(ma.Schema):
     created_at = fields.DateTime(required=True)
 
 
-class RegisterSchema(ma.Schema):
+MAX_EMAIL_CHARS = 254
+
+
+def fits_when_lowercased(email: str) -> None:
+    """Emails are stored lower-cased (services.normalize_email), and some characters grow then: "İ" becomes two."""
+    if len(email.lower()) > MAX_EMAIL_CHARS:
+        raise ValidationError(f"Longer than maximum length {MAX_EMAIL_CHARS} once lower-cased.")
+
+
+class RegisterSchema(RequestSchema):
     """POST /api/auth/register."""
 
     # A TrimmedString first: fields.Email lets an unpaired surrogate through in the domain part.
     email = TrimmedString(
-        required=True, validate=[validate.Length(max=254), validate.Email()], metadata={"format": "email"}
+        required=True,
+        validate=[validate.Length(max=MAX_EMAIL_CHARS), fits_when_lowercased, validate.Email()],
+        metadata={"format": "email"},
     )
     password = SafeString(required=True, validate=validate.Length(min=8, max=128))
     display_name = TrimmedString(required=True, validate=validate.Length(min=1, max=100))
 
 
-class LoginSchema(ma.Schema):
+class LoginSchema(RequestSchema):
     """POST /api/auth/login."""
 
     email = TrimmedString(required=True, validate=validate.Length(min=1, max=254))

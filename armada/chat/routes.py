@@ -8,6 +8,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_jwt_extended import current_user, jwt_required
 
+from armada import ratelimit
 from armada.api import ArmadaBlueprint
 from armada.chat import messages, rooms
 from armada.chat.schemas import (
@@ -40,9 +41,11 @@ class Rooms(MethodView):
         """The caller's rooms, most recent activity first."""
         return rooms.list_rooms(current_user, args["limit"], args.get("cursor"))
 
+    @ratelimit.per_user("create_room")
     @rooms_blp.arguments(CreateRoomSchema)
     @rooms_blp.response(201, RoomSchema, description="Created.")
     @rooms_blp.alt_response(200, schema=RoomSchema, description="The direct room of this pair already existed.")
+    @rooms_blp.alt_response(429, **ratelimit.documented("create_room"))
     def post(self, data: dict[str, Any]) -> Any:
         """Create a direct or group room."""
         room, created = rooms.create_room(current_user, **data)
@@ -106,9 +109,11 @@ def mark_read(data: dict[str, Any], room_id: uuid.UUID) -> Any:
 
 @messages_blp.route("/messages", methods=["POST"])
 @jwt_required()
+@ratelimit.per_user("send_message")
 @messages_blp.arguments(SendMessageSchema)
 @messages_blp.response(201, MessageSchema, description="Created.")
 @messages_blp.alt_response(200, schema=MessageSchema, description="A retry: this client_id was already sent.")
+@messages_blp.alt_response(429, **ratelimit.documented("send_message"))
 def send_message(data: dict[str, Any]) -> Any:
     """Send a message, a reply (`reply_to_id`) or a forward (`forwarded_from_id`)."""
     message, created = messages.send_message(current_user, **data)

@@ -9,7 +9,7 @@ from marshmallow import ValidationError, fields, post_dump, validate, validates_
 
 from armada.media.services import links
 from armada.models import MessageType, RoomType
-from armada.schemas import SafeString, SafeURL, TrimmedString, limit_field, page_schema
+from armada.schemas import RequestSchema, SafeString, SafeURL, TrimmedString, limit_field, page_schema
 
 MAX_MESSAGE_CHARS = 10_000
 MAX_MEMBERS_PER_REQUEST = 500
@@ -124,7 +124,7 @@ MessagePageSchema = page_schema(MessageSchema, "MessagePage")
 # ---- requests ----------------------------------------------------------------------------------------------
 
 
-class CreateRoomSchema(ma.Schema):
+class CreateRoomSchema(RequestSchema):
     """POST /api/chat/rooms."""
 
     room_type = fields.Enum(RoomType, by_value=True, required=True)
@@ -136,7 +136,7 @@ class CreateRoomSchema(ma.Schema):
     avatar_url = SafeURL(**_url)
 
 
-class UpdateRoomSchema(ma.Schema):
+class UpdateRoomSchema(RequestSchema):
     """PATCH /api/chat/rooms/{room_id}: only the fields sent change."""
 
     name = TrimmedString(validate=validate.Length(min=1, max=100))
@@ -144,13 +144,13 @@ class UpdateRoomSchema(ma.Schema):
     avatar_url = SafeURL(**_url)
 
 
-class AddMemberSchema(ma.Schema):
+class AddMemberSchema(RequestSchema):
     """POST /api/chat/rooms/{room_id}/members/{user_id} (body optional)."""
 
     is_admin = fields.Boolean(allow_none=True, load_default=None)
 
 
-class SendMessageSchema(ma.Schema):
+class SendMessageSchema(RequestSchema):
     """POST /api/chat/messages (and the socket's send_message)."""
 
     room_id = fields.UUID(required=True)
@@ -169,13 +169,13 @@ class SendMessageSchema(ma.Schema):
     )
 
 
-class EditMessageSchema(ma.Schema):
+class EditMessageSchema(RequestSchema):
     """PATCH /api/chat/messages/{message_id}."""
 
     content = SafeString(required=True, validate=validate.Length(min=1, max=MAX_MESSAGE_CHARS))
 
 
-class MessageListArgsSchema(ma.Schema):
+class MessageListArgsSchema(RequestSchema):
     """GET /api/chat/rooms/{room_id}/messages."""
 
     limit = limit_field()
@@ -192,7 +192,7 @@ class MessageListArgsSchema(ma.Schema):
     )
 
 
-class MarkReadSchema(ma.Schema):
+class MarkReadSchema(RequestSchema):
     """POST /api/chat/rooms/{room_id}/read: either `message_ids` or `up_to`."""
 
     message_ids = fields.List(fields.UUID(), validate=validate.Length(min=1, max=MAX_READ_IDS))

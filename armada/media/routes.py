@@ -9,6 +9,7 @@ from typing import Any
 from flask import Response, current_app, request
 from flask_jwt_extended import current_user, jwt_required
 
+from armada import ratelimit
 from armada.api import ArmadaBlueprint
 from armada.errors import NotFound, PayloadTooLarge
 from armada.media import services, urls
@@ -39,11 +40,13 @@ def upload_size_limit(view: Callable[..., Any]) -> Callable[..., Any]:
 
 @blp.route("/api/chat/upload", methods=["POST"])
 @jwt_required()
+@ratelimit.per_user("upload")
 @upload_size_limit
 @blp.arguments(UploadFormSchema, location="files")
 @blp.response(201, UploadResultSchema)
 @blp.alt_response(413, description="Larger than MAX_UPLOAD_BYTES (default 25 MB).")
 @blp.alt_response(415, description="The name or declared type claims another kind of media than the bytes are.")
+@blp.alt_response(429, **ratelimit.documented("upload"))
 def upload(files: dict[str, Any]) -> Any:
     """Upload a file; its type comes from its bytes, images get a thumbnail."""
     file = files["file"]
@@ -52,8 +55,10 @@ def upload(files: dict[str, Any]) -> Any:
 
 @blp.route("/api/chat/upload/signed-url")
 @jwt_required()
+@ratelimit.per_user("upload")  # the same count as uploads through Armada: a direct upload is an upload
 @blp.arguments(SignedUploadArgsSchema, location="query")
 @blp.response(200, SignedUploadSchema)
+@blp.alt_response(429, **ratelimit.documented("upload"))
 def signed_upload_url(args: dict[str, Any]) -> dict[str, Any]:
     """A URL to upload one file straight to storage; send its `path` as a message's media_url afterwards."""
     upload, signed = services.issue_upload_url(current_user, args["filename"], args["mime_type"], args["size"])

@@ -10,10 +10,10 @@ from marshmallow import fields, validate
 
 from armada.media.services import links
 from armada.models import MessageType
-from armada.schemas import SafeString
+from armada.schemas import RequestSchema, SafeString
 
 
-class UploadFormSchema(ma.Schema):
+class UploadFormSchema(RequestSchema):
     """POST /api/chat/upload (multipart/form-data)."""
 
     file = Upload(required=True, metadata={"description": "The file; its type is read from its bytes."})
@@ -37,11 +37,19 @@ class UploadResultSchema(ma.Schema):
         return links(upload.key, upload.filename, upload.mime_type, upload.message_type)[1]
 
 
-class SignedUploadArgsSchema(ma.Schema):
+class SignedUploadArgsSchema(RequestSchema):
     """GET /api/chat/upload/signed-url."""
 
     filename = SafeString(required=True, validate=validate.Length(min=1, max=1000))
-    mime_type = SafeString(required=True, validate=validate.Regexp(r"^[\w.+-]+/[\w.+-]+$", error="Not a MIME type."))
+    # It becomes an upload's Content-Type header and fills MediaUpload.mime_type: ASCII, at most 127 characters,
+    # and no final newline (Python's `$` matches before one; the lookahead, valid in JSON Schema too, refuses it).
+    mime_type = SafeString(
+        required=True,
+        validate=[
+            validate.Length(max=127),
+            validate.Regexp(r"^[A-Za-z0-9_.+-]+/[A-Za-z0-9_.+-]+(?!\n)$", error="Not a MIME type."),
+        ],
+    )
     size = fields.Integer(required=True, validate=validate.Range(min=1), metadata={"description": "Bytes."})
 
 

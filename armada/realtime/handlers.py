@@ -12,14 +12,16 @@ import marshmallow as ma
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, join_room, leave_room, rooms
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from armada import ratelimit
 from armada.api import flatten_messages
 from armada.auth.tokens import TokenIdentity, is_session_revoked, token_user, verify_access_token
 from armada.chat import messages
 from armada.chat.permissions import access_message, access_room
 from armada.chat.schemas import MessageSchema, ReadResultSchema, SendMessageSchema
 from armada.errors import DomainError, Unauthorized, ValidationFailed, database_outage
-from armada.extensions import socketio
+from armada.extensions import db, socketio
 from armada.models import User
 from armada.realtime import events
 from armada.realtime.schemas import (
@@ -70,28 +72,33 @@ def _disconnect_soon(sid: str, namespace: str) -> None:
     socketio.server.disconnect(sid, namespace=namespace, ignore_queue=True)
 
 
-def socket_event(name: str) -> Callable[[Callable[..., dict[str, Any] | None]], Callable[..., dict[str, Any]]]:
-    """Register a client -> server event whose handler takes (identity, payload) and returns ack fields."""
+def socket_event(
+    name: str, limit: str | None = None
+) -> Callable[[Callable[..., dict[str, Any] | None]], Callable[..., dict[str, Any]]]:
+    """Register a client -> server event whose handler takes (identity, payload) and returns ack fields; `limit`
+    names the ratelimit.LIMITS entry that counts the socket's events of this kind."""
 
     def decorator(handler: Callable[..., dict[str, Any] | None]) -> Callable[..., dict[str, Any]]:
         @functools.wraps(handler)
         def wrapper(data: Any = None, *_: Any) -> dict[str, Any]:
             try:
-                identity = _identity()
-            except Unauthorized as exc:
-                # The token stopped being valid while connected: refuse this event and end the connection,
-                # after the refusal's acknowledgement is sent (a client drops acks that follow a disconnect).
-                socketio.start_background_task(_disconnect_soon, request.sid, request.namespace)
-                return events.error(request.sid, exc)
-            try:
+                try:
+                    identity = _identity()
+                except Unauthorized as exc:
+                    # The token stopped being valid while connected: refuse this event and end the connection,
+                    # after the refusal's acknowledgement is sent (a client drops acks that follow a disconnect).
+                    socketio.start_background_task(_disconnect_soon, request.sid, request.namespace)
+                    return events.error(request.sid, exc)
+                if limit is not None:
+                    ratelimit.check_socket_event(limit, request.sid)
                 return {"ok": True, **(handler(identity, data) or {})}
             except DomainError as exc:
                 return events.error(request.sid, exc)
-            except DBAPIError as exc:
+            except (DBAPIError, PoolTimeout) as exc:  # the identity check reads the database too
                 outage = database_outage(exc)
                 if outage is None:
                     raise
-                current_app.logger.warning("database unavailable in socket event %s: %s", name, exc.orig)
+                current_app.logger.warning("database unavailable in socket event %s: %s", name, exc)
                 return events.error(request.sid, outage)
 
         socketio.on_event(name, wrapper)
@@ -108,6 +115,11 @@ def connect(auth: Any = None) -> None:
         identity = verify_access_token(token or request.args.get("token"))
     except Unauthorized as exc:
         raise ConnectionRefusedError(exc.message, {"code": exc.error_code}) from None
+    except (DBAPIError, PoolTimeout) as exc:
+        outage = database_outage(exc)
+        if outage is None:
+            raise
+        raise ConnectionRefusedError(outage.message, {"code": outage.error_code}) from None
     socketio.server.save_session(request.sid, {"identity": identity, "typing": {}})
     join_room(events.user_channel(identity.user_id))
     join_room(events.session_channel(identity.sid))
@@ -119,7 +131,16 @@ def on_join_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Start receiving a room's events (members only; others get the same error as for a missing room)."""
     room_id = _load(RoomRefSchema(), data)["room_id"]
     access_room(_user(identity), room_id)
-    join_room(events.room_channel(room_id))
+    channel = events.room_channel(room_id)
+    join_room(channel)
+    # A removal committed between the check and the join found this socket outside the room, so nothing made
+    # it leave: check again, in a fresh transaction, now that it is in.
+    db.session.rollback()
+    try:
+        access_room(_user(identity), room_id)
+    except DomainError:
+        leave_room(channel)
+        raise
     events.joined(request.sid, room_id, identity.user_id)
     return {"room_id": str(room_id)}
 
@@ -135,7 +156,7 @@ def on_leave_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     return {"room_id": str(room_id)}
 
 
-@socket_event("send_message")
+@socket_event("send_message", limit="socket_send_message")
 def on_send_message(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Send a message like POST /api/chat/messages; `{message_id}` alone is the notify-only form."""
     user = _user(identity)
@@ -147,11 +168,13 @@ def on_send_message(identity: TokenIdentity, data: Any) -> dict[str, Any]:
         if notify.get("room_id", message.room_id) != message.room_id:
             raise ValidationFailed.field("room_id", "The message is not in this room.")
         return {"message": _message.dump(message), "created": False}
+    # A send counts against the user's message limit whichever way it comes, or sockets would bypass it.
+    ratelimit.check_user("send_message", identity.user_id)
     message, created = messages.send_message(user, **_load(SendMessageSchema(), data))
     return {"message": _message.dump(message), "created": created}
 
 
-@socket_event("typing")
+@socket_event("typing", limit="socket_typing")
 def on_typing(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Tell the room's other sockets; only from a joined room, and at most once a second unless it flips."""
     payload = _load(TypingSchema(), data)

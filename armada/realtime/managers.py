@@ -8,19 +8,42 @@ With Redis they travel on the same channel as the events they must precede, so t
 
 Redis pub/sub keeps nothing for a process that is not subscribed (Redis down or restarting, the listener
 backing off): the events published meanwhile are lost, internal ones included. So after every (re)subscription
-the Redis manager calls `on_subscribed`, which re-derives from the database what they would have done.
+the Redis manager calls `on_subscribed`, which re-derives from the database what they would have done. Events
+can also be lost while every listener stays subscribed (Redis hung, a network partition): the publisher gives up
+on them, and once Redis answers again it publishes RESYNC, on which every other process does the same.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlparse
 
 import socketio
+from socketio.redis_manager import parse_redis_sentinel_url
 
 LEAVE = "armada:leave"  # data: {"room": <room to leave>}
 DISCONNECT = "armada:disconnect"  # data: {}
+RESYNC = "armada:resync"  # data: {}; the sender dropped events: re-derive from the database what they did
 INTERNAL_EVENTS = frozenset({LEAVE, DISCONNECT})
+
+# python-socketio's own logger shows errors only (Flask-SocketIO's default); a recovery is worth a line too.
+log = logging.getLogger(__name__)
+
+# A publish runs inside the request or socket event that made a change, after its commit: it must never hold it
+# for long. So publishing has a client of its own with a read timeout (python-socketio's one client also listens,
+# idle for minutes: it cannot have one, and without one a hung Redis held every request forever). After a
+# timeout it never retries, as the command may sit in Redis already (a retry could deliver the event twice); after
+# a connection error it retries once at once (a connection dropped while idle).
+PUBLISH_TIMEOUT_SECONDS = 1.0
+# After a failed publish, events are dropped without trying for this long, so an outage costs a request nothing.
+PUBLISH_PAUSE_SECONDS = 1.0
+# The listener retries subscribing after 0.5, 1, 2, 4, 5, 5... s (python-socketio's own doubles up to 60 s): after a
+# long outage, delivery across processes resumes within seconds of Redis coming back, not a minute.
+LISTEN_RETRY_FIRST_SECONDS = 0.5
+LISTEN_RETRY_MAX_SECONDS = 5.0
 
 
 class _InternalEvents:
@@ -59,11 +82,82 @@ class RedisQueueManager(_InternalEvents, socketio.RedisManager):
     ) -> None:
         super().__init__(url, channel=channel, redis_options=redis_options)
         self.on_subscribed = on_subscribed
+        self._publisher: Any = None
+        self._publish_paused_until = 0.0
+        self._resyncing = False
 
     def _redis_connect(self) -> None:
         super()._redis_connect()
         # Keep Redis's subscribe confirmations: each marks a (re)subscription, redis-py's silent reconnects too.
         self.pubsub = self.redis.pubsub(ignore_subscribe_messages=False)
+
+    def _new_publisher(self) -> Any:
+        """The publishing client, made as RedisManager makes its one client, with the timeout and retry above."""
+        module = self._get_redis_module()
+        retry = module.retry.Retry(
+            module.backoff.NoBackoff(), 1, supported_errors=(module.exceptions.ConnectionError,)
+        )
+        options = {**self.redis_options, "socket_timeout": PUBLISH_TIMEOUT_SECONDS, "retry": retry}
+        if urlparse(self.redis_url).scheme in {"redis+sentinel", "valkey+sentinel"}:
+            sentinels, service_name, credentials = parse_redis_sentinel_url(self.redis_url)
+            sentinel = module.sentinel.Sentinel(sentinels, **options, **credentials)
+            return sentinel.master_for(service_name or self.channel)
+        return module.Redis.from_url(self.redis_url, **options)
+
+    def _publish(self, data: Any) -> Any:
+        """Publish on the channel, or give up at once: see PUBLISH_TIMEOUT_SECONDS and PUBLISH_PAUSE_SECONDS."""
+        if time.monotonic() < self._publish_paused_until:
+            return None
+        try:
+            if self._publisher is None:
+                self._publisher = self._new_publisher()
+            return self._publisher.publish(self.channel, self.json.dumps(data))
+        except Exception as exc:  # Redis down, hung or unreachable: the change is committed; clients catch up
+            self._publish_paused_until = time.monotonic() + PUBLISH_PAUSE_SECONDS
+            self._get_logger().error(
+                f"Cannot publish to redis... dropping events for {PUBLISH_PAUSE_SECONDS} secs",
+                extra={"redis_exception": str(exc)},
+            )
+            if not self._resyncing:
+                self._resyncing = True
+                self.server.start_background_task(self._resync_when_back)
+            return None
+
+    def _resync_when_back(self) -> None:
+        """Once Redis answers again, have every other process re-derive what the dropped events did."""
+        message = {
+            "method": "emit", "event": RESYNC, "data": [{}], "namespace": "/", "room": None,
+            "skip_sid": None, "callback": None, "host_id": self.host_id,
+        }
+        try:
+            while True:
+                time.sleep(PUBLISH_PAUSE_SECONDS)
+                try:
+                    self._publisher = self._publisher or self._new_publisher()
+                    self._publisher.publish(self.channel, self.json.dumps(message))
+                except Exception as exc:  # still unreachable
+                    log.debug("Redis still unreachable: %s", exc)
+                    continue
+                log.warning("Publishing to Redis again after dropping events; the other processes resync")
+                return
+        finally:
+            self._resyncing = False
+
+    def _redis_listen_with_retries(self) -> Iterator[dict[str, Any]]:
+        """RedisManager's, with a backoff capped at LISTEN_RETRY_MAX_SECONDS."""
+        delay = LISTEN_RETRY_FIRST_SECONDS
+        while True:
+            try:
+                self._redis_connect()
+                self.pubsub.subscribe(self.channel)
+                delay = LISTEN_RETRY_FIRST_SECONDS
+                yield from self.pubsub.listen()
+            except Exception as exc:  # whatever Redis or the network raised: keep trying, never end the listener
+                self._get_logger().error(
+                    f"Cannot receive from redis... retrying in {delay} secs", extra={"redis_exception": str(exc)}
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, LISTEN_RETRY_MAX_SECONDS)
 
     def _listen(self) -> Iterator[bytes]:
         """RedisManager._listen, plus `on_subscribed` on each subscription, before any message that follows it."""
@@ -89,6 +183,9 @@ class RedisQueueManager(_InternalEvents, socketio.RedisManager):
         return {sid: self.get_rooms(sid, namespace) for sid, _eio_sid in list(self.get_participants(namespace, None))}
 
     def _handle_emit(self, message: dict[str, Any]) -> None:
+        if message.get("event") == RESYNC:
+            self._subscribed()
+            return
         if message.get("event") in INTERNAL_EVENTS:
             data = message["data"][0] if isinstance(message["data"], list) else message["data"]
             self._apply_internal(message["event"], data, message.get("namespace") or "/", message["room"])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from flask import Flask
 
+from armada.errors import error_body
 from armada.extensions import socketio
 from armada.realtime import handlers  # noqa: F401 - registers the event handlers on import
 from armada.realtime.managers import LocalManager, RedisQueueManager
@@ -30,6 +33,58 @@ class WithoutWebSocketCompression:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
         return self.app(environ, start_response)
+
+
+class RefuseOversizedPolls:
+    """WSGI middleware: a Socket.IO polling POST declaring more than the message cap gets a 413 at once.
+
+    python-engineio refuses one too, but by closing the session from inside that request, which then waits for
+    a long-poll GET to drain the session's queue: with none pending, the request (its greenlet and connection)
+    hangs for good, and a client could pile such requests up.
+    """
+
+    def __init__(self, app: Any, prefix: str, limit: int) -> None:
+        self.app, self.prefix, self.limit = app, prefix, limit
+        self.body = json.dumps(
+            error_body("payload_too_large", f"A Socket.IO message may be at most {limit} bytes.")
+        ).encode()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO", "").startswith(self.prefix):
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > self.limit:
+                headers = [
+                    ("Content-Type", "application/json"),
+                    ("Content-Length", str(len(self.body))),
+                    ("Connection", "close"),  # the body stays unread
+                ]
+                start_response("413 Request Entity Too Large", headers)
+                return [self.body]
+        return self.app(environ, start_response)
+
+
+def bound_websocket_messages(limit: int) -> None:
+    """Make websockets refuse a message as soon as it passes `limit` bytes, instead of once it is all in memory.
+
+    python-engineio checks max_http_buffer_size only after simple-websocket has buffered the whole message, with
+    no limit of its own: a client (before any authentication) could make the process hold gigabytes. Given
+    max_message_size, simple-websocket closes the connection (1009, message too big) while the message arrives.
+    """
+    eio = socketio.server.eio
+    base = eio._async.get("websocket")
+    if base is None or not issubclass(base, SimpleWebSocketWSGI):
+        return
+
+    class BoundedWebSocket(base):  # type: ignore[misc, valid-type]
+        def __init__(self, handler: Any, server: Any) -> None:
+            super().__init__(handler, server)
+            self.server_args["max_message_size"] = limit
+
+    # The drivers table is the async module's own dict: give this server a copy rather than change it for all.
+    eio._async = {**eio._async, "websocket": BoundedWebSocket}
 
 
 def init_app(app: Flask) -> None:
@@ -57,6 +112,10 @@ def init_app(app: Flask) -> None:
         # One socket's events are handled in the order they arrive (join_room before the typing sent right
         # after it, send before edit); different sockets still run concurrently.
         async_handlers=False,
+    )
+    bound_websocket_messages(app.config["SOCKETIO_MAX_MESSAGE_BYTES"])
+    app.wsgi_app = RefuseOversizedPolls(  # type: ignore[method-assign]
+        app.wsgi_app, "/socket.io/", app.config["SOCKETIO_MAX_MESSAGE_BYTES"]
     )
     if not app.config["WEBSOCKET_COMPRESSION"]:
         app.wsgi_app = WithoutWebSocketCompression(app.wsgi_app)  # type: ignore[method-assign]

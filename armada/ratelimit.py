@@ -1,0 +1,185 @@
+"""Rate limits: flask-limiter on the REST routes worth protecting, and the same counters for socket events.
+
+Each limit is a flask-limiter string from the config (RATE_LIMIT_*), counted in fixed windows that start at a
+client's first request: per client address for login and register, per user for message sends (REST and socket
+together), room creation and uploads, per socket for socket events. REST and per-user counts live in Redis when
+REDIS_URL is set, so every process shares them, under keys prefixed by REDIS_CHANNEL (deployments sharing one
+Redis already need different channels); in this process's memory otherwise, and while Redis is unreachable.
+Per-socket counts always stay in memory: a socket lives on one process, and typing must not cost a Redis call.
+A breach is TooManyRequests: a 429 with Retry-After over REST, an error acknowledgement over Socket.IO.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, current_app, request
+from flask_jwt_extended import get_jwt_identity
+from flask_limiter import Limiter, RateLimitExceeded, RouteLimit
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter, RateLimiter
+
+from armada.errors import TooManyRequests, error_response
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LimitKind:
+    """One configurable limit: its setting, and what the refusal calls the things counted."""
+
+    setting: str
+    what: str
+
+
+LIMITS = {
+    "login": LimitKind("RATE_LIMIT_LOGIN", "login attempts"),
+    "register": LimitKind("RATE_LIMIT_REGISTER", "registrations"),
+    "send_message": LimitKind("RATE_LIMIT_SEND_MESSAGE", "messages"),
+    "create_room": LimitKind("RATE_LIMIT_CREATE_ROOM", "new rooms"),
+    "upload": LimitKind("RATE_LIMIT_UPLOAD", "uploads"),
+    "socket_send_message": LimitKind("RATE_LIMIT_SOCKET_SEND_MESSAGE", "send_message events"),
+    "socket_typing": LimitKind("RATE_LIMIT_SOCKET_TYPING", "typing events"),
+}
+
+# Options for the Redis connection: give up quickly while Redis is down (limits then count in memory, see
+# init_app) and ping a connection idle for a while, as the Socket.IO queue does.
+REDIS_OPTIONS: dict[str, Any] = {
+    "socket_connect_timeout": 2,
+    "socket_timeout": 2,
+    "health_check_interval": 10,
+    "socket_keepalive": True,
+}
+
+_SOCKET_COUNTERS = "armada.socket_rate_limits"
+
+
+def client_address() -> str:
+    """The key of a per-address limit: the direct peer's address, never a header a client can write itself."""
+    return f"ip:{request.remote_addr or 'unknown'}"
+
+
+def user_key(user_id: uuid.UUID | str) -> str:
+    """The key of a per-user limit."""
+    return f"user:{user_id}"
+
+
+def _current_user_key() -> str:
+    # The route checked the token first (the limit decorator sits below jwt_required).
+    return user_key(get_jwt_identity())
+
+
+def _limit_string(name: str) -> str:
+    return str(current_app.config[LIMITS[name].setting])
+
+
+# One Limiter for the process, because its decorators sit on module-level routes. flask-limiter keeps its
+# storage on this object, so it counts for the app built last with limits on: in production there is one app
+# per process; the tests build more, and those with limits off never count (see _limits_off).
+limiter = Limiter(
+    key_func=client_address,
+    strategy="fixed-window",
+    headers_enabled=False,  # the 429 carries Retry-After; X-RateLimit-* on every response would cost a lookup
+    swallow_errors=True,  # a storage failure never turns a request into a 500
+)
+
+
+@limiter.request_filter
+def _limits_off() -> bool:
+    return not current_app.config.get("RATE_LIMIT_ENABLED", False)
+
+
+def per_address(name: str) -> RouteLimit:
+    """Decorator: limit a public route per client address by the LIMITS entry `name`."""
+    return limiter.shared_limit(functools.partial(_limit_string, name), scope=name, key_func=client_address)
+
+
+def per_user(name: str) -> RouteLimit:
+    """Decorator: limit an authenticated route per user; place it below jwt_required."""
+    return limiter.shared_limit(functools.partial(_limit_string, name), scope=name, key_func=_current_user_key)
+
+
+def documented(name: str) -> dict[str, Any]:
+    """Keyword arguments of `alt_response(429, ...)` for a route limited by `name`."""
+    return {
+        "description": f"Rate limited ({LIMITS[name].setting}); `details.retry_after` repeats Retry-After.",
+        "headers": {
+            "Retry-After": {"description": "Seconds until the limit resets.", "schema": {"type": "integer"}}
+        },
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(limit: str) -> tuple[RateLimitItem, ...]:
+    return tuple(sorted(parse_many(limit)))  # shortest window first, as flask-limiter checks them
+
+
+def _seconds_until(reset_time: float) -> int:
+    return math.ceil(reset_time - time.time())
+
+
+def _count(strategy: RateLimiter, name: str, key: str) -> None:
+    """Count one hit against every window of the limit `name` (as flask-limiter keys it); refuse when over."""
+    for item in _parsed(_limit_string(name)):
+        if not strategy.hit(item, key, name):
+            reset_time, _ = strategy.get_window_stats(item, key, name)
+            raise TooManyRequests(_seconds_until(reset_time), str(item), LIMITS[name].what)
+
+
+def check_socket_event(name: str, socket_id: str) -> None:
+    """Count one event of a socket against the LIMITS entry `name`; TooManyRequests when over."""
+    counters: RateLimiter | None = current_app.extensions.get(_SOCKET_COUNTERS)
+    if counters is not None and current_app.config["RATE_LIMIT_ENABLED"]:
+        _count(counters, name, f"socket:{socket_id}")
+
+
+def check_user(name: str, user_id: uuid.UUID) -> None:
+    """Count one action of a user against the limit its REST route counts (a socket send_message, say)."""
+    if not (current_app.config["RATE_LIMIT_ENABLED"] and limiter.initialized):
+        return
+    try:
+        _count(limiter.limiter, name, user_key(user_id))
+    except TooManyRequests:
+        raise
+    except Exception:  # the storage failed: let the action through, as the REST routes do (swallow_errors)
+        log.warning("rate limit storage failed; %s of user %s not counted", name, user_id, exc_info=True)
+
+
+def _rate_limited(exc: RateLimitExceeded) -> tuple[Response, int]:
+    """flask-limiter's breach as the contract's 429, with the seconds until the breached window resets."""
+    item = exc.limit.limit
+    scope = exc.limit.scope if isinstance(exc.limit.scope, str) else ""
+    what = LIMITS[scope].what if scope in LIMITS else "requests"
+    breached = limiter.current_limit
+    try:
+        retry_after = _seconds_until(breached.window.reset_time) if breached else item.get_expiry()
+    except Exception:  # the storage failed since the breach: the window's full length is a safe answer
+        retry_after = item.get_expiry()
+    return error_response(TooManyRequests(retry_after, str(item), what))
+
+
+def init_app(app: Flask) -> None:
+    """Count in Redis (REDIS_URL) or memory, and answer breaches in the contract's format; nothing when off."""
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
+    if not app.config["RATE_LIMIT_ENABLED"]:
+        return
+    redis_url = app.config["REDIS_URL"]
+    app.config.update(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=redis_url or "memory://",
+        RATELIMIT_STORAGE_OPTIONS=(
+            {"key_prefix": f"{app.config['REDIS_CHANNEL']}:ratelimit", **REDIS_OPTIONS} if redis_url else {}
+        ),
+        # While Redis is unreachable, count in this process's memory (rechecking Redis now and then) rather
+        # than wait on it for every request or stop limiting.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=bool(redis_url),
+    )
+    limiter.init_app(app)
+    app.extensions[_SOCKET_COUNTERS] = FixedWindowRateLimiter(MemoryStorage())

@@ -1,0 +1,543 @@
+"""Faults under traffic, on real servers: PostgreSQL or Redis restarted (or frozen) while messages flow, SIGTERM.
+
+Every service stopped here is one the test started itself (tests/private_services.py, RedisProcess): the shared
+PostgreSQL and Redis are never touched.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.client import HTTPResponse
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+import socketio
+from sqlalchemy import make_url
+
+from tests.private_services import PostgresCluster
+from tests.servers import HttpUser, Server, fresh_database, group_alive, migrate, run_server, serve_fresh
+from tests.test_realtime_cluster import Recorder, RedisProcess, about, make_group, wait_in_log, wait_listening
+
+REQUEST_SECONDS = 10  # no request may take longer, outage or not: a hang is a failure
+RECOVERY_SECONDS = 15  # how long after a restart the same server process must be serving again
+GRACEFUL_SECONDS = 20  # the Procfile's --graceful-timeout
+
+
+# ---- a client that keeps sending through the fault --------------------------------------------------------------
+
+
+@dataclass
+class Attempt:
+    """One POST /api/chat/messages and what came back (status None: no answer at all)."""
+
+    client_id: str
+    status: int | None
+    body: Any
+    headers: dict[str, str]
+    error: str | None = None
+
+
+class Sender:
+    """Posts messages to a room from its own thread, one after another, each with a client_id of its own."""
+
+    def __init__(self, url: str, token: str, room_id: str, name: str) -> None:
+        self.url, self.token, self.room_id, self.name = url, token, room_id, name
+        self.attempts: list[Attempt] = []
+        self.changed = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"sender-{name}", daemon=True)
+
+    def _run(self) -> None:
+        with requests.Session() as http:
+            for n in itertools.count():
+                if self._stop.is_set():
+                    return
+                client_id = f"{self.name}-{n}"
+                body = {"room_id": self.room_id, "content": f"{self.name} #{n} ✉️", "client_id": client_id}
+                self._record(send(http, self.url, self.token, body, client_id))
+                time.sleep(0.02)
+
+    def _record(self, attempt: Attempt) -> None:
+        with self.changed:
+            self.attempts.append(attempt)
+            self.changed.notify_all()
+
+    def mark(self) -> int:
+        """The number of attempts so far: pass it to `wait_for` to look only at later ones."""
+        with self.changed:
+            return len(self.attempts)
+
+    def wait_for(
+        self, what: str, predicate: Callable[[Attempt], bool], since: int = 0, count: int = 1,
+        timeout: float = RECOVERY_SECONDS,
+    ) -> list[Attempt]:
+        """Wait until `count` attempts made after `since` satisfy `predicate`; those attempts."""
+
+        def matching() -> list[Attempt]:
+            return [a for a in self.attempts[since:] if predicate(a)]
+
+        with self.changed:
+            if not self.changed.wait_for(lambda: len(matching()) >= count, timeout=timeout):
+                seen = [(a.status, a.error) for a in self.attempts[since:]][-10:]
+                raise AssertionError(f"sender {self.name}: no {count} {what} within {timeout}s; last: {seen}")
+            return matching()
+
+    def start(self) -> Sender:
+        self._thread.start()
+        return self
+
+    def stop(self) -> list[Attempt]:
+        self._stop.set()
+        self._thread.join(timeout=REQUEST_SECONDS + 5)
+        assert not self._thread.is_alive(), f"sender {self.name} is stuck in a request"
+        return list(self.attempts)
+
+
+def send(http: requests.Session, url: str, token: str, body: dict[str, Any], client_id: str) -> Attempt:
+    """POST a message; any answer is recorded, no answer (refused, reset, timed out) too."""
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        response = http.post(f"{url}/api/chat/messages", json=body, headers=headers, timeout=REQUEST_SECONDS)
+    except requests.RequestException as exc:
+        return Attempt(client_id, None, None, {}, repr(exc))
+    try:
+        parsed = response.json()
+    except ValueError:
+        parsed = response.text
+    return Attempt(client_id, response.status_code, parsed, dict(response.headers))
+
+
+@contextmanager
+def sending(*senders: Sender) -> Iterator[None]:
+    for sender in senders:
+        sender.start()
+    try:
+        yield
+    finally:
+        for sender in senders:
+            sender.stop()
+
+
+def created(attempt: Attempt) -> bool:
+    return attempt.status == 201
+
+
+def unavailable(attempt: Attempt) -> bool:
+    return attempt.status == 503
+
+
+def assert_database_unavailable(status: int, body: Any, headers: Mapping[str, str], what: str) -> None:
+    """The contract's 503: `{"error": {code: database_unavailable, message}}`, with a Retry-After."""
+    assert status == 503, f"{what}: {status} {body}"
+    assert isinstance(body, dict) and set(body) == {"error"}, f"{what}: {body}"
+    error = body["error"]
+    assert error["code"] == "database_unavailable" and error["message"], f"{what}: {error}"
+    assert set(error) <= {"code", "message", "details"}, f"{what}: {error}"
+    retry_after = {k.lower(): v for k, v in headers.items()}.get("retry-after")
+    assert retry_after is not None and retry_after.isdigit(), f"{what}: Retry-After {retry_after!r}"
+
+
+def worker_boots(server: Server) -> int:
+    """How many gunicorn workers this server has booted: more than one means a worker died and was replaced."""
+    return server.log.read_text(errors="replace").count("Booting worker with pid")
+
+
+def libpq_url(database_url: str) -> str:
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def stored_messages(conn: psycopg.Connection, room_id: str) -> dict[str, str]:
+    """client_id -> message id of every message stored in the room, read straight from PostgreSQL."""
+    rows = conn.execute("SELECT client_id, id FROM chat_messages WHERE room_id = %s", (room_id,)).fetchall()
+    stored = {client_id: str(message_id) for client_id, message_id in rows}
+    assert len(stored) == len(rows), "two messages share a client_id"
+    return stored
+
+
+def assert_counters_consistent(conn: psycopg.Connection) -> None:
+    """No half-written change: each room's counters match its messages, and read pointers stay within them."""
+    rooms = conn.execute(
+        """
+        SELECT r.id, r.last_seq, r.last_message_seq,
+               coalesce(max(m.seq), 0), coalesce(max(m.change_seq), 0), count(m.id), count(DISTINCT m.seq)
+        FROM chat_rooms r LEFT JOIN chat_messages m ON m.room_id = r.id
+        GROUP BY r.id, r.last_seq, r.last_message_seq
+        """
+    ).fetchall()
+    assert rooms
+    for room_id, last_seq, last_message_seq, max_seq, max_change_seq, messages, distinct_seqs in rooms:
+        assert last_message_seq == max_seq, f"room {room_id}: last_message_seq {last_message_seq}, newest {max_seq}"
+        assert last_seq == max_change_seq, f"room {room_id}: last_seq {last_seq}, newest change {max_change_seq}"
+        assert messages == distinct_seqs, f"room {room_id}: two messages share a seq"
+    ahead = conn.execute(
+        """
+        SELECT count(*) FROM chat_room_members mb JOIN chat_rooms r ON r.id = mb.room_id
+        WHERE mb.last_read_seq > r.last_message_seq
+        """
+    ).fetchone()
+    assert ahead == (0,), "a read pointer points past the room's newest message"
+
+
+# ---- PostgreSQL restarted --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster()
+    try:
+        cluster.init()
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def assert_every_kind_of_request_gets_503(
+    http: requests.Session, server: Server, alice: HttpUser, room_id: str
+) -> None:
+    """While the database is down: reads, writes, logins and the health check all answer the same clear 503."""
+    auth = {"Authorization": f"Bearer {alice.token}"}
+    login = {"email": f"nobody-{uuid.uuid4().hex[:6]}@example.com", "password": "pass word 123"}
+    register = {**login, "display_name": "Late"}
+    calls: list[tuple[str, str, dict[str, Any]]] = [
+        ("GET", "/api/health", {}),
+        ("GET", "/api/users/me", {"headers": auth}),
+        ("GET", "/api/chat/rooms", {"headers": auth}),
+        ("GET", f"/api/chat/rooms/{room_id}/messages", {"headers": auth}),
+        ("PATCH", f"/api/chat/rooms/{room_id}", {"headers": auth, "json": {"name": "Renamed"}}),
+        ("POST", "/api/auth/login", {"json": login}),
+        ("POST", "/api/auth/register", {"json": register}),
+    ]
+    for method, path, kwargs in calls:
+        response = http.request(method, f"{server.url}{path}", timeout=REQUEST_SECONDS, **kwargs)
+        assert_database_unavailable(response.status_code, response.json(), response.headers, f"{method} {path}")
+
+
+@pytest.mark.needs_postgres
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_postgres_restart_during_traffic_answers_503_then_recovers_without_half_written_rows(
+    own_postgres: PostgresCluster, tmp_path: Path, mode: str
+) -> None:
+    database_url = own_postgres.create_database("armada")
+    migrate(database_url)
+    with run_server(database_url, tmp_path, "server") as server, requests.Session() as http:
+        alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
+        room_id = make_group(alice, bob)
+        bob_socket = Recorder("Bob").connect(server, bob.token)
+        bob_socket.join(room_id)
+        senders = [Sender(server.url, token, room_id, name) for token, name in ((alice.token, "a"), (bob.token, "b"))]
+        try:
+            with sending(*senders):
+                for sender in senders:
+                    sender.wait_for("201 before the outage", created, count=3)
+
+                # `fast` ends every session (open transactions roll back); `immediate` is a crash (WAL recovery).
+                own_postgres.stop(mode)
+                marks = [sender.mark() for sender in senders]
+                for sender, mark in zip(senders, marks):
+                    sender.wait_for("503 during the outage", unavailable, since=mark, count=3)
+                assert_every_kind_of_request_gets_503(http, server, alice, room_id)
+                refused = bob_socket.client.call(
+                    "send_message", {"room_id": room_id, "content": "over the socket", "client_id": "sock-1"},
+                    timeout=REQUEST_SECONDS,
+                )
+                assert refused["ok"] is False and refused["error"]["code"] == "database_unavailable", refused
+                assert bob_socket.client.connected
+                # A new socket is refused with the same reason (its token check reads the database).
+                newcomer = Recorder("Bob, connecting during the outage")
+                with pytest.raises(socketio.exceptions.ConnectionError):
+                    newcomer.connect(server, bob.token)
+                assert newcomer.wait_for("connect_error")["data"] == {"code": "database_unavailable"}
+
+                own_postgres.start()
+                marks = [sender.mark() for sender in senders]
+                after = [sender.wait_for("201 after the restart", created, since=mark)[0]
+                         for sender, mark in zip(senders, marks)]
+                # Real-time delivery carries on through the same socket.
+                for attempt in after:
+                    bob_socket.wait_for("new_message", about(attempt.body["id"]))
+        finally:
+            bob_socket.close()
+
+        attempts = [attempt for sender in senders for attempt in sender.attempts]
+        # Only two answers ever: created, or the clear 503; never a 500, a reset, or a hang past the timeout.
+        assert {a.status for a in attempts} == {201, 503}, [(a.status, a.error, a.body) for a in attempts
+                                                           if a.status not in (201, 503)][:5]
+        for attempt in attempts:
+            if attempt.status == 503:
+                assert_database_unavailable(503, attempt.body, attempt.headers, attempt.client_id)
+        # The same process serves again: the pool reconnected (pre-ping), no worker was replaced.
+        assert server.process.poll() is None and worker_boots(server) == 1, server.output()
+        health = http.get(f"{server.url}/api/health", timeout=REQUEST_SECONDS)
+        assert health.json() == {"status": "ok", "database": "ok"}
+
+        # A client retries what failed, with the same client_id: 201 if it was never stored, else the stored one.
+        retried: dict[str, str] = {}
+        for sender in senders:
+            token = alice.token if sender.name == "a" else bob.token
+            for attempt in sender.attempts:
+                if attempt.status == 503:
+                    cid = attempt.client_id
+                    retry = {"room_id": room_id, "content": "retry", "client_id": cid}
+                    again = send(http, server.url, token, retry, cid)
+                    assert again.status in (200, 201), (again.status, again.body)
+                    retried[cid] = again.body["id"]
+
+        with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+            stored = stored_messages(conn, room_id)
+            accepted = {a.client_id: a.body["id"] for a in attempts if a.status == 201}
+            # Every 201 is in the database, and every message there is one a client was told about.
+            assert {cid: stored.get(cid) for cid in accepted} == accepted
+            assert stored == accepted | retried
+            assert_counters_consistent(conn)
+
+        # A new socket connects too (its token check reads the database).
+        Recorder("Bob again").connect(server, bob.token).close()
+
+
+# ---- Redis restarted or frozen ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    server = RedisProcess(tmp_path / "redis.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            server.process.send_signal(signal.SIGCONT)  # a frozen one cannot stop
+        server.stop()
+
+
+def begin_fault(fault: str, redis_server: RedisProcess, servers: tuple[Server, ...]) -> None:
+    """`restart`: Redis stops (refused connections, the listeners notice). `freeze`: Redis stops answering but
+    keeps every connection open (SIGSTOP: a hung Redis, or a network partition), which nobody notices by itself."""
+    if fault == "restart":
+        redis_server.stop()
+        for server in servers:
+            wait_in_log(server, "Cannot receive from redis")
+    else:
+        assert redis_server.process is not None
+        redis_server.process.send_signal(signal.SIGSTOP)
+
+
+def end_fault(fault: str, redis_server: RedisProcess) -> None:
+    if fault == "restart":
+        redis_server.start()
+    else:
+        assert redis_server.process is not None
+        redis_server.process.send_signal(signal.SIGCONT)
+
+
+@pytest.mark.needs_postgres
+@pytest.mark.needs_redis
+@pytest.mark.parametrize("fault", ["restart", "freeze"])
+def test_redis_fault_during_traffic_keeps_every_message_and_delivery_resumes(
+    own_redis: RedisProcess, tmp_path: Path, fault: str
+) -> None:
+    channel = f"armada-faults-{uuid.uuid4().hex}"
+    queue = {"REDIS_URL": own_redis.url, "REDIS_CHANNEL": channel}
+    with fresh_database(tmp_path, "armada_faults") as database_url:
+        migrate(database_url)
+        with (
+            run_server(database_url, tmp_path, "a", **queue) as a,
+            run_server(database_url, tmp_path, "b", **queue) as b,
+            requests.Session() as http,
+        ):
+            alice, bob, carol = (HttpUser(http, a.url, name) for name in ("Alice", "Bob", "Carol"))
+            room_id = make_group(alice, bob, carol)
+            bob_on_a, carol_on_a, alice_on_b = Recorder("Bob@A"), Recorder("Carol@A"), Recorder("Alice@B")
+            try:
+                bob_on_a.connect(a, bob.token).join(room_id)
+                carol_on_a.connect(a, carol.token).join(room_id)
+                alice_on_b.connect(b, alice.token).join(room_id)
+                wait_listening(own_redis.url, channel, 2)
+                sender = Sender(b.url, alice.token, room_id, "b")  # posts on B; Bob and Carol listen on A
+                with sending(sender):
+                    first = sender.wait_for("201 before the fault", created)[0]
+                    bob_on_a.wait_for("new_message", about(first.body["id"]))
+
+                    begin_fault(fault, own_redis, (a, b))
+                    sender.wait_for("201 during the fault", created, since=sender.mark(), count=3)
+                    socket_message = {"room_id": room_id, "content": "socket, no redis", "client_id": "sock-1"}
+                    ack = alice_on_b.call("send_message", socket_message)
+                    assert ack["ok"] is True and ack["created"] is True, ack
+                    # Carol is removed on B: A cannot hear of it now, and must act on it once Redis is back.
+                    removed = alice.call("DELETE", f"/api/chat/rooms/{room_id}/members/{carol.id}", b.url)
+                    assert removed.status_code == 204, removed.text
+
+                    end_fault(fault, own_redis)
+                    restarted = sender.mark()
+
+                    def sent_after_restart(data: Any) -> bool:
+                        ids = {x.body["id"] for x in sender.attempts[restarted:] if x.status == 201}
+                        return data["message"]["id"] in ids
+
+                    # Delivery B -> A resumes by itself, on the same processes and sockets.
+                    bob_on_a.wait_for("new_message", sent_after_restart, timeout=RECOVERY_SECONDS)
+                    carol_on_a.wait_for("member_removed", timeout=RECOVERY_SECONDS)
+                    resumed = sender.mark()
+                    sender.wait_for("201 after delivery resumed", created, since=resumed, count=2)
+                attempts = sender.attempts
+
+                # REST answered every send throughout.
+                failed = [(x.status, x.error, x.body) for x in attempts if x.status != 201]
+                assert not failed, failed[:5]
+                with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+                    stored = stored_messages(conn, room_id)
+                    assert_counters_consistent(conn)
+                accepted = {x.client_id: x.body["id"] for x in attempts}
+                assert stored == accepted | {"sock-1": ack["message"]["id"]}
+
+                # Nothing arrived twice; what Bob missed live he gets from the catch-up call.
+                heard = [data["message"]["id"] for data in bob_on_a.received("new_message")]
+                assert len(heard) == len(set(heard)), "a message was delivered twice"
+                caught_up: list[str] = []
+                cursor: str | None = first.body["id"]
+                while cursor:
+                    params = {"after": cursor, "limit": "100"}
+                    page = bob.call("GET", f"/api/chat/rooms/{room_id}/messages", a.url, params=params).json()
+                    caught_up += [m["id"] for m in page["items"]]
+                    cursor = page["next_cursor"]
+                assert {first.body["id"], *caught_up} == set(stored.values())
+                # Carol's socket left the room: of what Bob heard after delivery resumed, nothing reached her.
+                later = {x.body["id"] for x in attempts[resumed:]}
+                for message_id in later:
+                    bob_on_a.wait_for("new_message", about(message_id))
+                assert later and not carol_on_a.received("new_message", lambda d: d["message"]["id"] in later)
+
+                # A -> B resumed too, and neither process was restarted.
+                reply = bob.call("POST", "/api/chat/messages", a.url, json={"room_id": room_id, "content": "back"})
+                assert reply.status_code == 201, reply.text
+                alice_on_b.wait_for("new_message", about(reply.json()["id"]), timeout=RECOVERY_SECONDS)
+                assert bob_on_a.client.connected and alice_on_b.client.connected and carol_on_a.client.connected
+                for server in (a, b):
+                    assert server.process.poll() is None and worker_boots(server) == 1, server.output()
+            finally:
+                for recorder in (bob_on_a, carol_on_a, alice_on_b):
+                    recorder.close()
+
+
+# ---- SIGTERM ---------------------------------------------------------------------------------------------------
+
+
+def read_head(sock: socket.socket) -> bytes:
+    """Read one response head (up to the blank line), nothing after it."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        chunk = sock.recv(1)
+        assert chunk, f"connection closed after {head!r}"
+        head += chunk
+    return head
+
+
+def address(server: Server) -> tuple[str, int]:
+    host, port = server.url.removeprefix("http://").split(":")
+    return host, int(port)
+
+
+def wait_refusing(server: Server) -> None:
+    """Wait until the server no longer accepts connections: its shutdown is under way."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(address(server), timeout=1).close()
+        except ConnectionRefusedError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"still accepting connections 5s after SIGTERM:\n{server.output()}")
+
+
+def assert_exits_cleanly(server: Server, within: float) -> None:
+    """The master exits with 0 within `within` seconds, its worker with it, no request cut off."""
+    try:
+        assert server.process.wait(timeout=within) == 0, server.output()
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"server still running {within}s after SIGTERM:\n{server.output()}") from None
+    deadline = time.monotonic() + 5
+    while group_alive(server.process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not group_alive(server.process.pid), "a worker outlived the master"
+    assert "Worker graceful timeout" not in server.output(), "requests were cut off at the graceful timeout"
+
+
+def test_sigterm_lets_a_slow_upload_in_flight_finish(tmp_path: Path) -> None:
+    with serve_fresh(tmp_path, STORAGE_BACKEND="local", MEDIA_ROOT=str(tmp_path / "media")) as server:
+        with requests.Session() as session:
+            alice = HttpUser(session, server.url, "Alice")
+        payload = b"Armada keeps a slow upload going while it shuts down.\n" * 40_000  # about 2 MB
+        boundary = uuid.uuid4().hex
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="notes.txt"\r\n'
+            "Content-Type: text/plain\r\n\r\n"
+        ).encode() + payload + f"\r\n--{boundary}--\r\n".encode()
+        host, port = address(server)
+        with socket.create_connection((host, port), timeout=REQUEST_SECONDS) as sock:
+            head = (
+                f"POST /api/chat/upload HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"Authorization: Bearer {alice.token}\r\n"
+                f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len(body)}\r\n"
+                "Expect: 100-continue\r\n\r\n"
+            )
+            sock.sendall(head.encode())
+            # The worker answers 100 Continue when it starts handling the request: it is in flight from here.
+            assert read_head(sock).startswith(b"HTTP/1.1 100 "), "no 100 Continue"
+            third = len(body) // 3
+            sock.sendall(body[:third])
+
+            server.process.send_signal(signal.SIGTERM)
+            wait_refusing(server)
+            # The slow client sends the rest only now that the server is shutting down.
+            for start in range(third, len(body), 64 * 1024):
+                sock.sendall(body[start : start + 64 * 1024])
+            response = HTTPResponse(sock)
+            response.begin()
+            result = json.loads(response.read())
+        assert response.status == 201, result
+        assert (result["filename"], result["size"], result["message_type"]) == ("notes.txt", len(payload), "file")
+        assert_exits_cleanly(server, GRACEFUL_SECONDS)
+
+
+def test_sigterm_closes_websocket_and_polling_clients_and_exits_before_the_graceful_timeout(tmp_path: Path) -> None:
+    with serve_fresh(tmp_path) as server:
+        with requests.Session() as session:
+            alice, bob = HttpUser(session, server.url, "Alice"), HttpUser(session, server.url, "Bob")
+            room_id = make_group(alice, bob)
+        on_websocket = Recorder("Alice (websocket)")
+        on_polling = Recorder("Bob (long-polling)")
+        try:
+            on_websocket.connect(server, alice.token).join(room_id)
+            on_polling.client.connect(
+                server.url, auth={"token": bob.token}, transports=["polling"], socketio_path="socket.io"
+            )
+            on_polling.wait_for("connected")
+            on_polling.join(room_id)
+
+            server.process.send_signal(signal.SIGTERM)
+            # Both hear the server close their connection (a client then reconnects, to the next process) well
+            # before the graceful timeout would cut them off.
+            for recorder in (on_websocket, on_polling):
+                recorder.wait_for("disconnect", timeout=GRACEFUL_SECONDS / 2)
+            assert_exits_cleanly(server, GRACEFUL_SECONDS / 2)
+            assert not on_websocket.client.connected and not on_polling.client.connected
+        finally:
+            on_websocket.close()
+            on_polling.close()
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            socketio.Client(reconnection=False).connect(
+                server.url, auth={"token": alice.token}, transports=["websocket"], wait_timeout=2
+            )
