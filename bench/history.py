@@ -7,12 +7,11 @@ SQL both ways: the keyset query the service runs and the `OFFSET n` query it del
 
 from __future__ import annotations
 
-import argparse
+import sys
 import gc
 import os
 import random
 import re
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -446,17 +445,8 @@ def plot(result: dict[str, Any], out: Path) -> list[Path]:
     return [depth_png, pct_png]
 
 
-def main() -> None:
-    """Run, save bench/results/history.json and the plots, print the report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100,000 messages and fewer samples")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix=f"armada-bench-{NAME}-") as tmp:
-        result = run(args.quick, Path(tmp))
-    harness.save(NAME, result)
-    plot(result, harness.RESULTS)
-    print(report(result))
-
 
 if __name__ == "__main__":
-    main()
+    from bench.run import standalone
+
+    standalone(sys.modules[__name__])

@@ -4,8 +4,7 @@ and connects/s, beside the Node peer."""
 
 from __future__ import annotations
 
-import argparse
-import tempfile
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -130,17 +129,8 @@ def plot(result: dict[str, Any], out: Path) -> list[Path]:
                        "RSS (MiB)")]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short runs, to check the harness")
-    args = parser.parse_args()
-    harness.raise_file_limit()
-    with tempfile.TemporaryDirectory() as scratch:
-        result = run(args.quick, Path(scratch))
-    harness.save(NAME, result)
-    plot(result, harness.RESULTS)
-    print(report(result))
-
 
 if __name__ == "__main__":
-    main()
+    from bench.run import standalone
+
+    standalone(sys.modules[__name__])

@@ -7,10 +7,9 @@ statements are counted in-process through the same Flask app.
 
 from __future__ import annotations
 
-import argparse
+import sys
 import os
 import random
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -278,17 +277,8 @@ def plot(result: dict[str, Any], out: Path) -> list[Path]:
     return [path]
 
 
-def main() -> None:
-    """Run, save bench/results/roomlist.json and the plot, print the report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer requests (same 500 rooms)")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix=f"armada-bench-{NAME}-") as tmp:
-        result = run(args.quick, Path(tmp))
-    harness.save(NAME, result)
-    plot(result, harness.RESULTS)
-    print(report(result))
-
 
 if __name__ == "__main__":
-    main()
+    from bench.run import standalone
+
+    standalone(sys.modules[__name__])

@@ -40,6 +40,15 @@ def run(names: list[str], quick: bool) -> None:
         module.plot(result, harness.RESULTS)
 
 
+def standalone(module: ModuleType) -> None:
+    """`python -m bench.<scenario> [--quick]`: run one scenario, save its result and plots, print its report."""
+    parser = argparse.ArgumentParser(description=(module.__doc__ or "").strip().splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs, to check the harness")
+    args = parser.parse_args()
+    run([module.NAME], args.quick)
+    print(module.report(json.loads((harness.RESULTS / f"{module.NAME}.json").read_text())))
+
+
 def _machine_section(machines: list[dict[str, Any]]) -> str:
     m = machines[0]
     packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
