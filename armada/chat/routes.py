@@ -63,6 +63,8 @@ class Room(MethodView):
 
     @rooms_blp.arguments(UpdateRoomSchema)
     @rooms_blp.response(200, RoomSchema)
+    @rooms_blp.alt_response(403, description="Only a room admin can do this (`not_admin`).")
+    @rooms_blp.alt_response(409, description="A direct room has no settings (`direct_room`).")
     def patch(self, data: dict[str, Any], room_id: uuid.UUID) -> Any:
         """Change a group's name, description or avatar (admins)."""
         return rooms.update_room(current_user, room_id, data)
@@ -75,12 +77,16 @@ class Member(MethodView):
     @rooms_blp.arguments(AddMemberSchema)
     @rooms_blp.response(201, RoomSchema, description="Added.")
     @rooms_blp.alt_response(200, schema=RoomSchema, description="Already a member; `is_admin` applied if sent.")
+    @rooms_blp.alt_response(403, description="Only a room admin can do this (`not_admin`).")
+    @rooms_blp.alt_response(409, description="A direct room (`direct_room`), or demoting the last admin (`last_admin`).")
     def post(self, data: dict[str, Any], room_id: uuid.UUID, user_id: uuid.UUID) -> Any:
         """Add a member to a group, or change a member's admin flag (admins)."""
         room, added = rooms.add_member(current_user, room_id, user_id, data["is_admin"])
         return room, 201 if added else 200
 
     @rooms_blp.response(204)
+    @rooms_blp.alt_response(403, description="Only a room admin can remove others (`not_admin`).")
+    @rooms_blp.alt_response(409, description="A direct room's members cannot change (`direct_room`).")
     def delete(self, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
         """Remove a member (admins), or leave (your own user id)."""
         rooms.remove_member(current_user, room_id, user_id)
@@ -113,6 +119,7 @@ def mark_read(data: dict[str, Any], room_id: uuid.UUID) -> Any:
 @messages_blp.arguments(SendMessageSchema)
 @messages_blp.response(201, MessageSchema, description="Created.")
 @messages_blp.alt_response(200, schema=MessageSchema, description="A retry: this client_id was already sent.")
+@messages_blp.alt_response(404, description="No such room, or not a member of it (`room_not_found`).")
 @messages_blp.alt_response(429, **ratelimit.documented("send_message"))
 def send_message(data: dict[str, Any]) -> Any:
     """Send a message, a reply (`reply_to_id`) or a forward (`forwarded_from_id`)."""
@@ -126,12 +133,15 @@ class Message(MethodView):
 
     @messages_blp.arguments(EditMessageSchema)
     @messages_blp.response(200, MessageSchema)
+    @messages_blp.alt_response(403, description="Only the sender can edit a message (`not_sender`).")
+    @messages_blp.alt_response(409, description="Deleted (`message_deleted`), or not a text message of one's own (`not_editable`).")
     def patch(self, data: dict[str, Any], message_id: uuid.UUID) -> Any:
         """Edit the text of your own message."""
         message, _ = messages.edit_message(current_user, message_id, data["content"])
         return message
 
     @messages_blp.response(200, MessageSchema)
+    @messages_blp.alt_response(403, description="Only the sender or a room admin can delete it (`not_allowed`).")
     def delete(self, message_id: uuid.UUID) -> Any:
         """Delete a message (sender or room admin); it stays as a tombstone."""
         message, _ = messages.delete_message(current_user, message_id)

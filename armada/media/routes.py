@@ -58,6 +58,7 @@ def upload(files: dict[str, Any]) -> Any:
 @ratelimit.per_user("upload")  # the same count as uploads through Armada: a direct upload is an upload
 @blp.arguments(SignedUploadArgsSchema, location="query")
 @blp.response(200, SignedUploadSchema)
+@blp.alt_response(413, description="`size` is over MAX_UPLOAD_BYTES (default 25 MB).")
 @blp.alt_response(429, **ratelimit.documented("upload"))
 def signed_upload_url(args: dict[str, Any]) -> dict[str, Any]:
     """A URL to upload one file straight to storage; send its `path` as a message's media_url afterwards."""
@@ -73,6 +74,7 @@ def signed_upload_url(args: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/api/media/<token>")
 @blp.doc(security=[])
+@blp.doc(responses={"200": {"description": "The file.", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}})
 @blp.alt_response(403, description="The link was tampered with or has expired.")
 def download(token: str) -> Response:
     """Open a signed media link (as found in messages and upload results); no bearer token needed."""
@@ -87,6 +89,9 @@ def download(token: str) -> Response:
 
 @blp.route("/api/media/upload/<token>", methods=["PUT"])
 @blp.doc(security=[])
+@blp.doc(responses={"201": {"description": "Stored."}})
+@blp.alt_response(403, description="The upload link was tampered with or has expired.")
+@blp.alt_response(413, description="Larger than MAX_UPLOAD_BYTES (default 25 MB).")
 @upload_size_limit
 def direct_upload(token: str) -> tuple[str, int]:
     """The local backend's signed upload URL (Supabase uploads go to Supabase instead)."""
