@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -35,9 +36,18 @@ def procfile_line(kind: str) -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free to listen on, below the kernel's ephemeral range (32768 and up): outgoing connections (to
+    PostgreSQL, Redis, other servers) take their local ports there, and could take a port picked there before
+    the server binds it."""
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port between 20000 and 32000")
 
 
 def base_env(**overrides: str) -> dict[str, str]:
