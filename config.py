@@ -41,6 +41,7 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 LOG_FORMATS = ("json", "text")
+MAX_TRUSTED_PROXIES = 10  # more hops than any real chain of proxies: a typo
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -115,6 +116,12 @@ class Config:
         self.LOG_LEVEL = _choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, upper=True)
         # Strict-Transport-Security max-age, sent on HTTPS responses only; 0 never sends it.
         self.HSTS_SECONDS = _int(env, "HSTS_SECONDS", 365 * 24 * 3600)
+        # How many reverse proxies in front add X-Forwarded-For and X-Forwarded-Proto (1 behind nginx or Heroku's
+        # router): the client's address (rate limits, logs) and scheme come from their hops. 0 believes neither
+        # header, because any client can write them.
+        self.TRUSTED_PROXIES = _int(env, "TRUSTED_PROXIES", 0)
+        if not 0 <= self.TRUSTED_PROXIES <= MAX_TRUSTED_PROXIES:
+            raise ConfigError(f"TRUSTED_PROXIES must be 0 to {MAX_TRUSTED_PROXIES}, got {self.TRUSTED_PROXIES}")
 
         self.JWT_ACCESS_TOKEN_EXPIRES = timedelta(seconds=_int(env, "JWT_ACCESS_TOKEN_EXPIRES", 15 * 60))
         self.JWT_REFRESH_TOKEN_EXPIRES = timedelta(seconds=_int(env, "JWT_REFRESH_TOKEN_EXPIRES", 30 * 24 * 3600))

@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from armada import auth, chat, cli, cors, database, errors, health, media, ratelimit, secrets, web
-from armada import observability, security_headers
+from armada import observability, proxies, security_headers
 from armada.realtime import server as realtime
 from armada.extensions import api, db, migrate
 from config import Config, config_from_env, load_dotenv_files
@@ -36,7 +36,8 @@ def create_app(config: Config | None = None) -> Flask:
     realtime.init_app(app)
     web.init_app(app)
     cli.init_app(app)
-    # Last: these two wrap the whole WSGI app, Socket.IO included (request ids outermost).
+    # Last: these wrap the whole WSGI app, Socket.IO included (the client's real address outermost).
     security_headers.init_app(app)
     observability.init_app(app)
+    proxies.init_app(app)
     return app

@@ -62,7 +62,7 @@ _SOCKET_COUNTERS = "armada.socket_rate_limits"
 
 
 def client_address() -> str:
-    """The key of a per-address limit: the direct peer's address, never a header a client can write itself."""
+    """The key of a per-address limit: the direct peer's address, or the one TRUSTED_PROXIES forwarded (proxies)."""
     return f"ip:{request.remote_addr or 'unknown'}"
 
 

@@ -40,7 +40,8 @@ class SecurityHeadersMiddleware:
         self.hsts = f"max-age={hsts_seconds}" if hsts_seconds > 0 else None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        # gunicorn sets the scheme from X-Forwarded-Proto only for proxies in FORWARDED_ALLOW_IPS.
+        # The scheme comes from X-Forwarded-Proto only when a proxy is trusted: TRUSTED_PROXIES (armada.proxies,
+        # which wraps this), or gunicorn's FORWARDED_ALLOW_IPS (127.0.0.1 by default).
         https = environ.get("wsgi.url_scheme") == "https"
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

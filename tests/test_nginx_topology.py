@@ -38,6 +38,7 @@ import pytest
 import requests
 
 from tests.servers import ROOT, HttpUser, Server, free_port, fresh_database, kill_group, migrate, run_server
+from tests.test_rate_limits import client_at, email_of
 from tests.test_realtime_cluster import wait_listening
 
 pytestmark = [pytest.mark.needs_postgres, pytest.mark.needs_redis]
@@ -281,8 +282,16 @@ def topology(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     """Two instances on one fresh database and one Redis channel of their own, behind nginx."""
     tmp_path = tmp_path_factory.mktemp("nginx_topology")
     channel = f"armada-test-{uuid.uuid4().hex}"
-    # Every client reaches the instances from nginx's address, so all registrations here count as one client's.
-    env = {"REDIS_URL": redis_url, "REDIS_CHANNEL": channel, "RATE_LIMIT_REGISTER": "1000/minute"}
+    # As deploy/nginx.conf says to run them: limits on, counted per client as nginx saw it (TRUSTED_PROXIES=1).
+    # Every client here is at 127.0.0.1 but those of the login test, so the register limit is raised.
+    env = {
+        "REDIS_URL": redis_url,
+        "REDIS_CHANNEL": channel,
+        "TRUSTED_PROXIES": "1",
+        "RATE_LIMIT_ENABLED": "true",
+        "RATE_LIMIT_REGISTER": "1000/minute",
+        "RATE_LIMIT_LOGIN": "3/minute",
+    }
     with fresh_database(tmp_path, "armada_nginx") as database_url:
         migrate(database_url)
         with (
@@ -412,6 +421,39 @@ def test_rest_and_an_upload_of_exactly_the_cap_pass_through_nginx(topology: Topo
     )
     assert over.status_code == 413, over.text[:500]
     assert over.json()["error"]["code"] == "file_too_large"
+
+
+def test_each_client_behind_nginx_has_its_own_login_count_and_its_own_address_in_the_log(topology: Topology) -> None:
+    proxy = topology.proxy
+    email = email_of(HttpUser(topology.http, proxy.url, "Dana"))
+
+    def login(client: requests.Session, password: str, forged: str) -> requests.Response:
+        body = {"email": email, "password": password}
+        # A forged X-Forwarded-For: nginx appends the address it saw, and that is the one Armada reads.
+        headers = {"X-Forwarded-For": forged}
+        return client.post(f"{proxy.url}/api/auth/login", json=body, headers=headers, timeout=10)
+
+    with client_at("127.0.0.2") as guesser, client_at("127.0.0.3") as neighbour:
+        wrong = [login(guesser, "wrong password", f"203.0.113.{n}") for n in range(3)]
+        assert [r.status_code for r in wrong] == [401, 401, 401], [r.text for r in wrong]
+        refused = login(guesser, "pass word 123", "203.0.113.99")
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited", refused.text
+        assert login(neighbour, "pass word 123", "127.0.0.2").status_code == 200
+
+    request_id = refused.headers["X-Request-ID"]
+    deadline = time.monotonic() + EVENT_SECONDS
+    while not (records := [r for r in instance_records(topology) if r.get("request_id") == request_id]):
+        assert time.monotonic() < deadline, "no log record of the refused login on either instance"
+        time.sleep(0.05)
+    assert [(r["status"], r["remote_addr"]) for r in records if r["logger"] == "armada.request"] == [
+        (429, "127.0.0.2")
+    ], records
+
+
+def instance_records(topology: Topology) -> list[dict[str, Any]]:
+    """The JSON records both instances have logged so far."""
+    lines = [line for s in (topology.a, topology.b) for line in s.log.read_text(errors="replace").splitlines()]
+    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 @pytest.mark.parametrize("path", ["/api/chat/upload", "/api/chat/messages", "/socket.io/?EIO=4&transport=polling"])

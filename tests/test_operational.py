@@ -563,6 +563,8 @@ def test_log_format_defaults_to_json_in_production_only() -> None:
     assert ProductionConfig({**SECRETS, "LOG_FORMAT": "Text"}).LOG_FORMAT == "text"
     assert DevelopmentConfig({"LOG_LEVEL": "warning"}).LOG_LEVEL == "WARNING"
     assert DevelopmentConfig({}).HSTS_SECONDS == 31536000
+    assert DevelopmentConfig({}).TRUSTED_PROXIES == 0  # no forwarding header believed unless a deployment says so
+    assert ProductionConfig({**SECRETS, "TRUSTED_PROXIES": "2"}).TRUSTED_PROXIES == 2
 
 
 @pytest.mark.parametrize(
@@ -573,6 +575,10 @@ def test_log_format_defaults_to_json_in_production_only() -> None:
         {"LOG_LEVEL": "loud"},
         {"LOG_LEVEL": "10"},
         {"HSTS_SECONDS": "a year"},
+        {"TRUSTED_PROXIES": "-1"},
+        {"TRUSTED_PROXIES": "11"},
+        {"TRUSTED_PROXIES": "one"},
+        {"TRUSTED_PROXIES": "1\x00"},
     ],
 )
 def test_bad_operational_settings_are_config_errors_naming_them(env: dict[str, str]) -> None:

@@ -8,6 +8,7 @@ address of its own (127.0.0.N: Linux routes the whole 127.0.0.0/8 to the loopbac
 from __future__ import annotations
 
 import itertools
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -206,6 +207,69 @@ def test_forwarding_headers_do_not_move_a_client_to_another_address(server: Serv
     ]
     assert [a.status_code for a in answers[:3]] == [200, 200, 200]
     assert_rate_limited(answers[3], "3 per 1 minute", "login attempts")
+
+
+@pytest.fixture(scope="module")
+def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Low limits, behind one trusted proxy (TRUSTED_PROXIES=1): our clients play the proxy's part."""
+    tmp = tmp_path_factory.mktemp("proxied")
+    with serve_fresh(tmp, prefix="armada_proxied", TRUSTED_PROXIES="1", **LIMITED) as running:
+        yield running
+
+
+def forwarded_client() -> str:
+    """An address no other test forwards (documentation prefix)."""
+    return f"2001:db8::{uuid.uuid4().hex[:4]}"
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_login_count(
+    proxied: Server, http: requests.Session
+) -> None:
+    email = email_of(HttpUser(http, proxied.url, "Alice"))
+    client, neighbour = forwarded_client(), forwarded_client()
+
+    def attempt(forwarded_for: str | None, password: str = PASSWORD) -> requests.Response:
+        headers = {"X-Forwarded-For": forwarded_for} if forwarded_for is not None else {}
+        body = {"email": email, "password": password}
+        return http.post(f"{proxied.url}/api/auth/login", json=body, headers=headers, timeout=10)
+
+    for _ in range(3):
+        assert attempt(client, "wrong password").status_code == 401
+    assert_rate_limited(attempt(client), "3 per 1 minute", "login attempts")
+    # The client wrote the header itself and the proxy appended the address it saw: only that last hop counts.
+    assert_rate_limited(attempt(f"203.0.113.9, {client}"), "3 per 1 minute", "login attempts")
+    assert_rate_limited(attempt(f"{neighbour}, {client}"), "3 per 1 minute", "login attempts")
+    # Another client behind the same proxy, and a request with no forwarding header (the proxy's own address).
+    assert attempt(neighbour).status_code == 200
+    assert attempt(f"{client}, {neighbour}").status_code == 200
+    assert attempt(None).status_code == 200
+
+
+def test_the_request_log_names_the_client_a_trusted_proxy_forwarded(proxied: Server, http: requests.Session) -> None:
+    client = forwarded_client()
+    response = http.get(f"{proxied.url}/api/health", headers={"X-Forwarded-For": f"198.51.100.4, {client}"})
+    assert response.status_code == 200
+    request_id = response.headers["X-Request-ID"]
+    deadline = time.monotonic() + 5
+    while not (records := [r for r in log_records(proxied) if r.get("request_id") == request_id]):
+        assert time.monotonic() < deadline, proxied.output()
+        time.sleep(0.05)
+    assert [r["remote_addr"] for r in records if r["logger"] == "armada.request"] == [client], records
+
+
+def test_only_a_trusted_proxy_makes_a_request_https(server: Server, proxied: Server, http: requests.Session) -> None:
+    https = {"X-Forwarded-Proto": "https"}
+    # From 127.0.0.2 and up, gunicorn's own FORWARDED_ALLOW_IPS (127.0.0.1) does not apply: TRUSTED_PROXIES does.
+    trusted = http.get(f"{proxied.url}/api/health", headers=https, timeout=10)
+    assert trusted.headers.get("Strict-Transport-Security") == "max-age=31536000", trusted.headers
+    untrusted = http.get(f"{server.url}/api/health", headers=https, timeout=10)
+    assert untrusted.status_code == 200 and "Strict-Transport-Security" not in untrusted.headers
+
+
+def log_records(server: Server) -> list[dict[str, Any]]:
+    """The JSON records of a production server's log (gunicorn's own lines are text)."""
+    lines = server.log.read_text(errors="replace").splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 def test_every_register_attempt_counts_against_the_address_and_a_refused_one_creates_nobody(
