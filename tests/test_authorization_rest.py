@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,7 @@ from typing import Any
 import jwt
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import Connection, select, text, update
 from werkzeug.test import TestResponse
 
 from armada.auth.tokens import issue_tokens
@@ -733,3 +734,63 @@ def test_the_last_two_admins_leaving_at_once_hand_admin_to_the_member_who_stays(
         )
         assert statuses == [204, 204]
         assert admins_of(app, room) == {uuid.UUID(carol.id)}
+
+
+@contextmanager
+def room_locked_by_another_transaction(app: Flask, room_id: str) -> Iterator[Connection]:
+    """Hold the room's row lock (as a membership change in progress does) in a transaction of our own, which the
+    caller commits or rolls back; PostgreSQL only (SQLite has no row locks, its writers queue on the file)."""
+    with app.app_context():
+        connection = db.engine.connect()
+    try:
+        transaction = connection.begin()
+        connection.execute(update(ChatRoom).where(ChatRoom.id == uuid.UUID(room_id)).values(name="Locked"))
+        yield connection
+        if transaction.is_active:
+            transaction.rollback()
+    finally:
+        connection.close()
+
+
+def wait_until_a_request_waits_for_a_lock(connection: Connection) -> None:
+    deadline = time.monotonic() + 10
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    while not connection.execute(query).scalar():
+        assert time.monotonic() < deadline, "no request ever waited for the room's lock"
+        time.sleep(0.02)
+
+
+@pytest.mark.needs_postgres
+@pytest.mark.parametrize("change", ["add", "remove", "promote", "rename"])
+def test_an_admin_removed_while_their_change_waits_for_the_room_is_refused(
+    api: ApiClient, app: Flask, change: str
+) -> None:
+    alice, bob, carol, dave = api.users("Alice", "Bob", "Carol", "Dave")
+    room = alice.make_group(bob, carol)["id"]
+    assert alice.post(member_url(room, bob), json={"is_admin": True}).status_code == 200
+    bobs_change: Callable[[Any], TestResponse] = {
+        "add": lambda c: c.post(member_url(room, dave), headers=bob.headers, json={}),
+        "remove": lambda c: c.delete(member_url(room, carol), headers=bob.headers),
+        "promote": lambda c: c.post(member_url(room, carol), headers=bob.headers, json={"is_admin": True}),
+        "rename": lambda c: c.patch(f"{ROOMS}/{room}", headers=bob.headers, json={"name": "Bob's now"}),
+    }[change]
+    with ThreadPoolExecutor(1) as pool, room_locked_by_another_transaction(app, room) as other:
+        # Bob's request passes its first check (he is an admin) and then waits for the room...
+        waiting = pool.submit(lambda: bobs_change(app.test_client()))
+        wait_until_a_request_waits_for_a_lock(other)
+        # ...while Alice's removal of Bob, which holds it, commits.
+        other.execute(
+            update(ChatRoomMember)
+            .where(ChatRoomMember.room_id == uuid.UUID(room), ChatRoomMember.user_id == uuid.UUID(bob.id))
+            .values(is_active=False, is_admin=False)
+        )
+        other.commit()
+        response = waiting.result(timeout=10)
+    # As if one after the other: Bob is no longer a member, so the room is not his to see, let alone change.
+    assert_error(response, 404, "room_not_found")
+    seen = alice.get(f"{ROOMS}/{room}")
+    assert seen.status_code == 200, seen.get_json()
+    assert {(m["user_id"], m["is_admin"]) for m in seen.get_json()["members"]} == {(alice.id, True), (carol.id, False)}
+    assert seen.get_json()["name"] == "Locked"

@@ -214,6 +214,8 @@ def update_room(user: User, room_id: uuid.UUID, changes: dict[str, str | None]) 
     check_admin(access)
     if "name" in changes and not changes["name"]:
         raise ValidationFailed.field("name", "A group room needs a name.")
+    access = _lock_and_recheck(user, access)
+    check_admin(access)
     for field in ("name", "description", "avatar_url"):
         if field in changes:
             setattr(access.room, field, changes[field])
@@ -234,6 +236,18 @@ def _lock_room(room_id: uuid.UUID) -> None:
     db.session.execute(statement, execution_options={"synchronize_session": False})
 
 
+def _lock_and_recheck(actor: User, access: RoomAccess) -> RoomAccess:
+    """Lock the room's row (_lock_room), then check the actor's access again on rows read afresh.
+
+    The first check ran before the lock: a change the actor waited on (another admin removing or demoting them)
+    may have committed since, and it must hold as if the two had run one after the other.
+    """
+    _lock_room(access.room.id)
+    db.session.expire(access.room)
+    db.session.expire(access.member)
+    return access_room(actor, access.room.id)
+
+
 def _active_admin_count(room_id: uuid.UUID) -> int:
     return db.session.scalar(
         select(func.count()).where(
@@ -251,8 +265,9 @@ def add_member(actor: User, room_id: uuid.UUID, user_id: uuid.UUID, is_admin: bo
     check_admin(access)
     if db.session.get(User, user_id) is None:
         raise NotFound("No such user.", code="user_not_found")
+    access = _lock_and_recheck(actor, access)
+    check_admin(access)
     room = access.room
-    _lock_room(room.id)
     # Read under the lock, and afresh: it may be the caller's own membership, loaded before the lock.
     member = db.session.scalar(
         select(ChatRoomMember)
@@ -290,8 +305,9 @@ def remove_member(actor: User, room_id: uuid.UUID, user_id: uuid.UUID) -> RoomAc
     access = access_room(actor, room_id)
     check_group_room(access.room)
     check_can_remove_member(access, user_id)
+    access = _lock_and_recheck(actor, access)
+    check_can_remove_member(access, user_id)
     room = access.room
-    _lock_room(room.id)
     member = db.session.scalar(
         select(ChatRoomMember)
         .where(
