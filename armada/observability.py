@@ -52,6 +52,10 @@ REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"(?i)([\"']{_SECRET_NAMES}[\"']\s*:\s*[\"'])[^\"']*"), r"\1[redacted]"),
     # Credentials in URLs: redis://:password@host, postgresql://user:password@host
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@/\s]+@"), r"\1:[redacted]@"),
+    # Media and direct-upload links, whose last path segment is the credential: in any record, because a request
+    # that matched no route (a 404 or 405) or failed (Flask's "Exception on <path>") still names its path.
+    # (Possessive: a second pass must not take "upload" for a token once the token is gone.)
+    (re.compile(r"(/api/media/(?:upload/)?+)[^/?\s\"'<>\[\]]+"), r"\1[redacted]"),
 )
 
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("armada_request_id", default=None)

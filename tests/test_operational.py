@@ -404,6 +404,9 @@ def test_the_log_holds_no_password_or_token_and_every_record_is_json_with_a_requ
     media_url = uploaded_media_url(carol)
     media_token = urlsplit(media_url).path.rsplit("/", 1)[-1]
     assert requests.get(media_url, timeout=10).status_code == 200
+    # Requests that match no route name the link's path too: a wrong method, a trailing slash.
+    assert requests.post(media_url, timeout=10).status_code == 405
+    assert requests.get(f"{media_url}/", timeout=10).status_code == 404
     assert carol.call("POST", "/api/auth/logout").status_code == 204
 
     # The websocket's own line is written when the connection has closed.
@@ -461,6 +464,9 @@ def test_text_logs_carry_request_ids_and_no_query_strings(configured: Server) ->
         ("Error 111 connecting to redis://:p4ssw0rd@cache:6379/0", "p4ssw0rd"),
         ("postgresql+psycopg://armada:s3cret@db/armada", "s3cret"),
         ("/socket.io/?EIO=4&transport=polling&sid=AbCdEf123&PASSWORD=x1", "AbCdEf123"),
+        ("POST /api/media/WyJhYmMiXQ.Zx9aQ.c2ln 405", "WyJhYmMiXQ"),
+        ("Exception on /api/media/WyJhYmMiXQ.Zx9aQ.c2ln/ [GET]", "c2ln"),
+        ("GET /api/media/upload/WyJ4In0.abc.def?x=1 405", "WyJ4In0"),
     ],
 )
 def test_redact_removes_secrets_and_keeps_the_rest(text: str, leaked: str) -> None:
