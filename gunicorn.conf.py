@@ -28,5 +28,10 @@ def _close_realtime_connections(worker: Any) -> None:
         if all(sock.fileno() == -1 for sock in worker.sockets):
             break
         gevent.sleep(0.1)
-    worker.log.info("closing %d Socket.IO connections", len(socketio.server.eio.sockets))
-    socketio.server.eio.disconnect()
+    eio = socketio.server.eio
+    worker.log.info("closing %d Socket.IO connections", len(eio.sockets))
+    for sock in list(eio.sockets.values()):
+        # Not eio.disconnect(): it waits for each socket's CLOSE to be sent, which for long-polling means the
+        # client's next poll, so one client that never polls again would hold up every socket after it.
+        sock.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
+    eio.sockets = {}

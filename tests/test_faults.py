@@ -520,6 +520,10 @@ def test_sigterm_closes_websocket_and_polling_clients_and_exits_before_the_grace
         on_websocket = Recorder("Alice (websocket)")
         on_polling = Recorder("Bob (long-polling)")
         try:
+            # An engine.io session whose client went quiet after its handshake and never polls again, opened
+            # first so that the server comes to it before the others: it must not hold up their closing.
+            silent = requests.get(f"{server.url}/socket.io/?EIO=4&transport=polling", timeout=REQUEST_SECONDS)
+            assert silent.status_code == 200 and '"sid"' in silent.text, silent.text
             on_websocket.connect(server, alice.token).join(room_id)
             on_polling.client.connect(
                 server.url, auth={"token": bob.token}, transports=["polling"], socketio_path="socket.io"
