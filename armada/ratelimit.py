@@ -1,8 +1,9 @@
 """Rate limits: flask-limiter on the REST routes worth protecting, and the same counters for socket events.
 
 Each limit is a flask-limiter string from the config (RATE_LIMIT_*), counted in fixed windows that start at a
-client's first request: per client address for login and register, per user for message sends (REST and socket
-together), room creation and uploads, per socket for socket events. REST and per-user counts live in Redis when
+client's first request: per client address for login and register, per user for message sends and for message
+edits and deletions (REST and socket together), room creation and uploads, per socket for socket events (per
+socket and room for joining and leaving, which every member of the room hears). REST and per-user counts live in Redis when
 REDIS_URL is set, so every process shares them, under keys prefixed by REDIS_CHANNEL (deployments sharing one
 Redis already need different channels); in this process's memory otherwise, and while Redis is unreachable.
 Per-socket counts always stay in memory: a socket lives on one process, and typing must not cost a Redis call.
@@ -43,10 +44,12 @@ LIMITS = {
     "login": LimitKind("RATE_LIMIT_LOGIN", "login attempts"),
     "register": LimitKind("RATE_LIMIT_REGISTER", "registrations"),
     "send_message": LimitKind("RATE_LIMIT_SEND_MESSAGE", "messages"),
+    "change_message": LimitKind("RATE_LIMIT_CHANGE_MESSAGE", "message edits and deletions"),
     "create_room": LimitKind("RATE_LIMIT_CREATE_ROOM", "new rooms"),
     "upload": LimitKind("RATE_LIMIT_UPLOAD", "uploads"),
     "socket_send_message": LimitKind("RATE_LIMIT_SOCKET_SEND_MESSAGE", "send_message events"),
     "socket_typing": LimitKind("RATE_LIMIT_SOCKET_TYPING", "typing events"),
+    "socket_join_room": LimitKind("RATE_LIMIT_SOCKET_JOIN_ROOM", "join_room and leave_room events for this room"),
 }
 
 # Options for the Redis connection: give up quickly while Redis is down (limits then count in memory, see
@@ -133,11 +136,12 @@ def _count(strategy: RateLimiter, name: str, key: str) -> None:
             raise TooManyRequests(_seconds_until(reset_time), str(item), LIMITS[name].what)
 
 
-def check_socket_event(name: str, socket_id: str) -> None:
-    """Count one event of a socket against the LIMITS entry `name`; TooManyRequests when over."""
+def check_socket_event(name: str, socket_id: str, subject: object = None) -> None:
+    """Count one event of a socket (about `subject`, when given) against the LIMITS entry `name`; TooManyRequests
+    when over."""
     counters: RateLimiter | None = current_app.extensions.get(_SOCKET_COUNTERS)
     if counters is not None and current_app.config["RATE_LIMIT_ENABLED"]:
-        _count(counters, name, f"socket:{socket_id}")
+        _count(counters, name, f"socket:{socket_id}" if subject is None else f"socket:{socket_id}:{subject}")
 
 
 def check_user(name: str, user_id: uuid.UUID) -> None:

@@ -40,6 +40,8 @@ LIMITED = {
     "RATE_LIMIT_UPLOAD": "2/minute",
     "RATE_LIMIT_SOCKET_SEND_MESSAGE": "3/minute",
     "RATE_LIMIT_SOCKET_TYPING": "3/minute",
+    "RATE_LIMIT_CHANGE_MESSAGE": "3/minute",
+    "RATE_LIMIT_SOCKET_JOIN_ROOM": "3/minute",
 }
 ADDRESSES = (f"127.0.0.{n}" for n in itertools.count(2))
 
@@ -373,6 +375,34 @@ def test_the_upload_limit_counts_uploads_and_direct_upload_urls_together(
     assert upload(bob).status_code == 201
 
 
+def test_edits_and_deletions_share_a_per_user_limit_over_rest_and_sockets(
+    server: Server, http: requests.Session, sockets: Callable[[HttpUser], Listener]
+) -> None:
+    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
+    room_id = make_group(alice, bob)
+    first, second = (post(alice, room_id, text).json()["id"] for text in ("first", "second"))
+    socket = sockets(alice)
+
+    def edit(message_id: str, content: str) -> requests.Response:
+        return alice.call("PATCH", f"/api/chat/messages/{message_id}", json={"content": content})
+
+    assert edit(first, "first, edited").status_code == 200
+    assert socket.call("message_edited", {"message_id": first, "content": "first, edited twice"})["ok"] is True
+    assert alice.call("DELETE", f"/api/chat/messages/{second}").status_code == 200
+    # Three changes, whichever way they came: the fourth is refused both ways, and changes nothing.
+    assert_rate_limited(edit(first, "over REST"), "3 per 1 minute", "message edits and deletions")
+    over = socket.call("message_edited", {"message_id": first, "content": "over the socket"})
+    assert_refused_ack(over, "3 per 1 minute")
+    assert_refused_ack(socket.call("message_deleted", {"message_id": first}), "3 per 1 minute")
+    assert_rate_limited(alice.call("DELETE", f"/api/chat/messages/{first}"), "3 per 1 minute", "message edits")
+    contents = history(bob, room_id)
+    assert "first, edited twice" in contents and not {"over REST", "over the socket"} & set(contents), contents
+    # Bob's count is his own.
+    bobs = post(bob, room_id, "bob's").json()["id"]
+    bobs_edit = bob.call("PATCH", f"/api/chat/messages/{bobs}", json={"content": "bob's, edited"})
+    assert bobs_edit.status_code == 200, bobs_edit.text
+
+
 # ---- per socket ----------------------------------------------------------------------------------------------
 
 
@@ -403,6 +433,28 @@ def test_a_send_message_flood_gets_error_acks_and_the_socket_stays_usable(
     assert_rate_limited(post(alice, room_id, "over REST"), "4 per 1 minute", "messages")
     assert post(bob, room_id, "bob is fine").status_code == 201
     assert [c for c in history(bob, room_id) if c.startswith("flood")] == ["flood 0", "flood 1", "flood 2"]
+
+
+def test_join_and_leave_are_limited_per_socket_and_room(
+    server: Server, http: requests.Session, sockets: Callable[[HttpUser], Listener]
+) -> None:
+    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
+    toggled, other = make_group(alice, bob), make_group(alice, bob)
+    toggler, watcher = sockets(alice), sockets(bob)
+    assert watcher.call("join_room", {"room_id": toggled})["ok"] is True
+    acks = [toggler.call("leave_room" if i % 2 else "join_room", {"room_id": toggled}) for i in range(5)]
+    assert [ack["ok"] for ack in acks] == [True, True, True, False, False], acks
+    for ack in acks[3:]:
+        assert_refused_ack(ack, "3 per 1 minute")
+    # The room heard the three that went through (join, leave, join) and nothing of the refused ones.
+    watcher.wait_for_count("user_joined", 2)
+    watcher.wait_for("user_left")
+    watcher.assert_no("user_left", lambda d: d["room_id"] == other)  # and a moment for any stray to arrive
+    assert len(watcher.matching("user_joined")) == 2 and len(watcher.matching("user_left")) == 1
+    # Counted per room, and per socket: joining another room, or the same room from another socket, still works.
+    assert toggler.call("join_room", {"room_id": other}) == {"ok": True, "room_id": other}
+    assert sockets(alice).call("join_room", {"room_id": toggled}) == {"ok": True, "room_id": toggled}
+    assert toggler.client.connected
 
 
 def test_a_typing_flood_gets_error_acks_per_socket(

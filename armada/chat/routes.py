@@ -131,17 +131,21 @@ def send_message(data: dict[str, Any]) -> Any:
 class Message(MethodView):
     decorators = [jwt_required()]
 
+    @ratelimit.per_user("change_message")
     @messages_blp.arguments(EditMessageSchema)
     @messages_blp.response(200, MessageSchema)
     @messages_blp.alt_response(403, description="Only the sender can edit a message (`not_sender`).")
     @messages_blp.alt_response(409, description="Deleted (`message_deleted`), or not a text message of one's own (`not_editable`).")
+    @messages_blp.alt_response(429, **ratelimit.documented("change_message"))
     def patch(self, data: dict[str, Any], message_id: uuid.UUID) -> Any:
         """Edit the text of your own message."""
         message, _ = messages.edit_message(current_user, message_id, data["content"])
         return message
 
+    @ratelimit.per_user("change_message")
     @messages_blp.response(200, MessageSchema)
     @messages_blp.alt_response(403, description="Only the sender or a room admin can delete it (`not_allowed`).")
+    @messages_blp.alt_response(429, **ratelimit.documented("change_message"))
     def delete(self, message_id: uuid.UUID) -> Any:
         """Delete a message (sender or room admin); it stays as a tombstone."""
         message, _ = messages.delete_message(current_user, message_id)

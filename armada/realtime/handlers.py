@@ -130,6 +130,8 @@ def connect(auth: Any = None) -> None:
 def on_join_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Start receiving a room's events (members only; others get the same error as for a missing room)."""
     room_id = _load(RoomRefSchema(), data)["room_id"]
+    # Per room: a client joins every room it is in at once, but each join or leave is heard by the whole room.
+    ratelimit.check_socket_event("socket_join_room", request.sid, room_id)
     access_room(_user(identity), room_id)
     channel = events.room_channel(room_id)
     join_room(channel)
@@ -149,6 +151,7 @@ def on_join_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
 def on_leave_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Stop receiving a room's events."""
     room_id = _load(RoomRefSchema(), data)["room_id"]
+    ratelimit.check_socket_event("socket_join_room", request.sid, room_id)
     channel = events.room_channel(room_id)
     if channel in rooms():
         leave_room(channel)
@@ -196,6 +199,7 @@ def on_typing(identity: TokenIdentity, data: Any) -> dict[str, Any]:
 def on_message_edited(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Edit a message like PATCH /api/chat/messages/{id}; the same text again is a no-op."""
     payload = _load(SocketEditSchema(), data)
+    ratelimit.check_user("change_message", identity.user_id)  # with REST's edits and deletions
     message, changed = messages.edit_message(_user(identity), payload["message_id"], payload["content"])
     return {"message": _message.dump(message), "changed": changed}
 
@@ -203,7 +207,9 @@ def on_message_edited(identity: TokenIdentity, data: Any) -> dict[str, Any]:
 @socket_event("message_deleted")
 def on_message_deleted(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Delete a message like DELETE /api/chat/messages/{id}; again is a no-op."""
-    message, changed = messages.delete_message(_user(identity), _load(MessageRefSchema(), data)["message_id"])
+    message_id = _load(MessageRefSchema(), data)["message_id"]
+    ratelimit.check_user("change_message", identity.user_id)  # with REST's edits and deletions
+    message, changed = messages.delete_message(_user(identity), message_id)
     return {"message": _message.dump(message), "changed": changed}
 
 
