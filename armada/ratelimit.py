@@ -13,6 +13,7 @@ A breach is TooManyRequests: a 429 with Retry-After over REST, an error acknowle
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 import math
 import time
@@ -65,8 +66,20 @@ _SOCKET_COUNTERS = "armada.socket_rate_limits"
 
 
 def client_address() -> str:
-    """The key of a per-address limit: the direct peer's address, or the one TRUSTED_PROXIES forwarded (proxies)."""
-    return f"ip:{request.remote_addr or 'unknown'}"
+    """The key of a per-address limit: the direct peer's address, or the one TRUSTED_PROXIES forwarded (proxies);
+    for IPv6, its /64."""
+    address = request.remote_addr or "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # a unix socket's peer, say
+        return f"ip:{address}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"ip:{ip.ipv4_mapped}"
+        # A subscriber is given a whole /64 and may use any address in it: counted one by one, a client could
+        # rotate through 2**64 fresh counts.
+        return f"ip:{ipaddress.IPv6Network((ip, 64), strict=False)}"
+    return f"ip:{ip}"
 
 
 def user_key(user_id: uuid.UUID | str) -> str:

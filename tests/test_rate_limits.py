@@ -220,8 +220,8 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def forwarded_client() -> str:
-    """An address no other test forwards (documentation prefix)."""
-    return f"2001:db8::{uuid.uuid4().hex[:4]}"
+    """An address in a /64 no other test forwards (documentation prefix)."""
+    return f"2001:db8:{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}::1"
 
 
 def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_login_count(
@@ -245,6 +245,29 @@ def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_login_count(
     assert attempt(neighbour).status_code == 200
     assert attempt(f"{client}, {neighbour}").status_code == 200
     assert attempt(None).status_code == 200
+
+
+def test_an_ipv6_client_is_counted_by_its_64_and_an_ipv4_one_by_its_address(
+    proxied: Server, http: requests.Session
+) -> None:
+    email = email_of(HttpUser(http, proxied.url, "Alice"))
+    network = forwarded_client().removesuffix("::1")
+
+    def attempt(forwarded_for: str) -> int:
+        body = {"email": email, "password": "wrong password"}
+        headers = {"X-Forwarded-For": forwarded_for}
+        return http.post(f"{proxied.url}/api/auth/login", json=body, headers=headers, timeout=10).status_code
+
+    # Three addresses of one /64 (a subscriber's), written differently: one count.
+    assert [attempt(f"{network}::1"), attempt(f"{network}:0:0:0:2"), attempt(f"{network}::ffff:1")] == [401] * 3
+    assert attempt(f"{network}::dead:beef") == 429
+    assert attempt(forwarded_client()) == 401  # another /64 is someone else
+    # An IPv4 client, and the same one written as an IPv4-mapped IPv6 address, share a count of their own.
+    four = f"198.51.100.{uuid.uuid4().int % 250 + 1}"
+    assert [attempt(four), attempt(f"::ffff:{four}"), attempt(four)] == [401] * 3
+    assert attempt(f"::ffff:{four}") == 429
+    # Anything else a proxy may pass (not an address at all) is still a key of its own, never an error.
+    assert attempt("unknown") == 401
 
 
 def test_the_request_log_names_the_client_a_trusted_proxy_forwarded(proxied: Server, http: requests.Session) -> None:
@@ -486,7 +509,7 @@ def test_the_limit_resets_when_its_window_ends(tmp_path: Path, http: requests.Se
             if refused.status_code != 200:
                 break
         retry_after = assert_rate_limited(refused, "2 per 2 second", "login attempts")
-        time.sleep(retry_after)
+        time.sleep(retry_after + 0.2)  # Retry-After is whole seconds, rounded up; a margin for the clocks
         assert login(http, s, email).status_code == 200
 
 
