@@ -1,10 +1,10 @@
 """Production entry point (gunicorn -k gevent): patch the standard library first, then build the app."""
 
-import gc
-
 from gevent import monkey
 
 monkey.patch_all()
+
+import gc  # noqa: E402
 
 from armada import create_app  # noqa: E402 - must come after monkey-patching
 

@@ -1,9 +1,9 @@
 """Rate limits: flask-limiter on the REST routes worth protecting, and the same counters for socket events.
 
 Each limit is a flask-limiter string from the config (RATE_LIMIT_*), counted in fixed windows that start at a
-client's first request: per client address for login and register, per user for message sends and for message
-edits and deletions (REST and socket together), room creation and uploads, per socket for socket events (per
-socket and room for joining and leaving, which every member of the room hears). REST and per-user counts live in Redis when
+client's first request: per client address for login and register; per user for message sends, for message edits
+and deletions (REST and socket together), room creation and uploads; per socket for socket events (per socket and
+room for joining and leaving, which every member of the room hears). REST and per-user counts live in Redis when
 REDIS_URL is set, so every process shares them, under keys prefixed by REDIS_CHANNEL (deployments sharing one
 Redis already need different channels); in this process's memory otherwise, and while Redis is unreachable.
 Per-socket counts always stay in memory: a socket lives on one process, and typing must not cost a Redis call.
