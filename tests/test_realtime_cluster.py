@@ -7,6 +7,7 @@ asserted here crossed Redis. Each test gets its own REDIS_CHANNEL, so concurrent
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -540,3 +542,105 @@ def test_removal_and_logout_missed_during_redis_outage_apply_once_redis_is_back(
         for recorder in (carol_on_a, carol_on_b):
             recorder.assert_no("new_message")
         assert bob_on_a.client.connected and carol_on_a.client.connected
+
+
+# ---- a PUBLISH whose reply is lost ----------------------------------------------------------------------------
+
+
+class ReplyLosingProxy:
+    """A TCP proxy in front of Redis. Armed with a marker, it passes the next PUBLISH carrying it to Redis, waits
+    for Redis's reply, throws the reply away and cuts that connection: the command ran, but the client only saw
+    its connection drop, as when a network fails at the wrong moment. Every other byte passes unchanged."""
+
+    def __init__(self, redis_url: str) -> None:
+        target = urlsplit(redis_url)
+        self.target = (target.hostname or "127.0.0.1", target.port or 6379)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}{target.path}"
+        self.marker: bytes | None = None
+        self.cut = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._open: list[socket.socket] = [self._listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def arm(self, marker: str) -> None:
+        self.marker = marker.encode()
+
+    def close(self) -> None:
+        for sock in self._open:
+            sock.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            upstream = socket.create_connection(self.target)
+            self._open += [client, upstream]
+            doomed = threading.Event()  # this connection's next reply is to be lost
+            threading.Thread(target=self._requests, args=(client, upstream, doomed), daemon=True).start()
+            threading.Thread(target=self._replies, args=(upstream, client, doomed), daemon=True).start()
+
+    def _requests(self, client: socket.socket, upstream: socket.socket, doomed: threading.Event) -> None:
+        try:
+            while data := client.recv(65536):
+                if self.marker is not None and b"PUBLISH" in data and self.marker in data:
+                    self.marker = None
+                    doomed.set()
+                upstream.sendall(data)
+        except OSError:
+            pass
+        finally:
+            upstream.close()
+
+    def _replies(self, upstream: socket.socket, client: socket.socket, doomed: threading.Event) -> None:
+        try:
+            while data := upstream.recv(65536):
+                if doomed.is_set():  # Redis has run the PUBLISH: lose its reply and the connection
+                    client.shutdown(socket.SHUT_RDWR)
+                    self.cut.set()
+                    return
+                client.sendall(data)
+        except OSError:
+            pass
+        finally:
+            client.close()
+            upstream.close()
+
+
+def test_a_publish_retried_after_its_reply_was_lost_is_delivered_once(redis_url: str, tmp_path: Path) -> None:
+    proxy = ReplyLosingProxy(redis_url)
+    channel = f"armada-test-{uuid.uuid4().hex}"
+    try:
+        with fresh_database(tmp_path, "armada_cluster") as database_url:
+            migrate(database_url)
+            with (
+                run_server(database_url, tmp_path, "a", REDIS_URL=proxy.url, REDIS_CHANNEL=channel) as a,
+                run_server(database_url, tmp_path, "b", REDIS_URL=redis_url, REDIS_CHANNEL=channel) as b,
+                requests.Session() as http,
+            ):
+                cluster = Cluster(a, b, http, [])
+                try:
+                    alice, bob = cluster.user("Alice"), cluster.user("Bob")
+                    room_id = make_group(alice, bob)
+                    cluster.socket(a, alice).join(room_id)
+                    on_b = cluster.socket(b, bob)
+                    on_b.join(room_id)
+                    wait_listening(redis_url, channel, 2)
+
+                    content = f"once-{uuid.uuid4().hex}"
+                    proxy.arm(content)
+                    message = post(alice, a, room_id, content)
+                    # Process A's publish of new_message reached Redis, its reply did not, and A sent it again.
+                    assert proxy.cut.wait(EVENT_SECONDS), "the proxy never saw the PUBLISH"
+                    once(on_b, "new_message", about(message["id"]), "after a retried publish")
+                    # The publisher recovered on a new connection: the next message goes through once too.
+                    later = post(alice, a, room_id, "and then")
+                    once(on_b, "new_message", about(later["id"]))
+                    assert "Dropped a repeated Redis message" in b.log.read_text(errors="replace")
+                finally:
+                    for recorder in cluster.sockets:
+                        recorder.close()
+    finally:
+        proxy.close()

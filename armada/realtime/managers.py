@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlparse
@@ -35,11 +37,14 @@ log = logging.getLogger(__name__)
 # A publish runs inside the request or socket event that made a change, after its commit: it must never hold it
 # for long. So publishing has a client of its own with a read timeout (python-socketio's one client also listens,
 # idle for minutes: it cannot have one, and without one a hung Redis held every request forever). After a
-# timeout it never retries, as the command may sit in Redis already (a retry could deliver the event twice); after
-# a connection error it retries once at once (a connection dropped while idle).
+# timeout it never retries, as the command may sit in Redis already; after a connection error it retries once at
+# once (a connection dropped while idle). That error may also come after Redis ran the PUBLISH (the reply was
+# lost), so every publish carries an id and listeners drop a second copy of one they have had.
 PUBLISH_TIMEOUT_SECONDS = 1.0
 # After a failed publish, events are dropped without trying for this long, so an outage costs a request nothing.
 PUBLISH_PAUSE_SECONDS = 1.0
+# How many publish ids a listener remembers: a retried PUBLISH follows the first within the publish timeout.
+REMEMBERED_PUBLISH_IDS = 10_000
 # The listener retries subscribing after 0.5, 1, 2, 4, 5, 5... s (python-socketio's own doubles up to 60 s): after a
 # long outage, delivery across processes resumes within seconds of Redis coming back, not a minute.
 LISTEN_RETRY_FIRST_SECONDS = 0.5
@@ -85,6 +90,7 @@ class RedisQueueManager(_InternalEvents, socketio.RedisManager):
         self._publisher: Any = None
         self._publish_paused_until = 0.0
         self._resyncing = False
+        self._received_ids: OrderedDict[str, None] = OrderedDict()
 
     def _redis_connect(self) -> None:
         super()._redis_connect()
@@ -111,7 +117,8 @@ class RedisQueueManager(_InternalEvents, socketio.RedisManager):
         try:
             if self._publisher is None:
                 self._publisher = self._new_publisher()
-            return self._publisher.publish(self.channel, self.json.dumps(data))
+            message = self.json.dumps({**data, "publish_id": uuid.uuid4().hex})
+            return self._publisher.publish(self.channel, message)
         except Exception as exc:  # Redis down, hung or unreachable: the change is committed; clients catch up
             self._publish_paused_until = time.monotonic() + PUBLISH_PAUSE_SECONDS
             self._get_logger().error(
@@ -159,8 +166,9 @@ class RedisQueueManager(_InternalEvents, socketio.RedisManager):
                 time.sleep(delay)
                 delay = min(delay * 2, LISTEN_RETRY_MAX_SECONDS)
 
-    def _listen(self) -> Iterator[bytes]:
-        """RedisManager._listen, plus `on_subscribed` on each subscription, before any message that follows it."""
+    def _listen(self) -> Iterator[dict[str, Any]]:
+        """RedisManager._listen, plus `on_subscribed` on each subscription, before any message that follows it, and
+        each published message decoded once, its repeats dropped."""
         channel = self.channel.encode("utf-8")
         for message in self._redis_listen_with_retries():
             if message.get("channel") != channel:
@@ -168,7 +176,25 @@ class RedisQueueManager(_InternalEvents, socketio.RedisManager):
             if message["type"] == "subscribe":
                 self._subscribed()
             elif message["type"] == "message" and "data" in message:
-                yield message["data"]
+                data = self._first_copy(message["data"])
+                if data is not None:
+                    yield data
+
+    def _first_copy(self, raw: bytes) -> dict[str, Any] | None:
+        """The decoded message, or None for one that is not JSON or whose publish id was received already."""
+        try:
+            data = self.json.loads(raw)
+        except ValueError:
+            return None
+        publish_id = data.get("publish_id") if isinstance(data, dict) else None
+        if isinstance(publish_id, str):
+            if publish_id in self._received_ids:
+                log.warning("Dropped a repeated Redis message (a publish retried after its reply was lost)")
+                return None
+            self._received_ids[publish_id] = None
+            if len(self._received_ids) > REMEMBERED_PUBLISH_IDS:
+                self._received_ids.popitem(last=False)
+        return data if isinstance(data, dict) else None
 
     def _subscribed(self) -> None:
         if self.on_subscribed is None:
