@@ -29,7 +29,15 @@ from sqlalchemy import make_url
 
 from tests.private_services import PostgresCluster
 from tests.servers import HttpUser, Server, fresh_database, group_alive, migrate, run_server, serve_fresh
-from tests.test_realtime_cluster import Recorder, RedisProcess, about, make_group, wait_in_log, wait_listening
+from tests.test_realtime_cluster import (  # noqa: F401 - own_redis is a fixture
+    Recorder,
+    RedisProcess,
+    about,
+    make_group,
+    own_redis,
+    wait_in_log,
+    wait_listening,
+)
 
 REQUEST_SECONDS = 10  # no request may take longer, outage or not: a hang is a failure
 RECOVERY_SECONDS = 15  # how long after a restart the same server process must be serving again
@@ -309,18 +317,6 @@ def test_postgres_restart_during_traffic_answers_503_then_recovers_without_half_
 
 
 # ---- Redis restarted or frozen ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path / "redis.log")
-    server.start()
-    try:
-        yield server
-    finally:
-        if server.process is not None and server.process.poll() is None:
-            server.process.send_signal(signal.SIGCONT)  # a frozen one cannot stop
-        server.stop()
 
 
 def begin_fault(fault: str, redis_server: RedisProcess, servers: tuple[Server, ...]) -> None:

@@ -7,6 +7,7 @@ asserted here crossed Redis. Each test gets its own REDIS_CHANNEL, so concurrent
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -442,11 +443,14 @@ class RedisProcess:
 
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A redis-server of the test's own, stopped afterwards even if the test left it frozen (tests/test_faults.py)."""
     server = RedisProcess(tmp_path / "redis.log")
     server.start()
     try:
         yield server
     finally:
+        if server.process is not None and server.process.poll() is None:
+            server.process.send_signal(signal.SIGCONT)  # a frozen one cannot stop
         server.stop()
 
 
