@@ -132,7 +132,7 @@ class Config:
 
         # Rate limits (flask-limiter strings; README "Rate limits" says why these defaults): per client address
         # for login and register; per user for sends, message edits and deletions, room creation and uploads; per
-        # socket for socket events (per socket and room for join_room/leave_room).
+        # socket for socket events (join_room/leave_room also per socket and room).
         self.RATE_LIMIT_ENABLED = _bool(env, "RATE_LIMIT_ENABLED", True)
         self.RATE_LIMIT_LOGIN = _rate_limit(env, "RATE_LIMIT_LOGIN", "10/minute;100/hour")
         self.RATE_LIMIT_REGISTER = _rate_limit(env, "RATE_LIMIT_REGISTER", "5/minute;30/hour")
@@ -143,6 +143,7 @@ class Config:
         self.RATE_LIMIT_SOCKET_SEND_MESSAGE = _rate_limit(env, "RATE_LIMIT_SOCKET_SEND_MESSAGE", "30/10 seconds")
         self.RATE_LIMIT_SOCKET_TYPING = _rate_limit(env, "RATE_LIMIT_SOCKET_TYPING", "10/second")
         self.RATE_LIMIT_SOCKET_JOIN_ROOM = _rate_limit(env, "RATE_LIMIT_SOCKET_JOIN_ROOM", "10/minute")
+        self.RATE_LIMIT_SOCKET_JOIN_ROOM_TOTAL = _rate_limit(env, "RATE_LIMIT_SOCKET_JOIN_ROOM_TOTAL", "600/minute")
 
         # JSON request bodies; uploads get their own cap in the media blueprint.
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_REQUEST_BYTES", 1024 * 1024)

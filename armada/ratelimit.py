@@ -2,10 +2,11 @@
 
 Each limit is a flask-limiter string from the config (RATE_LIMIT_*), counted in fixed windows that start at a
 client's first request: per client address for login and register; per user for message sends, for message edits
-and deletions (REST and socket together), room creation and uploads; per socket for socket events (per socket and
-room for joining and leaving, which every member of the room hears). REST and per-user counts live in Redis when
-REDIS_URL is set, so every process shares them, under keys prefixed by REDIS_CHANNEL (deployments sharing one
-Redis already need different channels); in this process's memory otherwise, and while Redis is unreachable.
+and deletions (REST and socket together), room creation and uploads; per socket for socket events (joining and
+leaving also per socket and room, as every member of the room hears them). A refused attempt counts in every window.
+REST and per-user counts live in Redis when REDIS_URL is set, so every process shares them, under keys prefixed by
+REDIS_CHANNEL (deployments sharing one Redis already need different channels); in this process's memory otherwise,
+and while Redis is unreachable.
 Per-socket counts always stay in memory: a socket lives on one process, and typing must not cost a Redis call.
 A breach is TooManyRequests: a 429 with Retry-After over REST, an error acknowledgement over Socket.IO.
 """
@@ -51,6 +52,7 @@ LIMITS = {
     "socket_send_message": LimitKind("RATE_LIMIT_SOCKET_SEND_MESSAGE", "send_message events"),
     "socket_typing": LimitKind("RATE_LIMIT_SOCKET_TYPING", "typing events"),
     "socket_join_room": LimitKind("RATE_LIMIT_SOCKET_JOIN_ROOM", "join_room and leave_room events for this room"),
+    "socket_join_room_total": LimitKind("RATE_LIMIT_SOCKET_JOIN_ROOM_TOTAL", "join_room and leave_room events"),
 }
 
 # Options for the Redis connection: give up quickly while Redis is down (limits then count in memory, see
@@ -70,7 +72,7 @@ def client_address() -> str:
     for IPv6, its /64."""
     address = request.remote_addr or "unknown"
     try:
-        ip = ipaddress.ip_address(address)
+        ip = _ip_of(address)
     except ValueError:  # a unix socket's peer, say
         return f"ip:{address}"
     if isinstance(ip, ipaddress.IPv6Address):
@@ -80,6 +82,16 @@ def client_address() -> str:
         # rotate through 2**64 fresh counts.
         return f"ip:{ipaddress.IPv6Network((ip, 64), strict=False)}"
     return f"ip:{ip}"
+
+
+def _ip_of(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The IP of an address as a proxy may forward it: bare, `1.2.3.4:port` or `[v6]:port` (the port dropped, or
+    each of a client's connections would be counted apart)."""
+    if address.startswith("[") and "]" in address:
+        return ipaddress.ip_address(address[1 : address.index("]")])
+    if address.count(":") == 1:
+        return ipaddress.IPv4Address(address.split(":", 1)[0])
+    return ipaddress.ip_address(address)
 
 
 def user_key(user_id: uuid.UUID | str) -> str:
@@ -142,11 +154,15 @@ def _seconds_until(reset_time: float) -> int:
 
 
 def _count(strategy: RateLimiter, name: str, key: str) -> None:
-    """Count one hit against every window of the limit `name` (as flask-limiter keys it); refuse when over."""
+    """Count one hit in every window of the limit `name` (as flask-limiter keys it); refuse when any is over."""
+    breached: list[tuple[float, RateLimitItem]] = []
     for item in _parsed(_limit_string(name)):
         if not strategy.hit(item, key, name):
-            reset_time, _ = strategy.get_window_stats(item, key, name)
-            raise TooManyRequests(_seconds_until(reset_time), str(item), LIMITS[name].what)
+            breached.append((strategy.get_window_stats(item, key, name)[0], item))
+    if breached:
+        # The window that frees last: a client told to come back sooner would only be refused again.
+        reset_time, item = max(breached, key=lambda pair: pair[0])
+        raise TooManyRequests(_seconds_until(reset_time), str(item), LIMITS[name].what)
 
 
 def check_socket_event(name: str, socket_id: str, subject: object = None) -> None:
@@ -165,8 +181,16 @@ def check_user(name: str, user_id: uuid.UUID) -> None:
         _count(limiter.limiter, name, user_key(user_id))
     except TooManyRequests:
         raise
-    except Exception:  # the storage failed: let the action through, as the REST routes do (swallow_errors)
-        log.warning("rate limit storage failed; %s of user %s not counted", name, user_id, exc_info=True)
+    except Exception as exc:
+        if not limiter._in_memory_fallback_enabled:  # noqa: SLF001 - memory storage does not fail
+            log.warning("rate limit storage failed; %s of user %s not counted", name, user_id, exc_info=True)
+            return
+        # Redis is unreachable: count in memory from now on, exactly as flask-limiter does when a REST request
+        # finds it so (its requests check Redis again now and then and switch back). Counted uncounted, a client
+        # sending over sockets alone would have no per-user limit while Redis is down.
+        log.warning("rate limit storage unreachable (%s); counting in memory", exc)
+        limiter._storage_dead = True  # noqa: SLF001 - flask-limiter 4.1's own switch (requirements.txt pins it)
+        _count(limiter.limiter, name, user_key(user_id))
 
 
 def _rate_limited(exc: RateLimitExceeded) -> tuple[Response, int]:
@@ -174,10 +198,15 @@ def _rate_limited(exc: RateLimitExceeded) -> tuple[Response, int]:
     item = exc.limit.limit
     scope = exc.limit.scope if isinstance(exc.limit.scope, str) else ""
     what = LIMITS[scope].what if scope in LIMITS else "requests"
-    breached = limiter.current_limit
     try:
-        retry_after = _seconds_until(breached.window.reset_time) if breached else item.get_expiry()
-    except Exception:  # the storage failed since the breach: the window's full length is a safe answer
+        # Every window was counted (RATELIMIT_FAIL_ON_FIRST_BREACH off): answer with the one that frees last.
+        breached = [limit for limit in limiter.current_limits if limit.breached]
+        if breached:
+            latest = max(breached, key=lambda limit: limit.window.reset_time)
+            item, retry_after = latest.limit, _seconds_until(latest.window.reset_time)
+        else:
+            retry_after = item.get_expiry()
+    except Exception:  # the storage failed since the breach: the breached window's full length is a safe answer
         retry_after = item.get_expiry()
     return error_response(TooManyRequests(retry_after, str(item), what))
 
@@ -197,6 +226,9 @@ def init_app(app: Flask) -> None:
         # While Redis is unreachable, count in this process's memory (rechecking Redis now and then) rather
         # than wait on it for every request or stop limiting.
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=bool(redis_url),
+        # Count a refused request in every window, as socket events are (_count): a client hammering through a
+        # short window's refusals still uses up the long one, and its Retry-After names the window that frees last.
+        RATELIMIT_FAIL_ON_FIRST_BREACH=False,
     )
     limiter.init_app(app)
     app.extensions[_SOCKET_COUNTERS] = FixedWindowRateLimiter(MemoryStorage())

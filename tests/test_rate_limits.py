@@ -42,6 +42,7 @@ LIMITED = {
     "RATE_LIMIT_SOCKET_TYPING": "3/minute",
     "RATE_LIMIT_CHANGE_MESSAGE": "3/minute",
     "RATE_LIMIT_SOCKET_JOIN_ROOM": "3/minute",
+    "RATE_LIMIT_SOCKET_JOIN_ROOM_TOTAL": "8/minute",
 }
 ADDRESSES = (f"127.0.0.{n}" for n in itertools.count(2))
 
@@ -268,6 +269,13 @@ def test_an_ipv6_client_is_counted_by_its_64_and_an_ipv4_one_by_its_address(
     assert attempt(f"::ffff:{four}") == 429
     # Anything else a proxy may pass (not an address at all) is still a key of its own, never an error.
     assert attempt("unknown") == 401
+    # A proxy that forwards the client's port too: the port is not part of the count, or every connection of
+    # one client would start afresh.
+    other_four, other_network = f"192.0.2.{uuid.uuid4().int % 250 + 1}", forwarded_client().removesuffix("::1")
+    assert [attempt(f"{other_four}:{port}") for port in (40001, 40002, 40003)] == [401] * 3
+    assert attempt(f"{other_four}:40004") == 429 and attempt(other_four) == 429
+    assert [attempt(f"[{other_network}::{n}]:443") for n in (1, 2, 3)] == [401] * 3
+    assert attempt(f"{other_network}::4") == 429
 
 
 def test_the_request_log_names_the_client_a_trusted_proxy_forwarded(proxied: Server, http: requests.Session) -> None:
@@ -480,6 +488,43 @@ def test_join_and_leave_are_limited_per_socket_and_room(
     assert toggler.client.connected
 
 
+def test_join_and_leave_also_count_per_socket_over_all_rooms_unknown_and_malformed_ones_included(
+    server: Server, http: requests.Session, sockets: Callable[[HttpUser], Listener]
+) -> None:
+    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
+    room_id = make_group(alice, bob)
+    prober = sockets(alice)
+    # Each unknown id would start a per-room count of its own: the total (8/minute) still stops the probing.
+    unknown = [prober.call("join_room", {"room_id": str(uuid.uuid4())}) for _ in range(5)]
+    assert [ack["error"]["code"] for ack in unknown] == ["room_not_found"] * 5, unknown
+    malformed = [prober.call(event, "not a room") for event in ("join_room", "leave_room", "join_room")]
+    assert [ack["error"]["code"] for ack in malformed] == ["validation_failed"] * 3, malformed
+    assert_refused_ack(prober.call("join_room", {"room_id": room_id}), "8 per 1 minute")
+    assert_refused_ack(prober.call("leave_room", {"room_id": str(uuid.uuid4())}), "8 per 1 minute")
+    # Per socket: another socket of Alice's joins at once.
+    assert sockets(alice).call("join_room", {"room_id": room_id}) == {"ok": True, "room_id": room_id}
+
+
+def test_malformed_socket_edits_and_deletions_count_like_rest_ones(
+    server: Server, http: requests.Session, sockets: Callable[[HttpUser], Listener]
+) -> None:
+    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
+    room_id = make_group(alice, bob)
+    message_id = post(alice, room_id, "hello").json()["id"]
+    socket = sockets(alice)
+    malformed = [
+        socket.call("message_edited", {"message_id": message_id}),
+        socket.call("message_deleted", "not an object"),
+        socket.call("message_edited", {"message_id": "nope", "content": "x"}),
+    ]
+    assert [ack["error"]["code"] for ack in malformed] == ["validation_failed"] * 3, malformed
+    # Three changes attempted (3/minute): a well-formed one is refused now, over either door.
+    assert_refused_ack(socket.call("message_edited", {"message_id": message_id, "content": "hi"}), "3 per 1 minute")
+    refused = alice.call("PATCH", f"/api/chat/messages/{message_id}", json={"content": "hi"})
+    assert_rate_limited(refused, "3 per 1 minute", "message edits and deletions")
+    assert history(bob, room_id) == ["hello"]
+
+
 def test_a_typing_flood_gets_error_acks_per_socket(
     server: Server, http: requests.Session, sockets: Callable[[HttpUser], Listener]
 ) -> None:
@@ -513,6 +558,38 @@ def test_the_limit_resets_when_its_window_ends(tmp_path: Path, http: requests.Se
         assert login(http, s, email).status_code == 200
 
 
+def test_a_refused_attempt_counts_in_every_window_and_retry_after_names_the_one_that_frees_last(
+    tmp_path: Path, http: requests.Session
+) -> None:
+    two_windows = "2/2 seconds;3/minute"
+    env = {"RATE_LIMIT_ENABLED": "true", "RATE_LIMIT_LOGIN": two_windows, "RATE_LIMIT_SOCKET_TYPING": two_windows}
+    with serve_fresh(tmp_path, prefix="armada_windows", **env) as s:
+        alice, bob = HttpUser(http, s.url, "Alice"), HttpUser(http, s.url, "Bob")
+        email, room_id = email_of(alice), make_group(alice, bob)
+        typist = Listener("Alice")
+        typist.connect(s.url, {"token": alice.token})
+        try:
+            typist.wait_for("connected")
+            assert typist.call("join_room", {"room_id": room_id})["ok"] is True
+            # A machine slow enough to see the 2-second window end mid-way is told so by the first assertion.
+            started = time.monotonic()
+            logins = [login(http, s, email) for _ in range(4)]
+            typing = [typist.call("typing", {"room_id": room_id, "is_typing": i % 2 == 0}) for i in range(4)]
+            assert time.monotonic() - started < 2, "too slow to stay inside one 2-second window"
+        finally:
+            typist.client.disconnect()
+        assert [r.status_code for r in logins[:2]] == [200, 200]
+        # The third is over the 2 seconds only; the fourth is over the minute too, which frees last.
+        assert assert_rate_limited(logins[2], "2 per 2 second", "login attempts") <= 2
+        assert assert_rate_limited(logins[3], "3 per 1 minute", "login attempts") > 2
+        assert [ack["ok"] for ack in typing] == [True, True, False, False], typing
+        assert assert_refused_ack(typing[2], "2 per 2 second")["details"]["retry_after"] <= 2
+        assert assert_refused_ack(typing[3], "3 per 1 minute")["details"]["retry_after"] > 2
+        # The refused attempts were counted in the minute too: once the 2 seconds are over, still refused.
+        time.sleep(2.2)
+        assert_rate_limited(login(http, s, email), "3 per 1 minute", "login attempts")
+
+
 # ---- storage -------------------------------------------------------------------------------------------------
 
 
@@ -523,6 +600,32 @@ def test_limits_count_in_memory_while_redis_is_unreachable(tmp_path: Path, http:
         email = email_of(HttpUser(http, s.url, "Alice"))
         assert [login(http, s, email).status_code for _ in range(2)] == [200, 200]
         assert_rate_limited(login(http, s, email), "2 per 1 minute", "login attempts")
+
+
+def test_socket_sends_count_per_user_in_memory_while_redis_is_unreachable(
+    tmp_path: Path, http: requests.Session
+) -> None:
+    nothing_there = f"redis://127.0.0.1:{free_port()}/0"
+    limits = {"RATE_LIMIT_ENABLED": "true", "RATE_LIMIT_SEND_MESSAGE": "2/minute",
+              "RATE_LIMIT_SOCKET_SEND_MESSAGE": "10/minute", "REDIS_URL": nothing_there}
+    with fresh_database(tmp_path, "armada_no_redis_sockets") as database_url:
+        migrate(database_url)
+        # Users and their room come from a server without limits, so the limited one serves sockets alone: no
+        # REST request has found Redis unreachable for it before the first socket send does.
+        with run_server(database_url, tmp_path, "setup") as setup:
+            alice, bob = HttpUser(http, setup.url, "Alice"), HttpUser(http, setup.url, "Bob")
+            room_id = make_group(alice, bob)
+        with run_server(database_url, tmp_path, "limited", **limits) as limited:
+            sender = Listener("Alice")
+            sender.connect(limited.url, {"token": alice.token})
+            try:
+                sender.wait_for("connected")
+                acks = [sender.call("send_message", {"room_id": room_id, "content": f"m{i}"}) for i in range(3)]
+            finally:
+                sender.client.disconnect()
+            assert [ack["ok"] for ack in acks] == [True, True, False], acks
+            assert_refused_ack(acks[2], "2 per 1 minute")
+            assert "counting in memory" in limited.output()
 
 
 @contextmanager

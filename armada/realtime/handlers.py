@@ -126,11 +126,12 @@ def connect(auth: Any = None) -> None:
     events.connected(request.sid, identity.user_id)
 
 
-@socket_event("join_room")
+@socket_event("join_room", limit="socket_join_room_total")
 def on_join_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Start receiving a room's events (members only; others get the same error as for a missing room)."""
     room_id = _load(RoomRefSchema(), data)["room_id"]
-    # Per room: a client joins every room it is in at once, but each join or leave is heard by the whole room.
+    # Per room too: a client may join every room it is in at once (hence the loose total), but each join or leave
+    # is heard by the whole room.
     ratelimit.check_socket_event("socket_join_room", request.sid, room_id)
     access_room(_user(identity), room_id)
     channel = events.room_channel(room_id)
@@ -147,7 +148,7 @@ def on_join_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     return {"room_id": str(room_id)}
 
 
-@socket_event("leave_room")
+@socket_event("leave_room", limit="socket_join_room_total")
 def on_leave_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Stop receiving a room's events."""
     room_id = _load(RoomRefSchema(), data)["room_id"]
@@ -198,8 +199,8 @@ def on_typing(identity: TokenIdentity, data: Any) -> dict[str, Any]:
 @socket_event("message_edited")
 def on_message_edited(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Edit a message like PATCH /api/chat/messages/{id}; the same text again is a no-op."""
+    ratelimit.check_user("change_message", identity.user_id)  # with REST's edits and deletions, malformed too
     payload = _load(SocketEditSchema(), data)
-    ratelimit.check_user("change_message", identity.user_id)  # with REST's edits and deletions
     message, changed = messages.edit_message(_user(identity), payload["message_id"], payload["content"])
     return {"message": _message.dump(message), "changed": changed}
 
@@ -207,9 +208,8 @@ def on_message_edited(identity: TokenIdentity, data: Any) -> dict[str, Any]:
 @socket_event("message_deleted")
 def on_message_deleted(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Delete a message like DELETE /api/chat/messages/{id}; again is a no-op."""
-    message_id = _load(MessageRefSchema(), data)["message_id"]
-    ratelimit.check_user("change_message", identity.user_id)  # with REST's edits and deletions
-    message, changed = messages.delete_message(_user(identity), message_id)
+    ratelimit.check_user("change_message", identity.user_id)  # with REST's edits and deletions, malformed too
+    message, changed = messages.delete_message(_user(identity), _load(MessageRefSchema(), data)["message_id"])
     return {"message": _message.dump(message), "changed": changed}
 
 
