@@ -171,9 +171,12 @@ class Config:
     @staticmethod
     def _engine_options(env: Mapping[str, str]) -> dict[str, object]:
         url = normalize_database_url(env.get("DATABASE_URL") or "sqlite:///armada.db")
+        # A database error's text leaves out its statement's values: they are message texts, password hashes and
+        # session ids, and the text reaches logs (and a 500's traceback).
         if url.startswith("sqlite"):
-            return {"connect_args": {"timeout": 15}}
+            return {"connect_args": {"timeout": 15}, "hide_parameters": True}
         return {
+            "hide_parameters": True,
             "pool_pre_ping": True,
             "pool_size": _int(env, "DB_POOL_SIZE", 10),
             "max_overflow": _int(env, "DB_MAX_OVERFLOW", 20),

@@ -55,7 +55,8 @@ REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Media and direct-upload links, whose last path segment is the credential: in any record, because a request
     # that matched no route (a 404 or 405) or failed (Flask's "Exception on <path>") still names its path.
     # (Possessive: a second pass must not take "upload" for a token once the token is gone.)
-    (re.compile(r"(/api/media/(?:upload/)?+)[^/?\s\"'<>\[\]]+"), r"\1[redacted]"),
+    # Slashes may be doubled (/api//media//<token> reaches a redirect to the link, and is logged first).
+    (re.compile(r"(/+api/+media/+(?:upload/+)?+)[^/?\s\"'<>\[\]]+"), r"\1[redacted]"),
 )
 
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("armada_request_id", default=None)

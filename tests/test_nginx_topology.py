@@ -423,6 +423,30 @@ def test_rest_and_an_upload_of_exactly_the_cap_pass_through_nginx(topology: Topo
     assert over.json()["error"]["code"] == "file_too_large"
 
 
+def test_nginx_access_log_holds_no_token_or_media_credential(topology: Topology) -> None:
+    proxy, http = topology.proxy, topology.http
+    erin = HttpUser(http, proxy.url, "Erin")
+    files = {"file": ("note.txt", b"for Erin only", "text/plain")}
+    upload = http.post(f"{proxy.url}/api/chat/upload", headers={"Authorization": f"Bearer {erin.token}"},
+                       files=files, timeout=30)
+    assert upload.status_code == 201, upload.text
+    link = upload.json()["url"]
+    credential = link.rsplit("/", 1)[1]
+    logged = len(proxy.requests())
+    assert http.get(link, timeout=10).status_code == 200
+    # The same link written with doubled slashes still reaches Armada (a redirect): still no credential logged.
+    http.get(link.replace("/api/media/", "/api//media//"), timeout=10, allow_redirects=False)
+    # A Socket.IO handshake with the token in the query, as clients that cannot send an auth payload do.
+    handshake = http.get(f"{proxy.url}/socket.io/?EIO=4&transport=polling&token={erin.token}&t=x1", timeout=10)
+    assert handshake.status_code == 200, handshake.text
+    proxy.wait_for(lambda r: r.target.startswith("/socket.io/") and "t=x1" in r.target, since=logged)
+    targets = [r.target for r in proxy.requests()[logged:]]
+    assert "/api/media/[redacted]" in targets, targets
+    assert "/socket.io/?EIO=4&transport=polling&token=[redacted]&t=x1" in targets, targets
+    text = proxy.access_log.read_text()
+    assert credential not in text and erin.token not in text
+
+
 def test_each_client_behind_nginx_has_its_own_login_count_and_its_own_address_in_the_log(topology: Topology) -> None:
     proxy = topology.proxy
     email = email_of(HttpUser(topology.http, proxy.url, "Dana"))

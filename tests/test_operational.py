@@ -23,9 +23,13 @@ import redis
 import requests
 import socketio
 from playwright.sync_api import expect, sync_playwright
+from flask import Flask
 from socketio.exceptions import ConnectionError as SocketConnectionError
+from sqlalchemy import text as sql_text
+from sqlalchemy.exc import DBAPIError
 
 import config
+from armada.extensions import db
 from armada.observability import incoming_request_id, redact
 from armada.security_headers import API_CSP
 from config import ConfigError, DevelopmentConfig, ProductionConfig
@@ -307,6 +311,9 @@ def test_allowed_origins_let_in_exactly_those_origins(configured: Server, origin
         assert options.status_code == 200 and options.headers["Access-Control-Allow-Origin"] == origin
         assert "authorization" in options.headers["Access-Control-Allow-Headers"].lower()
         assert sock.status_code == 200 and sock.headers["Access-Control-Allow-Origin"] == origin
+        # Tokens, not cookies: no allowed origin may send the browser's cookies along, over REST or Socket.IO.
+        for response in (api, options, sock):
+            assert "Access-Control-Allow-Credentials" not in response.headers, response.headers
     else:
         assert "Access-Control-Allow-Origin" not in api.headers
         assert "Access-Control-Allow-Origin" not in options.headers
@@ -467,12 +474,24 @@ def test_text_logs_carry_request_ids_and_no_query_strings(configured: Server) ->
         ("POST /api/media/WyJhYmMiXQ.Zx9aQ.c2ln 405", "WyJhYmMiXQ"),
         ("Exception on /api/media/WyJhYmMiXQ.Zx9aQ.c2ln/ [GET]", "c2ln"),
         ("GET /api/media/upload/WyJ4In0.abc.def?x=1 405", "WyJ4In0"),
+        ("GET /api/media//WyJhYmMiXQ.Zx9aQ.c2ln 308", "WyJhYmMiXQ"),
+        ("GET //api//media/upload//WyJ4In0.abc.def 405", "WyJ4In0"),
     ],
 )
 def test_redact_removes_secrets_and_keeps_the_rest(text: str, leaked: str) -> None:
     cleaned = redact(text)
     assert leaked not in cleaned and "[redacted" in cleaned
     assert redact(cleaned) == cleaned
+
+
+def test_a_database_errors_text_leaves_out_the_statements_values(app: Flask) -> None:
+    """What a failed statement says (logged, or in a 500's traceback) never carries its values: message texts,
+    password hashes, session ids."""
+    with app.app_context():
+        with pytest.raises(DBAPIError) as failure:
+            db.session.execute(sql_text("SELECT * FROM no_such_table WHERE x = :secret"), {"secret": "s3cret-value"})
+        db.session.rollback()
+    assert "no_such_table" in str(failure.value) and "s3cret-value" not in str(failure.value)
 
 
 def test_redact_leaves_ordinary_messages_alone() -> None:

@@ -108,6 +108,9 @@ def init_app(app: Flask) -> None:
         manage_session=False,  # no cookie sessions: identity lives in the Socket.IO session
         # None = same origin only; "*" = any; otherwise the listed origins.
         cors_allowed_origins="*" if "*" in origins else (origins or None),
+        # Clients authenticate with tokens, never cookies: like REST (armada.cors), let no other site send the
+        # browser's cookies along (engine.io would allow them to every allowed origin, "*" included).
+        cors_credentials=False,
         max_http_buffer_size=app.config["SOCKETIO_MAX_MESSAGE_BYTES"],
         # One socket's events are handled in the order they arrive (join_room before the typing sent right
         # after it, send before edit); different sockets still run concurrently.
