@@ -10,7 +10,8 @@ Redis pub/sub keeps nothing for a process that is not subscribed (Redis down or 
 backing off): the events published meanwhile are lost, internal ones included. So after every (re)subscription
 the Redis manager calls `on_subscribed`, which re-derives from the database what they would have done. Events
 can also be lost while every listener stays subscribed (Redis hung, a network partition): the publisher gives up
-on them, and once Redis answers again it publishes RESYNC, on which every other process does the same.
+on them, and once Redis answers again it publishes RESYNC, on which every other process does the same. If the
+database cannot be read then (it is down too: a host reboot brings Redis back first), this is retried until it can.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ PUBLISH_PAUSE_SECONDS = 1.0
 # How many publish ids a listener remembers: a retried PUBLISH follows the first within the publish timeout.
 REMEMBERED_PUBLISH_IDS = 10_000
 # The listener retries subscribing after 0.5, 1, 2, 4, 5, 5... s (python-socketio's own doubles up to 60 s): after a
-# long outage, delivery across processes resumes within seconds of Redis coming back, not a minute.
+# long outage, delivery across processes resumes within seconds of Redis coming back, not a minute. A failed
+# `on_subscribed` is retried as often, so it applies within seconds of the database coming back.
 LISTEN_RETRY_FIRST_SECONDS = 0.5
 LISTEN_RETRY_MAX_SECONDS = 5.0
 
@@ -90,6 +92,8 @@ class RedisQueueManager(_InternalEvents, socketio.RedisManager):
         self._publisher: Any = None
         self._publish_paused_until = 0.0
         self._resyncing = False
+        self._retrying_subscribed = False  # a background task retries `on_subscribed` (one at most)
+        self._subscribed_due = False  # and owes it another call
         self._received_ids: OrderedDict[str, None] = OrderedDict()
 
     def _redis_connect(self) -> None:
@@ -199,10 +203,33 @@ class RedisQueueManager(_InternalEvents, socketio.RedisManager):
     def _subscribed(self) -> None:
         if self.on_subscribed is None:
             return
+        if self._retrying_subscribed:  # leave the call to the retry task: never two reconciles at once
+            self._subscribed_due = True
+            return
         try:
             self.on_subscribed(self)
         except Exception:  # e.g. the database is down too: keep listening rather than lose every later event
-            self._get_logger().exception("Could not reconcile sockets after subscribing to Redis")
+            self._get_logger().exception("Could not reconcile sockets with the database; retrying in the background")
+            self._retrying_subscribed = self._subscribed_due = True
+            self.server.start_background_task(self._retry_subscribed, self.on_subscribed)
+
+    def _retry_subscribed(self, on_subscribed: Callable[[RedisQueueManager], None]) -> None:
+        """Call `on_subscribed` with a backoff until a call succeeds and none was asked for meanwhile."""
+        delay = LISTEN_RETRY_FIRST_SECONDS
+        try:
+            while self._subscribed_due:
+                time.sleep(delay)
+                # A call asked for from here on may need what this one reads too early: it sets the flag again.
+                self._subscribed_due = False
+                try:
+                    on_subscribed(self)
+                except Exception as exc:  # still failing
+                    self._subscribed_due = True
+                    log.debug("Still cannot reconcile sockets with the database: %s", exc)
+                    delay = min(delay * 2, LISTEN_RETRY_MAX_SECONDS)
+        finally:
+            self._retrying_subscribed = False
+        log.warning("Reconciled sockets with the database after an earlier attempt failed")
 
     def socket_rooms(self, namespace: str = "/") -> dict[str, list[str]]:
         """This process's connected sockets and the Socket.IO rooms each is in."""
