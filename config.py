@@ -11,6 +11,13 @@ from limits import parse_many
 
 # Values from .env.example and other well-known placeholders: a deployment that copied them is not secret.
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev", "development"})
+# Secrets this repository publishes (TestingConfig's): anyone could sign tokens with them.
+PUBLISHED_SECRETS = frozenset({
+    "test-secret-key-that-is-long-enough-0123456789",
+    "test-jwt-secret-key-that-is-long-enough-0123456789",
+})
+# A random value of 32 characters has far more distinct ones (hex: ~14 of 16); "a" * 32 or "change-me" * 4 has few.
+MIN_DISTINCT_SECRET_CHARACTERS = 10
 
 
 class ConfigError(RuntimeError):
@@ -202,11 +209,20 @@ class ProductionConfig(Config):
         super().__init__(environ)
         for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
             value = getattr(self, name)
-            if value is None or value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 32:
+            if (
+                value is None
+                or value.strip().lower() in PLACEHOLDER_SECRETS
+                or value in PUBLISHED_SECRETS
+                or len(value) < 32
+                or len(set(value)) < MIN_DISTINCT_SECRET_CHARACTERS
+            ):
                 raise ConfigError(
                     f"{name} must be set to a random value of at least 32 characters in production "
                     f'(e.g. python -c "import secrets; print(secrets.token_urlsafe(48))").'
                 )
+        # One key for both would let a leak of either forge the other's tokens and session cookies.
+        if self.SECRET_KEY == self.JWT_SECRET_KEY:
+            raise ConfigError("SECRET_KEY and JWT_SECRET_KEY must be two different random values in production.")
 
 
 class TestingConfig(Config):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import signal
 import socket
 import subprocess
@@ -61,7 +62,7 @@ def base_env(**overrides: str) -> dict[str, str]:
 
 
 # Production refuses to start without these; every server of one test shares them, so tokens work on all.
-SECRETS = {"SECRET_KEY": "s" * 48, "JWT_SECRET_KEY": "j" * 48}
+SECRETS = {"SECRET_KEY": secrets.token_urlsafe(48), "JWT_SECRET_KEY": secrets.token_urlsafe(48)}
 
 
 def fresh_database(tmp_path: Path, prefix: str = "armada_server") -> AbstractContextManager[str]:

@@ -60,7 +60,12 @@ def test_config_defaults_to_an_sqlite_file() -> None:
 
 
 @pytest.mark.parametrize("name", SECRET_NAMES)
-@pytest.mark.parametrize("value", [None, "", "change-me", "CHANGE-ME", "  change-me  ", "changeme", "secret", "x" * 31])
+@pytest.mark.parametrize(
+    "value",
+    [None, "", "change-me", "CHANGE-ME", "  change-me  ", "changeme", "secret", "x" * 31, "a" * 32, "change-me" * 4,
+     "abab-1212" * 4, "test-secret-key-that-is-long-enough-0123456789",
+     "test-jwt-secret-key-that-is-long-enough-0123456789"],
+)
 def test_production_refuses_a_missing_placeholder_or_short_secret(name: str, value: str | None) -> None:
     env = strong_secrets()
     if value is None:
@@ -85,8 +90,15 @@ def test_production_accepts_long_random_secrets() -> None:
 
 
 def test_production_accepts_a_secret_of_exactly_32_characters() -> None:
-    env = {"SECRET_KEY": "k" * 31 + "1", "JWT_SECRET_KEY": secrets.token_hex(16)}
-    assert config.ProductionConfig(env).JWT_SECRET_KEY == env["JWT_SECRET_KEY"]
+    env = {"SECRET_KEY": secrets.token_hex(16), "JWT_SECRET_KEY": secrets.token_hex(16)}
+    assert config.ProductionConfig(env).SECRET_KEY == env["SECRET_KEY"]
+
+
+def test_production_refuses_one_key_for_both() -> None:
+    shared = secrets.token_urlsafe(48)
+    with pytest.raises(ConfigError, match="SECRET_KEY and JWT_SECRET_KEY") as excinfo:
+        config.ProductionConfig({"SECRET_KEY": shared, "JWT_SECRET_KEY": shared})
+    assert shared not in str(excinfo.value)
 
 
 def test_development_leaves_missing_secrets_unset_for_generation() -> None:

@@ -13,6 +13,7 @@ import requests
 
 from tests.servers import (
     ROOT,
+    SECRETS,
     VENV_BIN,
     HttpUser,
     Server,
@@ -126,11 +127,11 @@ def run_to_exit(command: list[str], env: dict[str, str], timeout: float = 60) ->
 @pytest.mark.parametrize(
     "secrets, named",
     [
-        ({"JWT_SECRET_KEY": "j" * 48}, "SECRET_KEY"),
-        ({"SECRET_KEY": "", "JWT_SECRET_KEY": "j" * 48}, "SECRET_KEY"),
-        ({"SECRET_KEY": "change-me", "JWT_SECRET_KEY": "j" * 48}, "SECRET_KEY"),
-        ({"SECRET_KEY": "s" * 48}, "JWT_SECRET_KEY"),
-        ({"SECRET_KEY": "s" * 48, "JWT_SECRET_KEY": "s" * 31}, "JWT_SECRET_KEY"),
+        ({"JWT_SECRET_KEY": SECRETS["JWT_SECRET_KEY"]}, "SECRET_KEY"),
+        ({"SECRET_KEY": "", "JWT_SECRET_KEY": SECRETS["JWT_SECRET_KEY"]}, "SECRET_KEY"),
+        ({"SECRET_KEY": "change-me", "JWT_SECRET_KEY": SECRETS["JWT_SECRET_KEY"]}, "SECRET_KEY"),
+        ({"SECRET_KEY": SECRETS["SECRET_KEY"]}, "JWT_SECRET_KEY"),
+        ({"SECRET_KEY": SECRETS["SECRET_KEY"], "JWT_SECRET_KEY": SECRETS["SECRET_KEY"][:31]}, "JWT_SECRET_KEY"),
     ],
 )
 def test_production_import_without_a_secret_fails_naming_it(
