@@ -44,6 +44,17 @@ def chunked(values: Iterable[T], size: int = IN_LIST_CHUNK) -> Iterator[list[T]]
         yield chunk
 
 
+def release_connection() -> None:
+    """End the session's transaction and give its connection back to the pool; what it loaded stays readable.
+
+    For a request about to wait on something slow that needs no database (a client's upload body, storage): held
+    meanwhile, the connection would sit idle in a transaction, and a few slow clients would take the whole pool.
+    """
+    # close(), not rollback(): loaded objects (the current user) are detached with their attributes kept instead
+    # of expired, so reading them later costs no query.
+    db.session.close()
+
+
 def init_app(app: Flask) -> None:
     """Bind Flask-SQLAlchemy and give SQLite connections the pragmas Armada relies on."""
     db.init_app(app)

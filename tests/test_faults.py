@@ -535,41 +535,81 @@ def assert_exits_cleanly(server: Server, within: float) -> None:
     assert "Worker graceful timeout" not in server.output(), "requests were cut off at the graceful timeout"
 
 
+def multipart_file(payload: bytes, boundary: str) -> bytes:
+    """A multipart/form-data body with `payload` as its `file` field (notes.txt, text/plain)."""
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="notes.txt"\r\n'
+        "Content-Type: text/plain\r\n\r\n"
+    ).encode()
+    return head + payload + f"\r\n--{boundary}--\r\n".encode()
+
+
+@contextmanager
+def upload_in_flight(server: Server, token: str, payload: bytes) -> Iterator[tuple[socket.socket, bytes]]:
+    """POST /api/chat/upload from a slow client: the head and a third of the body sent, the rest left to the test
+    (the socket and the unsent rest). The worker is handling the request once it has answered 100 Continue."""
+    boundary = uuid.uuid4().hex
+    body = multipart_file(payload, boundary)
+    host, port = address(server)
+    with socket.create_connection((host, port), timeout=REQUEST_SECONDS) as sock:
+        head = (
+            f"POST /api/chat/upload HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len(body)}\r\n"
+            "Expect: 100-continue\r\n\r\n"
+        )
+        sock.sendall(head.encode())
+        assert read_head(sock).startswith(b"HTTP/1.1 100 "), "no 100 Continue"
+        third = len(body) // 3
+        sock.sendall(body[:third])
+        yield sock, body[third:]
+
+
+def finish_upload(sock: socket.socket, rest: bytes) -> tuple[int, Any]:
+    """Send the rest of an upload_in_flight's body; its status and JSON answer."""
+    for start in range(0, len(rest), 64 * 1024):
+        sock.sendall(rest[start : start + 64 * 1024])
+    response = HTTPResponse(sock)
+    response.begin()
+    return response.status, json.loads(response.read())
+
+
+PAYLOAD = b"Armada keeps a slow upload going while it shuts down.\n" * 40_000  # about 2 MB
+
+
 def test_sigterm_lets_a_slow_upload_in_flight_finish(tmp_path: Path) -> None:
     with serve_fresh(tmp_path, STORAGE_BACKEND="local", MEDIA_ROOT=str(tmp_path / "media")) as server:
         with requests.Session() as session:
             alice = HttpUser(session, server.url, "Alice")
-        payload = b"Armada keeps a slow upload going while it shuts down.\n" * 40_000  # about 2 MB
-        boundary = uuid.uuid4().hex
-        body = (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="notes.txt"\r\n'
-            "Content-Type: text/plain\r\n\r\n"
-        ).encode() + payload + f"\r\n--{boundary}--\r\n".encode()
-        host, port = address(server)
-        with socket.create_connection((host, port), timeout=REQUEST_SECONDS) as sock:
-            head = (
-                f"POST /api/chat/upload HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                f"Authorization: Bearer {alice.token}\r\n"
-                f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len(body)}\r\n"
-                "Expect: 100-continue\r\n\r\n"
-            )
-            sock.sendall(head.encode())
-            # The worker answers 100 Continue when it starts handling the request: it is in flight from here.
-            assert read_head(sock).startswith(b"HTTP/1.1 100 "), "no 100 Continue"
-            third = len(body) // 3
-            sock.sendall(body[:third])
-
+        with upload_in_flight(server, alice.token, PAYLOAD) as (sock, rest):
             server.process.send_signal(signal.SIGTERM)
             wait_refusing(server)
             # The slow client sends the rest only now that the server is shutting down.
-            for start in range(third, len(body), 64 * 1024):
-                sock.sendall(body[start : start + 64 * 1024])
-            response = HTTPResponse(sock)
-            response.begin()
-            result = json.loads(response.read())
-        assert response.status == 201, result
-        assert (result["filename"], result["size"], result["message_type"]) == ("notes.txt", len(payload), "file")
+            status, result = finish_upload(sock, rest)
+        assert status == 201, result
+        assert (result["filename"], result["size"], result["message_type"]) == ("notes.txt", len(PAYLOAD), "file")
         assert_exits_cleanly(server, GRACEFUL_SECONDS)
+
+
+@pytest.mark.needs_postgres
+def test_slow_uploads_hold_no_database_connection_while_their_bodies_arrive(tmp_path: Path) -> None:
+    # One pooled connection, and a request waits 2 s for it: a slow upload that kept it would starve the rest.
+    pool = {"DB_POOL_SIZE": "1", "DB_MAX_OVERFLOW": "0", "DB_POOL_TIMEOUT": "2"}
+    with (
+        serve_fresh(tmp_path, STORAGE_BACKEND="local", MEDIA_ROOT=str(tmp_path / "media"), **pool) as server,
+        requests.Session() as http,
+    ):
+        alice = HttpUser(http, server.url, "Alice")
+        with (
+            upload_in_flight(server, alice.token, PAYLOAD) as (first, first_rest),
+            upload_in_flight(server, alice.token, PAYLOAD) as (second, second_rest),
+        ):
+            time.sleep(0.5)  # both past their token check, waiting on their clients
+            for _ in range(3):
+                me = alice.call("GET", "/api/users/me")
+                assert me.status_code == 200, me.text
+            answers = [finish_upload(first, first_rest), finish_upload(second, second_rest)]
+        assert [status for status, _ in answers] == [201, 201], answers
+        assert answers[0][1]["path"] != answers[1][1]["path"]
 
 
 def test_sigterm_closes_websocket_and_polling_clients_and_exits_before_the_graceful_timeout(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, current_app, request
 from flask_jwt_extended import current_user, jwt_required
 
-from armada import ratelimit
+from armada import database, ratelimit
 from armada.api import ArmadaBlueprint
 from armada.errors import NotFound, PayloadTooLarge
 from armada.media import services, urls
@@ -23,7 +23,8 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 
 def upload_size_limit(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Raise this request's body limit to the upload cap, and refuse a larger declared body before reading it."""
+    """Raise this request's body limit to the upload cap, refuse a larger declared body before reading it, and
+    hold no database connection while the body arrives."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -33,6 +34,8 @@ def upload_size_limit(view: Callable[..., Any]) -> Callable[..., Any]:
                 f"Files may be at most {current_app.config['MAX_UPLOAD_BYTES']} bytes.", code="file_too_large"
             )
         request.max_content_length = limit  # werkzeug stops a body without a length at the same point
+        # The token check has read the user; a slow client may take minutes to send the rest (see release_connection).
+        database.release_connection()
         return view(*args, **kwargs)
 
     return wrapper
