@@ -37,6 +37,20 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def postgres_keepalives(seconds: int) -> dict[str, int]:
+    """libpq's connection parameters for DB_NETWORK_TIMEOUT: a connection waiting on an answer sends a probe after
+    half of it, and one whose data or probes go unacknowledged for all of it is dropped (nothing for 0)."""
+    if seconds <= 0:
+        return {}
+    return {
+        "keepalives": 1,
+        "keepalives_idle": max(1, seconds // 2),
+        "keepalives_interval": max(1, seconds // 4),
+        "keepalives_count": 3,
+        "tcp_user_timeout": seconds * 1000,
+    }
+
+
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -104,7 +118,14 @@ class Config:
 
         # A relative SQLite path lives in the instance folder (Flask-SQLAlchemy 3 behaviour).
         self.SQLALCHEMY_DATABASE_URI = normalize_database_url(env.get("DATABASE_URL") or "sqlite:///armada.db")
-        self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options(env)
+        # How long PostgreSQL may go silent on an open connection before either end counts it as gone (a network
+        # partition, a host that died): TCP keepalives and TCP_USER_TIMEOUT on both ends (armada.database). 0
+        # leaves the operating system's defaults, under which a request waits out a partition for ~15 minutes and
+        # a transaction cut off from its client keeps its locks for ~2 hours.
+        self.DB_NETWORK_TIMEOUT = _int(env, "DB_NETWORK_TIMEOUT", 10)
+        if self.DB_NETWORK_TIMEOUT < 0:
+            raise ConfigError(f"DB_NETWORK_TIMEOUT must be 0 or more seconds, got {self.DB_NETWORK_TIMEOUT}")
+        self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options(env, self.DB_NETWORK_TIMEOUT)
         # Set: Socket.IO events cross processes through Redis. Unset: one process, in-memory.
         self.REDIS_URL = env.get("REDIS_URL") or None
         # Deployments sharing one Redis keep apart by channel.
@@ -176,7 +197,7 @@ class Config:
         self.OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
 
     @staticmethod
-    def _engine_options(env: Mapping[str, str]) -> dict[str, object]:
+    def _engine_options(env: Mapping[str, str], network_timeout: int) -> dict[str, object]:
         url = normalize_database_url(env.get("DATABASE_URL") or "sqlite:///armada.db")
         # A database error's text leaves out its statement's values: they are message texts, password hashes and
         # session ids, and the text reaches logs (and a 500's traceback).
@@ -190,7 +211,10 @@ class Config:
             "pool_recycle": 300,
             # A connection attempt that gets no answer (host unreachable, packets dropped) ends in a 503 after
             # this long instead of hanging the request (libpq waits forever by default).
-            "connect_args": {"connect_timeout": _int(env, "DB_CONNECT_TIMEOUT", 5)},
+            "connect_args": {
+                "connect_timeout": _int(env, "DB_CONNECT_TIMEOUT", 5),
+                **postgres_keepalives(network_timeout),
+            },
             # A request waits at most this long for a pooled connection before its 503 (default 30 s).
             "pool_timeout": _int(env, "DB_POOL_TIMEOUT", 10),
         }

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from flask import Flask
 from sqlalchemy import event
 
 from armada.extensions import db
+from config import postgres_keepalives
 
 T = TypeVar("T")
 
@@ -55,9 +56,34 @@ def release_connection() -> None:
     db.session.close()
 
 
+def _postgres_keepalives(seconds: int) -> Callable[[Any, Any], None]:
+    """A connect hook giving the server's end of each connection the keepalives its client end has (config's
+    postgres_keepalives): a backend whose client vanished mid-transaction (a partition) ends, and its locks go,
+    instead of waiting ~2 hours for the operating system to notice."""
+    client = postgres_keepalives(seconds)
+    settings = {
+        "tcp_keepalives_idle": client["keepalives_idle"],
+        "tcp_keepalives_interval": client["keepalives_interval"],
+        "tcp_keepalives_count": client["keepalives_count"],
+        "tcp_user_timeout": client["tcp_user_timeout"],
+    }
+    statement = "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in settings)
+    parameters = [str(item) for pair in settings.items() for item in pair]
+
+    def apply(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(statement, parameters)
+        # Committed, or the pool's rollback on return would undo them.
+        dbapi_connection.commit()
+
+    return apply
+
+
 def init_app(app: Flask) -> None:
-    """Bind Flask-SQLAlchemy and give SQLite connections the pragmas Armada relies on."""
+    """Bind Flask-SQLAlchemy; give SQLite connections the pragmas Armada relies on, PostgreSQL ones keepalives."""
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
+        elif db.engine.dialect.name == "postgresql" and app.config["DB_NETWORK_TIMEOUT"] > 0:
+            event.listen(db.engine, "connect", _postgres_keepalives(app.config["DB_NETWORK_TIMEOUT"]))

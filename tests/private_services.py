@@ -35,13 +35,16 @@ def postgres_bindir() -> Path:
 
 
 class PostgresCluster:
-    """initdb + pg_ctl in a temporary directory, on a free port, trust auth for `postgres` on 127.0.0.1 only.
+    """initdb + pg_ctl in a temporary directory, on a free port, trust auth for `postgres` on `host` only (and its
+    unix socket), optionally run inside a network namespace (`netns`) that `host` lives in.
 
     PostgreSQL refuses to run as root, so as root every command runs as the `postgres` OS user, in a directory
     it owns outside pytest's tmp_path (whose parents are private to root).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", netns: str | None = None) -> None:
+        self.host = host
+        self._in_netns = ["ip", "netns", "exec", netns] if netns else []
         self.bindir = postgres_bindir()
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="armada-pg-"))
@@ -55,7 +58,8 @@ class PostgresCluster:
         self.running = False
 
     def _run(self, *args: str, timeout: float = START_SECONDS) -> None:
-        done = subprocess.run([*self._as, *args], check=False, capture_output=True, text=True, timeout=timeout)
+        command = [*self._in_netns, *self._as, *args]
+        done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=timeout)
         output = f"{done.stdout[-2000:]}{done.stderr[-2000:]}\n{self.output()}"
         assert done.returncode == 0, f"{Path(args[0]).name} {args[-1]} failed:\n{output}"
 
@@ -68,11 +72,14 @@ class PostgresCluster:
             str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
             "--encoding=UTF8", "--no-sync", "--no-instructions",
         )
+        if self.host != "127.0.0.1":
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {self.host}/24 trust\n")
 
     def start(self) -> None:
         """Start it and wait until it accepts connections."""
         # fsync off: a test never survives an OS crash anyway, and a stop of any kind loses nothing committed.
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = f"-p {self.port} -k {self.root} -c listen_addresses={self.host} -c fsync=off"
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
                   "-w", "-t", str(START_SECONDS), "start")
         self.running = True
@@ -84,11 +91,17 @@ class PostgresCluster:
 
     def url(self, database: str = "postgres") -> str:
         """The SQLAlchemy URL of one of its databases."""
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+        return f"postgresql+psycopg://postgres@{self.host}:{self.port}/{database}"
 
     def connect(self, database: str = "postgres") -> psycopg.Connection:
         """A direct connection (autocommit), for checking what the server really holds."""
-        return psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/{database}", autocommit=True)
+        return psycopg.connect(f"postgresql://postgres@{self.host}:{self.port}/{database}", autocommit=True)
+
+    def connect_local(self, database: str = "postgres") -> psycopg.Connection:
+        """A direct connection over the unix socket (autocommit), which no network fault reaches."""
+        return psycopg.connect(
+            host=str(self.root), port=self.port, user="postgres", dbname=database, autocommit=True
+        )
 
     def create_database(self, name: str) -> str:
         """A new empty database; its SQLAlchemy URL."""

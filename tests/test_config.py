@@ -50,6 +50,16 @@ def test_config_uses_the_normalized_database_url() -> None:
     assert cfg.SQLALCHEMY_ENGINE_OPTIONS["pool_pre_ping"] is True
 
 
+def test_db_network_timeout_of_0_leaves_the_os_defaults_and_a_bad_one_is_refused() -> None:
+    # What a positive value does is shown on a real partition (tests/test_faults.py).
+    url = {"DATABASE_URL": "postgres://u@db.example/armada"}
+    off = config.DevelopmentConfig({**url, "DB_NETWORK_TIMEOUT": "0"})
+    assert off.SQLALCHEMY_ENGINE_OPTIONS["connect_args"] == {"connect_timeout": 5}
+    for bad in ("-1", "ten", "1.5"):
+        with pytest.raises(ConfigError, match="DB_NETWORK_TIMEOUT"):
+            config.DevelopmentConfig({**url, "DB_NETWORK_TIMEOUT": bad})
+
+
 def test_config_defaults_to_an_sqlite_file() -> None:
     cfg = config.DevelopmentConfig({})
     assert cfg.SQLALCHEMY_DATABASE_URI.startswith("sqlite:///")

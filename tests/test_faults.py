@@ -1,4 +1,5 @@
-"""Faults under traffic, on real servers: PostgreSQL or Redis restarted (or frozen) while messages flow, SIGTERM.
+"""Faults under traffic, on real servers: PostgreSQL or Redis restarted (or frozen) while messages flow, PostgreSQL
+cut off by a network partition, slow upload clients, SIGTERM.
 
 Every service stopped here is one the test started itself (tests/private_services.py, RedisProcess): the shared
 PostgreSQL and Redis are never touched.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -320,6 +322,135 @@ def test_postgres_restart_during_traffic_answers_503_then_recovers_without_half_
 
         # A new socket connects too (its token check reads the database).
         Recorder("Bob again").connect(server, bob.token).close()
+
+
+# ---- PostgreSQL cut off by a network partition ----------------------------------------------------------------
+
+
+@dataclass
+class Partitionable:
+    """A network namespace of the test's own, joined to this one by a veth pair: a server inside is reached at
+    `address`, and `cut` takes its end of the link down, so every packet either way is dropped and nothing is
+    refused (a partition, or a host that died), until `heal`."""
+
+    namespace: str
+    inside: str
+    address: str
+
+    def _link(self, state: str) -> None:
+        subprocess.run(["ip", "netns", "exec", self.namespace, "ip", "link", "set", self.inside, state], check=True)
+
+    def cut(self) -> None:
+        self._link("down")
+
+    def heal(self) -> None:
+        self._link("up")
+
+
+@contextmanager
+def partitionable_network() -> Iterator[Partitionable]:
+    suffix = uuid.uuid4().hex[:6]
+    namespace, outside, inside = f"armada-{suffix}", f"arm{suffix}o", f"arm{suffix}i"
+    subnet = f"10.231.{uuid.uuid4().int % 256}"  # private, and only ever inside this test's own namespace
+    commands = [
+        ["ip", "netns", "add", namespace],
+        ["ip", "link", "add", outside, "type", "veth", "peer", "name", inside],
+        ["ip", "link", "set", inside, "netns", namespace],
+        ["ip", "addr", "add", f"{subnet}.1/24", "dev", outside],
+        ["ip", "link", "set", outside, "up"],
+        ["ip", "netns", "exec", namespace, "ip", "addr", "add", f"{subnet}.2/24", "dev", inside],
+        ["ip", "netns", "exec", namespace, "ip", "link", "set", inside, "up"],
+        ["ip", "netns", "exec", namespace, "ip", "link", "set", "lo", "up"],
+    ]
+    try:
+        for command in commands:
+            subprocess.run(command, check=True, capture_output=True)
+        yield Partitionable(namespace, inside, f"{subnet}.2")
+    finally:
+        subprocess.run(["ip", "netns", "del", namespace], check=False, capture_output=True)  # the pair goes with it
+        subprocess.run(["ip", "link", "del", outside], check=False, capture_output=True)
+
+
+def waiting_on_a_lock(conn: psycopg.Connection) -> bool:
+    """Whether some session of the `armada` database waits on a lock."""
+    query = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'armada' AND wait_event_type = 'Lock'"
+    row = conn.execute(query).fetchone()
+    return bool(row and row[0])
+
+
+def room_is_free(conn: psycopg.Connection, room_id: str) -> bool:
+    """Whether the room's row can be locked right now (no transaction holds it)."""
+    try:
+        with conn.transaction():
+            conn.execute("SELECT 1 FROM chat_rooms WHERE id = %s FOR UPDATE NOWAIT", (room_id,))
+    except psycopg.errors.LockNotAvailable:
+        return False
+    return True
+
+
+@pytest.mark.needs_postgres
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root (CI runs as root)")
+def test_a_partition_from_postgres_answers_503_in_seconds_and_frees_the_locks_of_transactions_it_cut(
+    tmp_path: Path,
+) -> None:
+    with partitionable_network() as network:
+        cluster = PostgresCluster(host=network.address, netns=network.namespace)
+        try:
+            cluster.init()
+            cluster.start()
+            database_url = cluster.create_database("armada")
+            migrate(database_url)
+            timeouts = {"DB_NETWORK_TIMEOUT": "2", "DB_CONNECT_TIMEOUT": "2", "DB_POOL_TIMEOUT": "2"}
+            with (
+                run_server(database_url, tmp_path, "server", **timeouts) as server,
+                requests.Session() as http,
+                requests.Session() as alices_http,
+                cluster.connect_local("armada") as watcher,
+            ):
+                alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
+                room_id = make_group(alice, bob)
+                answer: list[Attempt] = []
+                body = {"room_id": room_id, "content": "sent as the network went", "client_id": "cut"}
+                sender = threading.Thread(
+                    target=lambda: answer.append(send(alices_http, server.url, alice.token, body, "cut"))
+                )
+                # Over the unix socket, which the partition never reaches: hold the room's row, so that Alice's
+                # send waits for it inside its transaction.
+                with cluster.connect_local("armada") as holder, holder.transaction():
+                    holder.execute("SELECT 1 FROM chat_rooms WHERE id = %s FOR UPDATE", (room_id,))
+                    sender.start()
+                    deadline = time.monotonic() + REQUEST_SECONDS
+                    while not waiting_on_a_lock(watcher):
+                        assert time.monotonic() < deadline, "Alice's send never waited on the room"
+                        time.sleep(0.05)
+                    network.cut()
+                # Alice's transaction now holds the room, and its answers are lost: the server's end must give up
+                # on a client it cannot reach, and Armada's end on a database that does not answer.
+                sender.join(REQUEST_SECONDS + 5)
+                assert not sender.is_alive() and len(answer) == 1
+                assert answer[0].status == 503, answer[0]
+                assert_database_unavailable(503, answer[0].body, answer[0].headers, "the send cut off")
+                assert_every_kind_of_request_gets_503(http, server, alice, room_id)
+                # Other instances, on the other side of no partition, need the room too: the server must end the
+                # transaction it cannot finish, and free the room, while the partition lasts.
+                deadline = time.monotonic() + RECOVERY_SECONDS
+                while not room_is_free(watcher, room_id):
+                    assert time.monotonic() < deadline, "the cut-off transaction still holds the room"
+                    time.sleep(0.2)
+
+                network.heal()
+                deadline = time.monotonic() + RECOVERY_SECONDS
+                bobs = {"room_id": room_id, "content": "back", "client_id": "back"}
+                while (after := send(http, server.url, bob.token, bobs, "back")).status != 201:
+                    assert after.status == 503 and time.monotonic() < deadline, after
+                    time.sleep(0.2)
+                retried = send(alices_http, server.url, alice.token, body, "cut")
+                assert retried.status == 201, retried  # never stored before: the cut transaction rolled back
+                assert server.process.poll() is None and worker_boots(server) == 1, server.output()
+                assert stored_messages(watcher, room_id) == {"back": after.body["id"], "cut": retried.body["id"]}
+                assert_counters_consistent(watcher)
+        finally:
+            cluster.close()
 
 
 # ---- Redis restarted or frozen ---------------------------------------------------------------------------------
