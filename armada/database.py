@@ -67,12 +67,14 @@ def _postgres_keepalives(seconds: int) -> Callable[[Any, Any], None]:
         "tcp_keepalives_count": client["keepalives_count"],
         "tcp_user_timeout": client["tcp_user_timeout"],
     }
-    statement = "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in settings)
-    parameters = [str(item) for pair in settings.items() for item in pair]
 
     def apply(dbapi_connection: Any, _record: Any) -> None:
+        chosen = dict(settings)
+        if dbapi_connection.info.server_version < 120000:  # tcp_user_timeout came with PostgreSQL 12
+            del chosen["tcp_user_timeout"]
+        statement = "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in chosen)
         with dbapi_connection.cursor() as cursor:
-            cursor.execute(statement, parameters)
+            cursor.execute(statement, [str(item) for pair in chosen.items() for item in pair])
         # Committed, or the pool's rollback on return would undo them.
         dbapi_connection.commit()
 
