@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import Insert, event
+from sqlalchemy.dialects import postgresql, sqlite
 
 from armada.extensions import db
 from config import postgres_keepalives
@@ -79,6 +80,12 @@ def _postgres_keepalives(seconds: int) -> Callable[[Any, Any], None]:
         dbapi_connection.commit()
 
     return apply
+
+
+def insert_skipping_duplicates(model: type[Any], *unique_columns: str) -> Insert:
+    """INSERT ... ON CONFLICT (unique_columns) DO NOTHING on PostgreSQL or SQLite: an existing row is skipped."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).on_conflict_do_nothing(index_elements=list(unique_columns))
 
 
 def init_app(app: Flask) -> None:

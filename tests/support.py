@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import make_url
+from sqlalchemy import Connection, event, make_url
 from werkzeug.test import TestResponse
 
 from armada.extensions import db
@@ -122,6 +123,29 @@ class QueryCounter:
 
     def __exit__(self, *exc: object) -> None:
         self.active = False
+
+
+@contextmanager
+def committed_just_before(app: Flask, prefix: str, change: Callable[[Connection], object]) -> Iterator[list[str]]:
+    """While active, `change` runs and commits on a connection of its own just before the first statement that
+    starts with `prefix` is sent: a concurrent request that committed in between a read and the write that
+    follows it, at that very moment every time. Yields the statements it ran before (empty if it never ran)."""
+    with app.app_context():
+        engine = db.engine
+    ran_before: list[str] = []
+
+    def interpose(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if ran_before or not statement.lstrip().upper().startswith(prefix.upper()):
+            return
+        ran_before.append(statement)  # first, so that `change` sending the same kind of statement is not caught
+        with engine.begin() as other:
+            change(other)
+
+    event.listen(engine, "before_cursor_execute", interpose)
+    try:
+        yield ran_before
+    finally:
+        event.remove(engine, "before_cursor_execute", interpose)
 
 
 def empty_all_tables() -> None:

@@ -5,21 +5,21 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import Connection, insert, select
 from werkzeug.test import TestResponse
 
 import config
 from armada import create_app
 from armada.extensions import db
-from armada.models import User
-from tests.support import ApiClient, assert_error
+from armada.models import RevokedSession, User, utcnow
+from tests.support import ApiClient, assert_error, committed_just_before
 
 USER_FIELDS = {"id", "email", "display_name", "avatar_url", "created_at"}
 PASSWORD = "correct horse 1"
@@ -330,6 +330,23 @@ def test_logout_twice_with_the_same_token_is_refused(api: ApiClient) -> None:
     alice = api.register("Alice")
     assert alice.post("/api/auth/logout").status_code == 204
     assert_error(alice.post("/api/auth/logout"), 401, "token_revoked")
+
+
+def test_a_logout_racing_another_with_the_same_token_succeeds_too(
+    app: Flask, client: FlaskClient, api: ApiClient
+) -> None:
+    alice = api.register("Alice")
+    sid = jwt.decode(alice.access_token, options={"verify_signature": False})["sid"]
+
+    def the_other_logout(connection: Connection) -> None:
+        connection.execute(insert(RevokedSession).values(sid=sid, expires_at=utcnow() + timedelta(days=1)))
+
+    # Both passed the token check; the other one revokes the session just before this one writes.
+    with committed_just_before(app, "INSERT INTO revoked_sessions", the_other_logout) as interposed:
+        response = alice.post("/api/auth/logout")
+    assert interposed, "the logout never wrote the revocation"
+    assert response.status_code == 204, response.get_data(as_text=True)[:2000]
+    assert_error(me(client, alice.access_token), 401, "token_revoked")
 
 
 def test_logout_requires_a_token(client: FlaskClient) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from armada.database import chunked
+from armada.database import chunked, insert_skipping_duplicates
 from armada.errors import Conflict, NotFound, Unauthorized
 from armada.extensions import db
 from armada.models import RevokedSession, User, utcnow
@@ -69,8 +69,9 @@ def logout(sid: str) -> None:
     now = utcnow()
     # Every token of the session was issued before now, so none outlives now + the refresh lifetime.
     lifetime: timedelta = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
-    if db.session.get(RevokedSession, sid) is None:
-        db.session.add(RevokedSession(sid=sid, expires_at=now + lifetime))
+    # Skipping an existing row, rather than looking first: a concurrent logout with the same token may commit
+    # between a look-up and the insert, and the session is just as revoked either way.
+    db.session.execute(insert_skipping_duplicates(RevokedSession, "sid").values(sid=sid, expires_at=now + lifetime))
     # Rows whose tokens have all expired protect nothing; prune them as we go.
     db.session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now))
     db.session.commit()

@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import false, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
 from armada.chat.permissions import access_message, access_room, check_can_delete, check_can_edit
 from armada.chat.rooms import unread_counts
+from armada.database import insert_skipping_duplicates
 from armada.errors import NotFound, ValidationFailed
 from armada.extensions import db
 from armada.media.services import attach_media
@@ -271,11 +271,8 @@ def _insert_receipts(user: User, message_ids: Sequence[uuid.UUID], now: datetime
     """Record receipts once each; returns the ids that were not receipted before."""
     if not message_ids:
         return []
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    stmt = (
-        dialect.insert(MessageReadReceipt)
-        .on_conflict_do_nothing(index_elements=["message_id", "user_id"])
-        .returning(MessageReadReceipt.message_id)
+    stmt = insert_skipping_duplicates(MessageReadReceipt, "message_id", "user_id").returning(
+        MessageReadReceipt.message_id
     )
     rows = [{"id": uuid.uuid4(), "message_id": m, "user_id": user.id, "read_at": now} for m in message_ids]
     return list(db.session.scalars(stmt, rows))
