@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select, update
 from werkzeug.test import TestResponse
 
 from armada.extensions import db
-from armada.models import MessageReadReceipt
-from tests.support import Actor, ApiClient, assert_error
+from armada.models import ChatMessage, ChatRoomMember, MessageReadReceipt
+from tests.support import Actor, ApiClient, assert_error, committed_just_before
 
 RESULT_KEYS = {"room_id", "user_id", "message_ids", "read_at", "unread_count"}
 
@@ -105,6 +105,37 @@ def test_up_to_marks_everything_from_others_up_to_that_message(app: Flask, chat:
     assert receipts(app, bob) == 3
     assert receipts(app, bob, own) == 0 and receipts(app, bob, later) == 0
     assert mark(bob, room["id"], up_to=later).get_json()["message_ids"] == [later]
+
+
+def read_pointer_at(app: Flask, room_id: str, member: Actor) -> str | None:
+    """The id of the message `member`'s read pointer in the room is at."""
+    with app.app_context():
+        pointer = select(ChatRoomMember.last_read_seq).where(
+            ChatRoomMember.room_id == uuid.UUID(room_id), ChatRoomMember.user_id == uuid.UUID(member.id)
+        )
+        at_pointer = ChatMessage.seq == pointer.scalar_subquery()
+        found = db.session.scalar(select(ChatMessage.id).where(ChatMessage.room_id == uuid.UUID(room_id), at_pointer))
+        return str(found) if found is not None else None
+
+
+def test_the_read_pointer_never_moves_back_when_a_later_read_commits_first(app: Flask, chat: Chat) -> None:
+    _, bob, room, ids = chat
+
+    def read_to_the_end_in_another_tab(connection: Connection) -> None:
+        connection.execute(
+            update(ChatRoomMember)
+            .where(ChatRoomMember.room_id == uuid.UUID(room["id"]), ChatRoomMember.user_id == uuid.UUID(bob.id))
+            .values(last_read_seq=select(ChatMessage.seq).where(ChatMessage.id == uuid.UUID(ids[2])).scalar_subquery())
+        )
+
+    # This request has read the pointer (nothing read yet) when the other tab's read of everything commits.
+    with committed_just_before(app, "INSERT INTO message_read_receipts", read_to_the_end_in_another_tab) as interposed:
+        response = mark(bob, room["id"], up_to=ids[0])
+    assert interposed, "the read never wrote its receipts"
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["message_ids"] == [ids[0]]
+    assert read_pointer_at(app, room["id"], bob) == ids[2]
+    assert response.get_json()["unread_count"] == 0 and unread_in_room_list(bob, room["id"]) == 0
 
 
 def test_own_messages_get_no_receipt(app: Flask, chat: Chat) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import false, select, update
+from sqlalchemy import case, false, literal, select, update
 from sqlalchemy.orm import selectinload
 
 from armada.chat.permissions import access_message, access_room, check_can_delete, check_can_edit
@@ -17,7 +17,7 @@ from armada.database import insert_skipping_duplicates
 from armada.errors import NotFound, ValidationFailed
 from armada.extensions import db
 from armada.media.services import attach_media
-from armada.models import ChatMessage, ChatRoom, MessageReadReceipt, MessageType, User, utcnow
+from armada.models import ChatMessage, ChatRoom, ChatRoomMember, MessageReadReceipt, MessageType, User, utcnow
 from armada.pagination import Page, decode_cursor, encode_cursor
 from armada.realtime import events
 
@@ -278,6 +278,22 @@ def _insert_receipts(user: User, message_ids: Sequence[uuid.UUID], now: datetime
     return list(db.session.scalars(stmt, rows))
 
 
+def _move_read_pointer(member: ChatRoomMember, top: int, now: datetime, stamp: bool) -> None:
+    """Move the read pointer up to `top` if it is behind; stamp last_read_at when it moves, or anyway if `stamp`."""
+    # Compared in the UPDATE, on the row as it is now: member.last_read_seq was read without a lock, and a
+    # concurrent read that moved the pointer further may have committed since; it must not be moved back.
+    # Both CASEs read the old last_read_seq.
+    advances = ChatRoomMember.last_read_seq < top
+    read_at = literal(now, ChatRoomMember.last_read_at.type)
+    values = {
+        "last_read_seq": case((advances, top), else_=ChatRoomMember.last_read_seq),
+        "last_read_at": read_at if stamp else case((advances, read_at), else_=ChatRoomMember.last_read_at),
+    }
+    # No session synchronization: the commit that follows expires the member object anyway.
+    statement = update(ChatRoomMember).where(ChatRoomMember.id == member.id).values(values)
+    db.session.execute(statement, execution_options={"synchronize_session": False})
+
+
 def mark_read(
     user: User, room_id: uuid.UUID, message_ids: Sequence[uuid.UUID] | None = None, up_to: uuid.UUID | None = None
 ) -> ReadResult:
@@ -308,11 +324,9 @@ def mark_read(
         targets = list(db.session.scalars(select(ChatMessage.id).where(*readable, ChatMessage.id.in_(wanted))))
     now = utcnow()
     newly_read = _insert_receipts(user, targets, now)
-    advanced = top > member.last_read_seq
-    if advanced:
-        member.last_read_seq = top
-    if advanced or newly_read:
-        member.last_read_at = now
+    # The pointer can only be behind what we read: if `top` is not past it, there is nothing to move.
+    if top > member.last_read_seq or newly_read:
+        _move_read_pointer(member, top, now, stamp=bool(newly_read))
     db.session.commit()
     result = ReadResult(room_id, user.id, newly_read, now, unread_counts(user, [room_id]).get(room_id, 0))
     if newly_read:
