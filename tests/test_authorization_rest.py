@@ -32,7 +32,7 @@ from typing import Any
 import jwt
 import pytest
 from flask import Flask
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, event, select, text, update
 from werkzeug.test import TestResponse
 
 from armada.auth.tokens import issue_tokens
@@ -760,6 +760,8 @@ def wait_until_a_request_waits_for_a_lock(connection: Connection) -> None:
     while not connection.execute(query).scalar():
         assert time.monotonic() < deadline, "no request ever waited for the room's lock"
         time.sleep(0.02)
+        # A transaction sees pg_stat_activity as it was at its first look (and the caller's is still open): look anew.
+        connection.execute(text("SELECT pg_stat_clear_snapshot()"))
 
 
 @pytest.mark.needs_postgres
@@ -794,3 +796,102 @@ def test_an_admin_removed_while_their_change_waits_for_the_room_is_refused(
     assert seen.status_code == 200, seen.get_json()
     assert {(m["user_id"], m["is_admin"]) for m in seen.get_json()["members"]} == {(alice.id, True), (carol.id, False)}
     assert seen.get_json()["name"] == "Locked"
+
+
+@contextmanager
+def held_before_its_commit(app: Flask, request: Callable[[Any], TestResponse]) -> Iterator[Callable[[], TestResponse]]:
+    """Run `request` on a thread of its own and hold it just before its COMMIT, its writes done and its row locks
+    taken, until the caller lets it commit: the yielded function does and returns its response."""
+    with app.app_context():
+        engine = db.engine
+    reached, release = threading.Event(), threading.Event()
+    held_thread: list[int] = []
+
+    def hold(_connection: Connection) -> None:
+        if threading.get_ident() in held_thread and not release.is_set():
+            reached.set()
+            assert release.wait(10), "never let commit"
+
+    def run() -> TestResponse:
+        held_thread.append(threading.get_ident())
+        return request(app.test_client())
+
+    event.listen(engine, "commit", hold)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(run)
+            assert reached.wait(10), "the change never got to its commit"
+
+            def let_commit() -> TestResponse:
+                release.set()
+                return future.result(timeout=10)
+
+            try:
+                yield let_commit
+            finally:
+                release.set()
+    finally:
+        event.remove(engine, "commit", hold)
+
+
+@pytest.mark.needs_postgres
+@pytest.mark.parametrize("change", ["send", "edit", "delete", "mark_read", "delete_once_demoted"])
+def test_a_member_removed_while_their_message_change_waits_is_refused(api: ApiClient, app: Flask, change: str) -> None:
+    alice, bob, carol = api.users("Alice", "Bob", "Carol")
+    room = alice.make_group(bob, carol)["id"]
+    assert alice.post(member_url(room, bob), json={"is_admin": True}).status_code == 200
+    bobs, carols = bob.say(room, "mine")["id"], carol.say(room, "hers")["id"]
+    alices_change: Callable[[Any], TestResponse] = (
+        (lambda c: c.post(member_url(room, bob), headers=alice.headers, json={"is_admin": False}))
+        if change == "delete_once_demoted"
+        else (lambda c: c.delete(member_url(room, bob), headers=alice.headers))
+    )
+    bobs_change: Callable[[Any], TestResponse] = {
+        "send": lambda c: c.post(MESSAGES, headers=bob.headers, json={"room_id": room, "content": "still here?"}),
+        "edit": lambda c: c.patch(f"{MESSAGES}/{bobs}", headers=bob.headers, json={"content": "edited"}),
+        "delete": lambda c: c.delete(f"{MESSAGES}/{carols}", headers=bob.headers),
+        "delete_once_demoted": lambda c: c.delete(f"{MESSAGES}/{carols}", headers=bob.headers),
+        "mark_read": lambda c: c.post(f"{ROOMS}/{room}/read", headers=bob.headers, json={"up_to": carols}),
+    }[change]
+    before = alice.get(f"{ROOMS}/{room}/messages").get_json()["items"]
+    # Alice's removal (or demotion) of Bob has written everything and holds the room's lock (and the membership
+    # row's) when Bob's request passes its first check (he is an admin) and waits for one of them...
+    with held_before_its_commit(app, alices_change) as alices, ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(lambda: bobs_change(app.test_client()))
+        with app.app_context(), db.engine.connect() as watcher:
+            wait_until_a_request_waits_for_a_lock(watcher)
+        # ...and then it commits.
+        assert alices().status_code in (200, 204)
+        response = waiting.result(timeout=10)
+    # As if one after the other: a removed Bob is no longer a member, and a demoted one may delete only his own.
+    if change == "delete_once_demoted":
+        assert_error(response, 403, "not_allowed")
+    else:
+        assert_error(response, 404, "room_not_found" if change in ("send", "mark_read") else "message_not_found")
+    assert alice.get(f"{ROOMS}/{room}/messages").get_json()["items"] == before
+    with app.app_context():
+        assert db.session.scalar(
+            select(MessageReadReceipt.id).where(MessageReadReceipt.user_id == uuid.UUID(bob.id))
+        ) is None
+
+
+@pytest.mark.needs_postgres
+def test_a_send_that_waited_for_a_change_that_left_the_sender_a_member_goes_through(api: ApiClient, app: Flask) -> None:
+    alice, bob = api.users("Alice", "Bob")
+    room = alice.make_group(bob)["id"]
+
+    def rename(c: Any) -> TestResponse:
+        return c.patch(f"{ROOMS}/{room}", headers=alice.headers, json={"name": "New"})
+
+    def send(c: Any) -> TestResponse:
+        return c.post(MESSAGES, headers=bob.headers, json={"room_id": room, "content": "hi"})
+
+    with held_before_its_commit(app, rename) as alices, ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(lambda: send(app.test_client()))
+        with app.app_context(), db.engine.connect() as watcher:
+            wait_until_a_request_waits_for_a_lock(watcher)
+        assert alices().status_code == 200
+        response = waiting.result(timeout=10)
+    # The rename stamped the room as membership changes do, so the send checked Bob's access again: he still has it.
+    assert response.status_code == 201, response.get_json()
+    assert [m["id"] for m in alice.get(f"{ROOMS}/{room}/messages").get_json()["items"]] == [response.get_json()["id"]]

@@ -8,10 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, false, literal, select, update
+from sqlalchemy import Update, case, false, literal, select, true, update
 from sqlalchemy.orm import selectinload
 
-from armada.chat.permissions import access_message, access_room, check_can_delete, check_can_edit
+from armada.chat.permissions import (
+    RoomAccess,
+    access_message,
+    access_room,
+    check_can_delete,
+    check_can_edit,
+    room_not_found,
+)
 from armada.chat.rooms import unread_counts
 from armada.database import insert_skipping_duplicates
 from armada.errors import NotFound, ValidationFailed
@@ -82,6 +89,20 @@ def _message_body(
     return {"message_type": message_type, "content": content, **attach_media(user, message_type, media["media_url"])}
 
 
+# No session synchronization on the counter UPDATEs: nothing reads the room object's counters after them, and
+# evaluating the SET against the identity map cost more than the UPDATE itself on the send path (see BENCHMARKS.md).
+_UNSYNCHRONIZED = {"synchronize_session": False}
+
+
+def _counter_update(room_id: uuid.UUID, new_message_at: datetime | None = None) -> Update:
+    """The UPDATE that takes the room's next change number (returned); it row-locks the room until commit."""
+    values: dict[str, Any] = {"last_seq": ChatRoom.last_seq + 1}
+    if new_message_at is not None:
+        # Both SET expressions read the old last_seq, so last_message_seq gets the same new number.
+        values |= {"last_message_seq": ChatRoom.last_seq + 1, "last_activity_at": new_message_at}
+    return update(ChatRoom).where(ChatRoom.id == room_id).values(values).returning(ChatRoom.last_seq)
+
+
 def _next_change(room_id: uuid.UUID, new_message_at: datetime | None = None) -> int:
     """Take the room's next change number; this row-locks the room until commit.
 
@@ -89,14 +110,25 @@ def _next_change(room_id: uuid.UUID, new_message_at: datetime | None = None) -> 
     can never miss one that committed late, and a concurrent retry of the same client_id waits here and then
     finds the first send.
     """
-    values: dict[str, Any] = {"last_seq": ChatRoom.last_seq + 1}
-    if new_message_at is not None:
-        # Both SET expressions read the old last_seq, so last_message_seq gets the same new number.
-        values |= {"last_message_seq": ChatRoom.last_seq + 1, "last_activity_at": new_message_at}
-    # No session synchronization: nothing reads the room object's counters after this, and evaluating the SET
-    # against the identity map cost more than the UPDATE itself on the send path (see BENCHMARKS.md).
-    statement = update(ChatRoom).where(ChatRoom.id == room_id).values(values).returning(ChatRoom.last_seq)
-    return db.session.execute(statement, execution_options={"synchronize_session": False}).scalar_one()
+    return db.session.execute(_counter_update(room_id, new_message_at), execution_options=_UNSYNCHRONIZED).scalar_one()
+
+
+def _next_message_seq(user: User, room_id: uuid.UUID, checked_stamp: datetime, now: datetime) -> int:
+    """Take the room's next change number for a new message (_next_change), the sender still a member once it is.
+
+    The sender's access was checked before the lock, when the room's updated_at was `checked_stamp`, and a removal
+    the send waited for (it holds the same lock) may have committed since. Every membership change stamps
+    updated_at under that lock (rooms._lock_room), so the number is taken only if the stamp is unchanged, which
+    PostgreSQL re-evaluates on the row as a removal that held it left it; only if it changed does the send check
+    again, now under the lock. So a send costs no statement more. (A condition on the membership row in that
+    UPDATE would not do: after waiting, PostgreSQL re-reads only the row it locks, other tables as they were.)
+    """
+    unchanged = _counter_update(room_id, now).where(ChatRoom.updated_at == checked_stamp)
+    seq = db.session.execute(unchanged, execution_options=_UNSYNCHRONIZED).scalar_one_or_none()
+    if seq is None:
+        seq = _next_change(room_id, new_message_at=now)
+        access_room(user, room_id)
+    return seq
 
 
 def send_message(
@@ -120,7 +152,7 @@ def send_message(
         "media_size": media_size,
         "media_mime_type": media_mime_type,
     }
-    access_room(user, room_id)
+    checked_stamp = access_room(user, room_id).room.updated_at
     # A retry answers what the first send answered, even if its checks would now fail (e.g. the forwarded
     # original was deleted in between).
     if client_id is not None and (existing := _previous_send(user, room_id, client_id)) is not None:
@@ -129,7 +161,7 @@ def send_message(
     if reply_to_id is not None:
         _check_reply_target(room_id, reply_to_id)
     now = utcnow()
-    seq = _next_change(room_id, new_message_at=now)
+    seq = _next_message_seq(user, room_id, checked_stamp, now)
     if client_id is not None and (existing := _previous_send(user, room_id, client_id)) is not None:
         db.session.rollback()
         return existing, False
@@ -213,22 +245,30 @@ def list_messages(
     return Page(items, encode_cursor([items[0].seq]) if len(rows) > limit else None)
 
 
-def _lock_and_refresh(message: ChatMessage) -> int:
-    """Take the room's next change number, then re-read the message: it may have changed while we waited."""
+def _lock_and_recheck(user: User, message: ChatMessage, access: RoomAccess) -> tuple[int, ChatMessage, RoomAccess]:
+    """Take the room's next change number, then read the message and the caller's access to it again.
+
+    Either may have changed while we waited for the lock: the message edited or deleted, or the caller removed
+    or demoted by a membership change, which holds the same lock (rooms._lock_room); it must hold as if the two
+    had run one after the other. One query, as the plain re-read of the message it replaces.
+    """
+    message_id = message.id
     change = _next_change(message.room_id)
-    db.session.refresh(message)
-    return change
+    for row in (message, access.room, access.member):
+        db.session.expire(row)
+    message, access = access_message(user, message_id)
+    return change, message, access
 
 
 def edit_message(user: User, message_id: uuid.UUID, content: str) -> tuple[ChatMessage, bool]:
     """Change the text of one's own message; the same text again changes nothing. Bool: whether it changed."""
-    message, _ = access_message(user, message_id)
+    message, access = access_message(user, message_id)
     if not content.strip():
         raise ValidationFailed.field("content", "A text message needs content.")
     check_can_edit(user, message)
     if content == message.content:
         return message, False
-    change = _lock_and_refresh(message)
+    change, message, _ = _lock_and_recheck(user, message, access)
     check_can_edit(user, message)  # again: it may have been deleted while we waited for the lock
     if content == message.content:
         db.session.rollback()
@@ -245,7 +285,8 @@ def delete_message(user: User, message_id: uuid.UUID) -> tuple[ChatMessage, bool
     check_can_delete(access, message)
     if message.is_deleted:
         return message, False
-    change = _lock_and_refresh(message)
+    change, message, access = _lock_and_recheck(user, message, access)
+    check_can_delete(access, message)  # again: an admin may have been demoted while we waited for the lock
     if message.is_deleted:
         db.session.rollback()
         return message, False
@@ -278,10 +319,13 @@ def _insert_receipts(user: User, message_ids: Sequence[uuid.UUID], now: datetime
     return list(db.session.scalars(stmt, rows))
 
 
-def _move_read_pointer(member: ChatRoomMember, top: int, now: datetime, stamp: bool) -> None:
-    """Move the read pointer up to `top` if it is behind; stamp last_read_at when it moves, or anyway if `stamp`."""
-    # Compared in the UPDATE, on the row as it is now: member.last_read_seq was read without a lock, and a
-    # concurrent read that moved the pointer further may have committed since; it must not be moved back.
+def _move_read_pointer(member: ChatRoomMember, top: int, now: datetime, stamp: bool) -> bool:
+    """Move the read pointer up to `top` if it is behind; stamp last_read_at when it moves, or anyway if `stamp`.
+
+    Both conditions are evaluated by the UPDATE on the row as it is, not on `member` as the access check read it
+    without a lock: a concurrent read may have moved the pointer further since (it must not move back), and a
+    removal may have committed since, or while this waited for the row. False, nothing written, if removed.
+    """
     # Both CASEs read the old last_read_seq.
     advances = ChatRoomMember.last_read_seq < top
     read_at = literal(now, ChatRoomMember.last_read_at.type)
@@ -289,9 +333,14 @@ def _move_read_pointer(member: ChatRoomMember, top: int, now: datetime, stamp: b
         "last_read_seq": case((advances, top), else_=ChatRoomMember.last_read_seq),
         "last_read_at": read_at if stamp else case((advances, read_at), else_=ChatRoomMember.last_read_at),
     }
+    statement = (
+        update(ChatRoomMember)
+        .where(ChatRoomMember.id == member.id, ChatRoomMember.is_active == true())
+        .values(values)
+        .returning(ChatRoomMember.id)
+    )
     # No session synchronization: the commit that follows expires the member object anyway.
-    statement = update(ChatRoomMember).where(ChatRoomMember.id == member.id).values(values)
-    db.session.execute(statement, execution_options={"synchronize_session": False})
+    return db.session.execute(statement, execution_options=_UNSYNCHRONIZED).scalar_one_or_none() is not None
 
 
 def mark_read(
@@ -325,8 +374,8 @@ def mark_read(
     now = utcnow()
     newly_read = _insert_receipts(user, targets, now)
     # The pointer can only be behind what we read: if `top` is not past it, there is nothing to move.
-    if top > member.last_read_seq or newly_read:
-        _move_read_pointer(member, top, now, stamp=bool(newly_read))
+    if (top > member.last_read_seq or newly_read) and not _move_read_pointer(member, top, now, bool(newly_read)):
+        raise room_not_found()  # removed meanwhile: as if the removal came first (the receipts roll back)
     db.session.commit()
     result = ReadResult(room_id, user.id, newly_read, now, unread_counts(user, [room_id]).get(room_id, 0))
     if newly_read:

@@ -37,8 +37,13 @@ def access_room(user: User, room_id: uuid.UUID) -> RoomAccess:
         )
     ).first()
     if row is None:
-        raise NotFound("No such room.", code="room_not_found")
+        raise room_not_found()
     return RoomAccess(row[0], row[1])
+
+
+def room_not_found() -> NotFound:
+    """The error for a room the caller is not an active member of, the same as for one that does not exist."""
+    return NotFound("No such room.", code="room_not_found")
 
 
 def access_message(user: User, message_id: uuid.UUID) -> tuple[ChatMessage, RoomAccess]:

@@ -230,7 +230,8 @@ def _lock_room(room_id: uuid.UUID) -> None:
     """Row-lock the room until commit, so that membership changes of one room run one at a time.
 
     The last-admin rules count admins: without the lock, two admins demoting each other, or both leaving, at the same
-    moment would each still count the other and leave the group with no admin.
+    moment would each still count the other and leave the group with no admin. The new updated_at is how a send
+    tells, without a query more, that membership may have changed since it checked (messages._next_message_seq).
     """
     statement = update(ChatRoom).where(ChatRoom.id == room_id).values(updated_at=utcnow())
     db.session.execute(statement, execution_options={"synchronize_session": False})
