@@ -32,7 +32,6 @@ from sqlalchemy import make_url
 from tests.private_services import PostgresCluster
 from tests.servers import HttpUser, Server, fresh_database, group_alive, migrate, run_server, serve_fresh
 from tests.test_realtime_cluster import (  # noqa: F401 - own_redis is a fixture
-    Cluster,
     Recorder,
     RedisProcess,
     about,
@@ -43,6 +42,7 @@ from tests.test_realtime_cluster import (  # noqa: F401 - own_redis is a fixture
     poll_delivery,
     post,
     second_login,
+    two_processes,
     wait_in_log,
     wait_listening,
 )
@@ -574,53 +574,45 @@ def test_removal_and_logout_missed_during_redis_outage_apply_when_postgres_comes
     database_url = own_postgres.create_database("armada")
     migrate(database_url)
     queue = {"REDIS_URL": own_redis.url, "REDIS_CHANNEL": f"armada-faults-{uuid.uuid4().hex}"}
-    with (
-        run_server(database_url, tmp_path, "a", **queue) as a,
-        run_server(database_url, tmp_path, "b", **queue) as b,
-        requests.Session() as http,
-    ):
-        cluster = Cluster(a, b, http, [])
-        try:
-            alice, bob, carol = cluster.user("Alice"), cluster.user("Bob"), cluster.user("Carol")
-            room_id = make_group(alice, bob, carol)
-            other_token = second_login(cluster, bob)
-            bob_on_a, carol_on_a = cluster.socket(a, bob), cluster.socket(a, carol)
-            bob_other_session = cluster.socket(a, bob, other_token)
-            for recorder in (bob_on_a, carol_on_a, bob_other_session):
-                recorder.join(room_id)
-            wait_listening(own_redis.url, queue["REDIS_CHANNEL"], 1)  # A: B has no socket, so it never listens
+    with two_processes(database_url, tmp_path, **queue) as cluster:
+        a, b, http = cluster.a, cluster.b, cluster.http
+        alice, bob, carol = cluster.user("Alice"), cluster.user("Bob"), cluster.user("Carol")
+        room_id = make_group(alice, bob, carol)
+        other_token = second_login(cluster, bob)
+        bob_on_a, carol_on_a = cluster.socket(a, bob), cluster.socket(a, carol)
+        bob_other_session = cluster.socket(a, bob, other_token)
+        for recorder in (bob_on_a, carol_on_a, bob_other_session):
+            recorder.join(room_id)
+        wait_listening(own_redis.url, queue["REDIS_CHANNEL"], 1)  # A: B has no socket, so it never listens
 
-            own_redis.stop()
-            wait_in_log(a, "Cannot receive from redis")
-            # Made on B while Redis is down: A never hears of them.
-            removed = alice.call("DELETE", f"/api/chat/rooms/{room_id}/members/{carol.id}", b.url)
-            assert removed.status_code == 204, removed.text
-            logout = http.post(f"{b.url}/api/auth/logout", headers={"Authorization": f"Bearer {other_token}"},
-                               timeout=REQUEST_SECONDS)
-            assert logout.status_code == 204, logout.text
+        own_redis.stop()
+        wait_in_log(a, "Cannot receive from redis")
+        # Made on B while Redis is down: A never hears of them.
+        removed = alice.call("DELETE", f"/api/chat/rooms/{room_id}/members/{carol.id}", b.url)
+        assert removed.status_code == 204, removed.text
+        logout = http.post(f"{b.url}/api/auth/logout", headers={"Authorization": f"Bearer {other_token}"},
+                           timeout=REQUEST_SECONDS)
+        assert logout.status_code == 204, logout.text
 
-            own_postgres.stop()
-            own_redis.start()
-            # A resubscribes and cannot reconcile. B publishes RESYNC (it dropped events): if A hears it, its
-            # reconcile fails too. Nothing else will come to make A look again.
-            wait_in_log(a, "Could not reconcile sockets")
-            wait_in_log(b, "Publishing to Redis again")
-            time.sleep(1)  # A handles that RESYNC, if it hears it, while PostgreSQL is still down
-            assert carol_on_a.client.connected and bob_other_session.client.connected
-            own_postgres.start()
+        own_postgres.stop()
+        own_redis.start()
+        # A resubscribes and cannot reconcile. B publishes RESYNC (it dropped events): if A hears it, its
+        # reconcile fails too. Nothing else will come to make A look again.
+        wait_in_log(a, "Could not reconcile sockets")
+        wait_in_log(b, "Publishing to Redis again")
+        time.sleep(1)  # A handles that RESYNC, if it hears it, while PostgreSQL is still down
+        assert carol_on_a.client.connected and bob_other_session.client.connected
+        own_postgres.start()
 
-            assert once(carol_on_a, "member_removed", anything) == {"room_id": room_id, "user_id": carol.id}
-            bob_other_session.wait_for("disconnect", timeout=RECOVERY_SECONDS)
-            poll_delivery(alice, b, room_id, bob_on_a)
-            last = post(alice, b, room_id, "after both came back")["id"]
-            bob_on_a.wait_for("new_message", about(last))
-            carol_on_a.assert_no("new_message")
-            assert bob_on_a.client.connected and carol_on_a.client.connected
-            for server in (a, b):
-                assert server.process.poll() is None and worker_boots(server) == 1, server.output()
-        finally:
-            for recorder in cluster.sockets:
-                recorder.close()
+        assert once(carol_on_a, "member_removed", anything) == {"room_id": room_id, "user_id": carol.id}
+        bob_other_session.wait_for("disconnect", timeout=RECOVERY_SECONDS)
+        poll_delivery(alice, b, room_id, bob_on_a)
+        last = post(alice, b, room_id, "after both came back")["id"]
+        bob_on_a.wait_for("new_message", about(last))
+        carol_on_a.assert_no("new_message")
+        assert bob_on_a.client.connected and carol_on_a.client.connected
+        for server in (a, b):
+            assert server.process.poll() is None and worker_boots(server) == 1, server.output()
 
 
 # ---- SIGTERM ---------------------------------------------------------------------------------------------------

@@ -126,28 +126,35 @@ def wait_listening(redis_url: str, channel: str, processes: int, timeout: float 
 
 
 @contextmanager
+def two_processes(database_url: str, tmp_path: Path, **queue: str) -> Iterator[Cluster]:
+    """Armada processes `a` and `b` on one migrated database and the queue settings given; their sockets are
+    closed afterwards."""
+    with (
+        run_server(database_url, tmp_path, "a", **queue) as a,
+        run_server(database_url, tmp_path, "b", **queue) as b,
+        requests.Session() as http,
+    ):
+        cluster = Cluster(a, b, http, [])
+        try:
+            yield cluster
+        finally:
+            for recorder in cluster.sockets:
+                recorder.close()
+
+
+@contextmanager
 def cluster_on(redis_url: str, tmp_path: Path) -> Iterator[Cluster]:
     """Two Armada processes on one fresh database and one Redis channel of their own, both listening."""
     channel = f"armada-test-{uuid.uuid4().hex}"
-    queue = {"REDIS_URL": redis_url, "REDIS_CHANNEL": channel}
     with fresh_database(tmp_path, "armada_cluster") as database_url:
         migrate(database_url)
-        with (
-            run_server(database_url, tmp_path, "a", **queue) as a,
-            run_server(database_url, tmp_path, "b", **queue) as b,
-            requests.Session() as http,
-        ):
-            cluster = Cluster(a, b, http, [])
-            try:
-                # A process starts listening on Redis with its first socket; make both listen before the test.
-                probe = cluster.user("Probe")
-                for server in (a, b):
-                    cluster.socket(server, probe)
-                wait_listening(redis_url, channel, 2)
-                yield cluster
-            finally:
-                for recorder in cluster.sockets:
-                    recorder.close()
+        with two_processes(database_url, tmp_path, REDIS_URL=redis_url, REDIS_CHANNEL=channel) as cluster:
+            # A process starts listening on Redis with its first socket; make both listen before the test.
+            probe = cluster.user("Probe")
+            for server in (cluster.a, cluster.b):
+                cluster.socket(server, probe)
+            wait_listening(redis_url, channel, 2)
+            yield cluster
 
 
 @pytest.fixture
