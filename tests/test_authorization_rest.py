@@ -7,13 +7,20 @@ The cast of every cell (users made in the database, everything else through the 
 - rooms: `room` (Team), `other_room` (the outsider's), `missing_room` (an id that exists nowhere);
 - messages: `own_message` and `own_deleted` (the actor's, in Team), `others_message` and `others_deleted` (the
   bystander's), `side_message` (the actor's, in a group of its own), `foreign_message` (the outsider's),
-  `missing_message`.
+  `missing_message`;
+- the caller's own things: `side_room` (the actor's group of its own), `other_user` (the outsider, whom a body names
+  as member, creator or uploader), `missing_user`; uploads `own_upload` and `others_upload` (the bystander's) made
+  through Armada, `own_direct` and `others_direct` put at a signed upload URL;
+- signed links, which are bearer credentials: `link` (to a file the bystander sent to Team), `tampered_link`,
+  `expired_link`; `upload_link` (the bystander's, unused), `used_upload_link`, `tampered_upload_link`,
+  `expired_upload_link`.
 
 Besides the status and error code, every cell checks that a refusal wrote nothing, that an allowed change wrote
 something and an allowed no-op nothing, and that an answer marked `like_missing` is byte for byte the answer for an
 id that does not exist: the contract never reveals to a non-member that a room or message exists. A cell that
-changes the database is a test of its own; the cells that must not share one staged world per role and target.
-Tokens that are missing, expired, revoked or forged get the same 401 from every endpoint, before anything else.
+changes the database (or stored media) is a test of its own; the cells that must not share one staged world per
+role and target. Tokens that are missing, expired, revoked or forged get the same 401 from every endpoint, before
+anything else; the signed links' own routes take no token, and answer a bad one as they answer anyone.
 tests/test_authorization_socket.py holds the Socket.IO side, built on these tables.
 """
 
@@ -28,19 +35,24 @@ from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
-from flask import Flask
+from flask import Flask, request_finished
+from flask import request as incoming
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import Connection, event, select, text, update
 from werkzeug.test import TestResponse
 
 from armada.auth.tokens import issue_tokens
 from armada.extensions import db
+from armada.media.storage import storage
 from armada.models import (
     ChatMessage,
     ChatRoom,
     ChatRoomMember,
+    MediaUpload,
     MessageReadReceipt,
     RevokedSession,
     User,
@@ -49,6 +61,9 @@ from tests.support import Actor, ApiClient, assert_error
 
 ROOMS = "/api/chat/rooms"
 MESSAGES = "/api/chat/messages"
+UPLOAD = "/api/chat/upload"
+SIGNED_URL = "/api/chat/upload/signed-url"
+MEDIA = "/api/media"
 ROLES = ("owner", "admin", "member", "removed", "non_member")
 
 
@@ -64,13 +79,15 @@ class Outcome:
     field: str | None = None
     like_missing: bool = False  # the very answer given for an id that does not exist
     changes: bool | None = None  # writes (True), writes nothing (False), either (None); a refusal never writes
+    shows: bool | None = None  # a list answer holds the target (True), or never mentions it (False)
 
     @property
     def refused(self) -> bool:
         return self.status >= 400
 
     def __str__(self) -> str:
-        return " ".join(str(part) for part in (self.status, self.code, self.field) if part is not None)
+        shown = None if self.shows is None else "listing the target" if self.shows else "not mentioning the target"
+        return " ".join(str(part) for part in (self.status, self.code, self.field, shown) if part is not None)
 
 
 READ = Outcome(200, changes=False)
@@ -84,6 +101,11 @@ NOT_ADMIN = Outcome(403, "not_admin")
 NOT_SENDER = Outcome(403, "not_sender")
 NOT_ALLOWED = Outcome(403, "not_allowed")
 IS_DELETED = Outcome(409, "message_deleted")
+LISTED = Outcome(200, changes=False, shows=True)
+UNLISTED = Outcome(200, changes=False, shows=False)
+BAD_LINK = Outcome(403, "invalid_link", like_missing=True)  # tampered, or (an upload link) expired
+EXPIRED_LINK = Outcome(403, "link_expired")
+USED_LINK = Outcome(403, "invalid_link")
 NA = None  # the cell does not exist (a non-member has no message of its own in Team)
 
 
@@ -198,6 +220,42 @@ def _receipts_and_anchors() -> dict[tuple[str, str], Row]:
 
 MESSAGE_POLICY |= _receipts_and_anchors()
 
+# Calls about no one room or message. The room list: does it show the target room? A new group and uploads, whose
+# body names `other_user` as member, creator or uploader: anyone signed in may make them, and they are the caller's
+# whatever the body says. A message carrying an upload (a file; send_media_out posts to the actor's side group): an
+# upload is sent only by its uploader, so another's is unknown, the same as an upload that does not exist.
+#                                        owner     admin     member    removed   non_member
+CALLER_POLICY: dict[tuple[str, str], Row] = {
+    ("list_rooms", "room"):             (LISTED,   LISTED,   LISTED,   UNLISTED, UNLISTED),
+    ("list_rooms", "other_room"):       everyone(UNLISTED),
+    ("list_rooms", "side_room"):        everyone(LISTED),
+    ("create_group", "other_user"):     everyone(CREATED),
+    ("create_group", "missing_user"):   everyone(unknown("member_ids")),
+    ("upload", "other_user"):           everyone(CREATED),
+    ("signed_upload", "other_user"):    everyone(DONE),  # a pending upload, the caller's
+    ("send_media", "own_upload"):       (CREATED,  CREATED,  CREATED,  NO_ROOM,  NO_ROOM),
+    ("send_media", "own_direct"):       (CREATED,  CREATED,  CREATED,  NO_ROOM,  NO_ROOM),
+    ("send_media", "others_upload"):    (*(unknown("media_url"),) * 3,     NO_ROOM,  NO_ROOM),
+    ("send_media", "others_direct"):    (*(unknown("media_url"),) * 3,     NO_ROOM,  NO_ROOM),
+    ("send_media_out", "own_upload"):   everyone(CREATED),
+    ("send_media_out", "own_direct"):   everyone(CREATED),
+    ("send_media_out", "others_upload"): everyone(unknown("media_url")),
+    ("send_media_out", "others_direct"): everyone(unknown("media_url")),
+}
+
+# Signed links take no bearer token (README, Media): whoever holds one may use it, by design, so the answer is the
+# same for every role. A link that was tampered with is refused as one that never existed; an expired download link
+# says so (an expired upload link is refused as a tampered one); an upload link works once.
+LINK_POLICY: dict[tuple[str, str], Row] = {
+    ("download", "link"):                   everyone(READ),
+    ("download", "tampered_link"):          everyone(BAD_LINK),
+    ("download", "expired_link"):           everyone(EXPIRED_LINK),
+    ("direct_put", "upload_link"):          everyone(CREATED),
+    ("direct_put", "used_upload_link"):     everyone(USED_LINK),
+    ("direct_put", "tampered_upload_link"): everyone(BAD_LINK),
+    ("direct_put", "expired_upload_link"):  everyone(BAD_LINK),
+}
+
 
 def cells(policy: dict[tuple[str, str], Row], changing: bool) -> Iterator[Any]:
     """pytest params (endpoint, target, role, outcome) of the cells that change the database, or of those that do not."""
@@ -258,10 +316,16 @@ class Scene:
     cast: dict[str, Actor]
     role: str
     ids: dict[str, str]
+    # What the actor sends to the signed links' routes instead of its own token: a bad one, or none ({}).
+    presented: dict[str, str] | None = None
 
     @property
     def actor(self) -> Actor:
         return self.cast[self.role]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.actor.headers if self.presented is None else self.presented
 
     @property
     def room(self) -> str:
@@ -284,6 +348,82 @@ def people(api: ApiClient, app: Flask, *names: str) -> list[Actor]:
         ]
 
 
+MEDIA_BYTES = b"notes, as a plain file\n"  # plain text: an upload only a `file` message may carry
+NOTES_NAME, NOTES_TYPE = "notes.txt", "text/plain"
+NOTES = {"filename": NOTES_NAME, "mime_type": NOTES_TYPE, "size": len(MEDIA_BYTES)}  # a signed-url query
+PUT_BYTES = b"put by whoever holds the link"
+DOWNLOAD_SALT, UPLOAD_SALT = "armada.media.download", "armada.media.direct-upload"
+UPLOAD_TARGETS = ("own_upload", "others_upload", "own_direct", "others_direct")
+LINK_TARGETS = (
+    "link", "tampered_link", "expired_link",
+    "upload_link", "used_upload_link", "tampered_upload_link", "expired_upload_link",
+)
+
+
+def uploaded(actor: Actor) -> dict[str, Any]:
+    """The result of the actor's upload of MEDIA_BYTES through Armada."""
+    response = actor.post(UPLOAD, data={"file": (io.BytesIO(MEDIA_BYTES), NOTES_NAME)})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def signed_upload(actor: Actor, put: bool) -> dict[str, Any]:
+    """A signed upload URL of the actor's for MEDIA_BYTES (the signed-url answer), and the bytes PUT there if `put`."""
+    response = actor.get(SIGNED_URL, query_string=NOTES)
+    assert response.status_code == 200, response.get_json()
+    signed = response.get_json()
+    if put:
+        stored = actor.client.put(urlsplit(signed["upload_url"]).path, data=MEDIA_BYTES, headers=signed["headers"])
+        assert stored.status_code == 201, stored.get_data(as_text=True)
+    return signed
+
+
+def token_of(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def tampered(token: str) -> str:
+    payload, stamp, signature = token.rsplit(".", 2)
+    return f"{payload}.{stamp}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
+
+
+class TwoHoursAgoSigner(TimestampSigner):
+    """Signs as if it were two hours ago: past MEDIA_URL_EXPIRES (an hour)."""
+
+    def get_timestamp(self) -> int:
+        return int(time.time()) - 2 * 3600
+
+
+def expired(app: Flask, token: str, salt: str) -> str:
+    """The token's own grant, signed two hours ago."""
+    key = app.config["SECRET_KEY"]
+    grant = URLSafeTimedSerializer(key, salt=salt).loads(token)
+    return URLSafeTimedSerializer(key, salt=salt, signer=TwoHoursAgoSigner).dumps(grant)
+
+
+def upload_target(cast: dict[str, Actor], actor: Actor, target: str) -> str:
+    """The media_url an upload target names: an upload's link, or a direct upload's path (as clients send them)."""
+    uploader = actor if target.startswith("own_") else cast["bystander"]
+    if target.endswith("_upload"):
+        return uploaded(uploader)["url"]
+    return signed_upload(uploader, put=True)["path"]
+
+
+def link_targets(app: Flask, cast: dict[str, Actor], team: str) -> dict[str, str]:
+    """Every link target (tokens), all the bystander's, and `upload_path`: where `upload_link` puts its bytes."""
+    bystander = cast["bystander"]
+    sent = bystander.say(team, "notes", message_type="file", media_url=uploaded(bystander)["url"])
+    link = token_of(sent["media_url"])
+    fresh, used = signed_upload(bystander, put=False), signed_upload(bystander, put=True)
+    upload_link = token_of(fresh["upload_url"])
+    return {
+        "link": link, "tampered_link": tampered(link), "expired_link": expired(app, link, DOWNLOAD_SALT),
+        "upload_link": upload_link, "used_upload_link": token_of(used["upload_url"]),
+        "tampered_upload_link": tampered(upload_link), "expired_upload_link": expired(app, upload_link, UPLOAD_SALT),
+        "upload_path": fresh["path"],
+    }
+
+
 def stage(api: ApiClient, app: Flask, role: str, target: str, side_room: bool = False) -> Scene:
     """Build the cast, with what `target` names as `role` sees it (and the actor's side group), through the API."""
     names = (*ROLES, "bystander", "outsider")
@@ -292,6 +432,7 @@ def stage(api: ApiClient, app: Flask, role: str, target: str, side_room: bool = 
     team = owner.make_group(cast["admin"], cast["member"], cast["removed"], bystander, name="Team")["id"]
     assert owner.post(member_url(team, cast["admin"]), json={"is_admin": True}).status_code == 200
     ids = {"room": team, "missing_room": new_id(), "missing_message": new_id()}
+    ids |= {"other_user": cast["outsider"].id, "missing_user": new_id()}
     ids["others_message"] = bystander.say(team, "from the bystander")["id"]
     if target == "others_deleted":
         ids["others_deleted"] = said_and_deleted(bystander, team)
@@ -303,9 +444,14 @@ def stage(api: ApiClient, app: Flask, role: str, target: str, side_room: bool = 
         outsider = cast["outsider"]
         ids["other_room"] = outsider.make_group(name="Elsewhere")["id"]
         ids["foreign_message"] = outsider.say(ids["other_room"], "not for you")["id"]
-    if side_room or target == "side_message":
+    if side_room or target in ("side_room", "side_message"):
         ids["side_room"] = actor.make_group(name="Side")["id"]
         ids["side_message"] = actor.say(ids["side_room"], "mine, elsewhere")["id"]
+    if target in UPLOAD_TARGETS:
+        ids[target] = upload_target(cast, actor, target)
+    if target in LINK_TARGETS:
+        # All of them: the bad-token test opens each with one staging.
+        ids |= link_targets(app, cast, team)
     # Last: the removed member said its things while it was still a member.
     assert owner.delete(member_url(team, cast["removed"])).status_code == 204
     return Scene(cast, role, ids)
@@ -342,11 +488,50 @@ MESSAGE_CALLS: dict[str, Call] = {
 }
 
 
+def create_group(scene: Scene, user: str) -> TestResponse:
+    """A group with `user`, the body also claiming the user created it and is its admin, and Team's id."""
+    body = {
+        "room_type": "group", "name": "New", "member_ids": [user],
+        "id": scene.room, "created_by": user, "is_admin": True, "is_active": False,
+        "members": [{"user_id": user, "is_admin": True}],
+    }
+    return scene.actor.post(ROOMS, json=body)
+
+
+def send_media(room: str) -> Call:
+    """Send a file message carrying the target upload, to Team ("room") or the actor's side group ("side_room")."""
+    return lambda s, media: s.actor.post(
+        MESSAGES, json={"room_id": s.ids[room], "message_type": "file", "media_url": media}
+    )
+
+
+CALLER_CALLS: dict[str, Call] = {
+    "list_rooms": lambda s, _room: s.actor.get(ROOMS),
+    "create_group": create_group,
+    "upload": lambda s, user: s.actor.post(
+        UPLOAD, data={"file": (io.BytesIO(MEDIA_BYTES), NOTES_NAME), "uploader_id": user}
+    ),
+    "signed_upload": lambda s, user: s.actor.get(
+        SIGNED_URL, query_string={**NOTES, "uploader_id": user, "path": f"{user}/{NOTES_NAME}"}
+    ),
+    "send_media": send_media("room"),
+    "send_media_out": send_media("side_room"),
+}
+
+LINK_CALLS: dict[str, Call] = {
+    "download": lambda s, token: s.actor.client.get(f"{MEDIA}/{token}", headers=s.headers),
+    "direct_put": lambda s, token: s.actor.client.put(
+        f"{MEDIA}/upload/{token}", data=PUT_BYTES, headers={**s.headers, "Content-Type": NOTES_TYPE}
+    ),
+}
+
+
 # ---- checks ----------------------------------------------------------------------------------------------------
 
 
 def snapshot(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row an authorization mistake could touch: rooms, memberships, messages, receipts, revocations."""
+    """Every row an authorization mistake could touch: rooms, memberships, messages, receipts, revocations, uploads,
+    and the size of each upload's stored object (a direct upload writes only to storage)."""
     queries = {
         "rooms": select(
             ChatRoom.id, ChatRoom.name, ChatRoom.description, ChatRoom.avatar_url, ChatRoom.is_active,
@@ -362,9 +547,14 @@ def snapshot(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
         ),
         "receipts": select(MessageReadReceipt.message_id, MessageReadReceipt.user_id),
         "revoked": select(RevokedSession.sid),
+        "uploads": select(MediaUpload.key, MediaUpload.uploader_id, MediaUpload.status, MediaUpload.size),
     }
     with app.app_context():
-        return {name: sorted((tuple(row) for row in db.session.execute(query)), key=repr) for name, query in queries.items()}
+        rows = {
+            name: sorted((tuple(row) for row in db.session.execute(query)), key=repr) for name, query in queries.items()
+        }
+        rows["stored"] = [(key, storage().size(key)) for key, *_ in rows["uploads"]]
+        return rows
 
 
 def assert_effect(before: dict[str, Any], after: dict[str, Any], outcome: Outcome) -> None:
@@ -383,8 +573,86 @@ def check(response: TestResponse, outcome: Outcome) -> None:
             assert outcome.field in error.get("details", {}), error
         return
     assert response.status_code == outcome.status, (response.status_code, response.get_data(as_text=True)[:500])
-    if outcome.status != 204:
+    if outcome.status != 204 and response.is_json:  # not a file, nor the empty 201 of a direct upload
         assert "error" not in response.get_json()
+
+
+def listed_rooms(app: Flask, scene: Scene, _room: str, response: TestResponse) -> None:
+    """Exactly the rooms the actor is an active member of, each with its own last message only."""
+    with app.app_context():
+        active = db.session.scalars(
+            select(ChatRoomMember.room_id).where(
+                ChatRoomMember.user_id == uuid.UUID(scene.actor.id), ChatRoomMember.is_active.is_(True)
+            )
+        )
+        assert {room["id"] for room in response.get_json()["items"]} == {str(room_id) for room_id in active}
+    for room in response.get_json()["items"]:
+        assert room["last_message"] is None or room["last_message"]["room_id"] == room["id"], room
+
+
+def made_by_the_caller(app: Flask, scene: Scene, user: str, response: TestResponse) -> None:
+    """A new group of the caller's, its only admin, with the member it named, whatever else the body claimed."""
+    room = response.get_json()
+    assert room["id"] not in scene.ids.values() and (room["created_by"], room["is_active"]) == (scene.actor.id, True)
+    assert {m["user_id"]: m["is_admin"] for m in room["members"]} == {scene.actor.id: True, user: False}
+
+
+def uploaded_by_the_caller(app: Flask, scene: Scene, _user: str, response: TestResponse) -> None:
+    """An upload stored, and recorded, as the caller's (its key starts with its uploader's id)."""
+    path = response.get_json()["path"]
+    assert path.split("/")[0] == scene.actor.id, path
+    with app.app_context():
+        uploader = db.session.scalar(select(MediaUpload.uploader_id).where(MediaUpload.key == path))
+    assert uploader == uuid.UUID(scene.actor.id)
+
+
+def sent_with_the_callers_upload(app: Flask, scene: Scene, _media: str, response: TestResponse) -> None:
+    """A file message of the caller's, carrying the caller's own upload as stored."""
+    message = response.get_json()
+    assert message["sender_id"] == scene.actor.id and message["message_type"] == "file"
+    assert (message["media_filename"], message["media_size"]) == (NOTES_NAME, len(MEDIA_BYTES))
+    with app.app_context():
+        key = db.session.scalar(select(ChatMessage.media_url).where(ChatMessage.id == uuid.UUID(message["id"])))
+    assert key is not None and key.split("/")[0] == scene.actor.id, key
+
+
+def the_file(app: Flask, scene: Scene, _link: str, response: TestResponse) -> None:
+    """The very bytes the bystander uploaded, whoever opens the link."""
+    assert response.get_data() == MEDIA_BYTES
+
+
+def put_at_the_signed_path(app: Flask, scene: Scene, _link: str, response: TestResponse) -> None:
+    """The bytes went where the link's signer was told, and nowhere else: that upload stays the signer's."""
+    with app.app_context():
+        assert storage().get(scene.ids["upload_path"]) == PUT_BYTES
+
+
+# What every allowed answer of these endpoints holds, whoever asks.
+ANSWERS: dict[str, Callable[[Flask, Scene, str, TestResponse], None]] = {
+    "list_rooms": listed_rooms,
+    "create_group": made_by_the_caller,
+    "upload": uploaded_by_the_caller,
+    "signed_upload": uploaded_by_the_caller,
+    "send_media": sent_with_the_callers_upload,
+    "send_media_out": sent_with_the_callers_upload,
+    "download": the_file,
+    "direct_put": put_at_the_signed_path,
+}
+
+
+def check_answer(
+    app: Flask, scene: Scene, endpoint: str, target: str, response: TestResponse, outcome: Outcome
+) -> None:
+    """check(); then whether a list holds the target, and what an allowed answer of the endpoint must hold."""
+    check(response, outcome)
+    if outcome.shows is not None:
+        target_id = scene.ids[target]
+        if outcome.shows:
+            assert target_id in {item["id"] for item in response.get_json()["items"]}, "the target is not listed"
+        else:
+            assert target_id.encode() not in response.get_data(), "the answer mentions the target"
+    if not outcome.refused and endpoint in ANSWERS:
+        ANSWERS[endpoint](app, scene, scene.ids[target], response)
 
 
 def as_if(response: TestResponse, target_id: str) -> tuple[int, str | None, bytes]:
@@ -394,18 +662,30 @@ def as_if(response: TestResponse, target_id: str) -> tuple[int, str | None, byte
 
 # ---- the matrix ------------------------------------------------------------------------------------------------
 
-REST_POLICY = {**ROOM_POLICY, **MESSAGE_POLICY}
-CALLS = {**ROOM_CALLS, **MESSAGE_CALLS}
+REST_POLICY = {**ROOM_POLICY, **MESSAGE_POLICY, **CALLER_POLICY, **LINK_POLICY}
+CALLS = {**ROOM_CALLS, **MESSAGE_CALLS, **CALLER_CALLS, **LINK_CALLS}
+SIDE_ROOM_CALLS = {"forward_out", "send_media_out"}  # the calls that need the actor's side group
+
+
+def run_cell(app: Flask, scene: Scene, endpoint: str, target: str, outcome: Outcome) -> None:
+    """One cell on a staged world: its answer, what it wrote, and that an answer `like_missing` is the one for an id
+    that does not exist."""
+    call = CALLS[endpoint]
+    before = snapshot(app)
+    response = call(scene, scene.ids[target])
+    check_answer(app, scene, endpoint, target, response, outcome)
+    assert_effect(before, snapshot(app), outcome)
+    if outcome.like_missing:
+        missing = new_id()
+        assert as_if(response, scene.ids[target]) == as_if(call(scene, missing), missing), "unlike a missing id"
 
 
 @pytest.mark.parametrize(("endpoint", "target", "role", "outcome"), list(cells(REST_POLICY, changing=True)))
 def test_rest_matrix_allowed_changes(
     api: ApiClient, app: Flask, endpoint: str, target: str, role: str, outcome: Outcome
 ) -> None:
-    scene = stage(api, app, role, target, side_room=endpoint == "forward_out")
-    before = snapshot(app)
-    check(CALLS[endpoint](scene, scene.ids[target]), outcome)
-    assert_effect(before, snapshot(app), outcome)
+    scene = stage(api, app, role, target, side_room=endpoint in SIDE_ROOM_CALLS)
+    run_cell(app, scene, endpoint, target, outcome)
 
 
 @pytest.mark.parametrize(("role", "target", "row"), list(worlds(REST_POLICY)))
@@ -416,37 +696,34 @@ def test_rest_matrix_refusals_reads_and_no_ops(
     before = snapshot(app)
 
     def cell(endpoint: str, outcome: Outcome) -> None:
-        call = CALLS[endpoint]
-        response = call(scene, scene.ids[target])
-        check(response, outcome)
-        assert snapshot(app) == before, "the database changed"
-        if outcome.like_missing:
-            missing = new_id()
-            assert as_if(response, scene.ids[target]) == as_if(call(scene, missing), missing), "unlike a missing id"
+        run_cell(app, scene, endpoint, target, outcome)
+        assert snapshot(app) == before, "the world changed"
 
     assert_cells(role, target, row, cell)
 
 
-def test_every_endpoint_of_the_chat_api_is_in_the_matrix(app: Flask) -> None:
-    # A new route must get its row: each (method, rule) under /api/chat/ is exercised by some call above.
-    covered = {
-        ("GET", "/api/chat/rooms/<uuid:room_id>"), ("PATCH", "/api/chat/rooms/<uuid:room_id>"),
-        ("GET", "/api/chat/rooms/<uuid:room_id>/messages"), ("POST", "/api/chat/rooms/<uuid:room_id>/read"),
-        ("POST", "/api/chat/rooms/<uuid:room_id>/members/<uuid:user_id>"),
-        ("DELETE", "/api/chat/rooms/<uuid:room_id>/members/<uuid:user_id>"),
-        ("POST", "/api/chat/messages"), ("PATCH", "/api/chat/messages/<uuid:message_id>"),
-        ("DELETE", "/api/chat/messages/<uuid:message_id>"),
-        # Not about one room or message: the caller's own rooms and uploads (tokens: TOKEN_CALLS).
-        ("GET", "/api/chat/rooms"), ("POST", "/api/chat/rooms"),
-        ("POST", "/api/chat/upload"), ("GET", "/api/chat/upload/signed-url"),
-    }
+def test_every_endpoint_of_the_chat_and_media_apis_is_in_the_matrix(api: ApiClient, app: Flask) -> None:
+    # A new route must get its row. A route is covered when the call of some actor x target row reaches it, as Flask
+    # matched it: made once, with an id that exists nowhere (the route matches whatever the answer), and no list
+    # kept by hand. The bad-token table (TOKEN_CALLS) covers nothing here.
+    assert {endpoint for endpoint, _ in REST_POLICY} == set(CALLS)
+    scene = stage(api, app, "owner", "room", side_room=True)
+    covered: set[tuple[str, str]] = set()
+
+    def reached(_app: Flask, **_: Any) -> None:
+        if incoming.url_rule is not None:
+            covered.add((incoming.method, incoming.url_rule.rule))
+
+    with request_finished.connected_to(reached, app):
+        for endpoint in CALLS:
+            CALLS[endpoint](scene, new_id())
     routes = {
         (method, rule.rule)
         for rule in app.url_map.iter_rules()
-        if rule.rule.startswith("/api/chat/")
+        if rule.rule.startswith(("/api/chat/", "/api/media/"))
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
-    assert routes == covered
+    assert (routes - covered, covered - routes) == (set(), set()), "(routes without a row, rows off these APIs)"
 
 
 # ---- tokens ----------------------------------------------------------------------------------------------------
@@ -606,6 +883,23 @@ def test_a_token_re_signed_unchanged_is_accepted(api: ApiClient, app: Flask, end
     token = forge("resigned", setting.alice.access_token, app.config["JWT_SECRET_KEY"])
     response = TOKEN_CALLS[endpoint](setting.alice, {"Authorization": f"Bearer {token}"}, setting)
     assert response.status_code in (200, 201), response.get_json()
+
+
+@pytest.mark.parametrize("kind", list(TOKEN_CODES))
+def test_a_signed_link_answers_a_bad_token_as_it_answers_anyone(api: ApiClient, app: Flask, kind: str) -> None:
+    # The links are the credential (PUBLIC_ROUTES): sent with no token, or an expired, revoked or forged one, each
+    # answers as LINK_POLICY says it answers anyone, here the non-member's column.
+    scene = stage(api, app, "non_member", "link")
+    token = bad_token(app, scene.actor, kind)
+    scene.presented = {} if token is None else {"Authorization": f"Bearer {token}"}
+    column = ROLES.index("non_member")
+    row = [(f"{endpoint}-{target}", outcomes[column]) for (endpoint, target), outcomes in LINK_POLICY.items()]
+
+    def cell(cell_name: str, outcome: Outcome) -> None:
+        endpoint, target = cell_name.split("-")
+        run_cell(app, scene, endpoint, target, outcome)
+
+    assert_cells(kind, "token", row, cell)
 
 
 @pytest.mark.parametrize(
