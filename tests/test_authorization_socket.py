@@ -28,6 +28,7 @@ from armada.models import RevokedSession, utcnow
 from tests.servers import SECRETS, HttpUser, Server
 from tests.support import ApiClient
 from tests.test_authorization_rest import (
+    CALLER_POLICY,
     MESSAGE_POLICY,
     NA,
     NO_MESSAGE,
@@ -134,6 +135,11 @@ def typing_after_joining(socket: InProcessSocket, scene: Scene, room: str) -> An
     return socket.call("typing", {"room_id": room, "is_typing": True})
 
 
+def send_file(socket: InProcessSocket, room: str, media_url: str) -> Any:
+    """send_message of a file message carrying the upload `media_url`: its acknowledgement."""
+    return socket.call("send_message", {"room_id": room, "message_type": "file", "media_url": media_url})
+
+
 # Events that do what a REST call does: event name, the REST row it answers like, and its payload.
 MIRRORED: dict[str, tuple[str, SocketCall]] = {
     "send_message": ("send", lambda c, s, room: c.call("send_message", {"room_id": room, "content": "hi"})),
@@ -156,6 +162,8 @@ MIRRORED: dict[str, tuple[str, SocketCall]] = {
         "read_ids", lambda c, s, m: c.call("mark_as_read", {"room_id": s.room, "message_ids": [m]})
     ),
     "mark_as_read:up_to": ("read_up_to", lambda c, s, m: c.call("mark_as_read", {"room_id": s.room, "up_to": m})),
+    "send_message:media": ("send_media", lambda c, s, media: send_file(c, s.room, media)),
+    "send_message:media_out": ("send_media_out", lambda c, s, media: send_file(c, s.ids["side_room"], media)),
 }
 
 QUIET = Outcome(200, changes=False, like_missing=True)  # allowed for anyone, and tells nothing
@@ -189,7 +197,12 @@ SOCKET_ONLY: dict[str, SocketCall] = {
     "notify": lambda c, s, m: c.call("send_message", {"message_id": m}),
 }
 
-REST_POLICY = {**ROOM_POLICY, **MESSAGE_POLICY}
+# Of the calls about no one room or message, sending an upload is the one a socket event also does.
+REST_POLICY = {
+    **ROOM_POLICY,
+    **MESSAGE_POLICY,
+    **{(call, target): row for (call, target), row in CALLER_POLICY.items() if call.startswith("send_media")},
+}
 SOCKET_CALLS: dict[str, SocketCall] = {**SOCKET_ONLY, **{event: call for event, (_, call) in MIRRORED.items()}}
 FULL_SOCKET_POLICY: dict[tuple[str, str], Row] = {
     **SOCKET_POLICY,
@@ -235,7 +248,7 @@ def test_socket_matrix_allowed_changes(
     role: str,
     outcome: Outcome,
 ) -> None:
-    scene = stage(api, app, role, target, side_room=event.endswith("forward_out"))
+    scene = stage(api, app, role, target, side_room=event.endswith(("forward_out", "media_out")))
     socket = sockets(scene.actor.access_token)
     before = snapshot(app)
     check_ack(socket, SOCKET_CALLS[event](socket, scene, scene.ids[target]), outcome)
