@@ -11,11 +11,12 @@ from limits import parse_many
 
 # Values from .env.example and other well-known placeholders: a deployment that copied them is not secret.
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev", "development"})
-# Secrets this repository publishes (TestingConfig's): anyone could sign tokens with them.
-PUBLISHED_SECRETS = frozenset({
-    "test-secret-key-that-is-long-enough-0123456789",
-    "test-jwt-secret-key-that-is-long-enough-0123456789",
-})
+# TestingConfig's keys. Published with this repository, so anyone could sign tokens with them: production refuses
+# them.
+TESTING_SECRETS = {
+    "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+    "JWT_SECRET_KEY": "test-jwt-secret-key-that-is-long-enough-0123456789",
+}
 # A random value of 32 characters has far more distinct ones (hex: ~14 of 16); "a" * 32 or "change-me" * 4 has few.
 MIN_DISTINCT_SECRET_CHARACTERS = 10
 
@@ -236,7 +237,7 @@ class ProductionConfig(Config):
             if (
                 value is None
                 or value.strip().lower() in PLACEHOLDER_SECRETS
-                or value in PUBLISHED_SECRETS
+                or value in TESTING_SECRETS.values()
                 or len(value) < 32
                 or len(set(value)) < MIN_DISTINCT_SECRET_CHARACTERS
             ):
@@ -257,8 +258,8 @@ class TestingConfig(Config):
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = dict(environ or {})
-        env.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789")
-        env.setdefault("JWT_SECRET_KEY", "test-jwt-secret-key-that-is-long-enough-0123456789")
+        for name, value in TESTING_SECRETS.items():
+            env.setdefault(name, value)
         env.setdefault("PASSWORD_HASH_METHOD", "scrypt:1024:8:1")
         # Unit tests make many logins from one address; tests of the limits turn them on explicitly.
         env.setdefault("RATE_LIMIT_ENABLED", "false")

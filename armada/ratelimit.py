@@ -186,7 +186,7 @@ def check_user(name: str, user_id: uuid.UUID) -> None:
             log.warning("rate limit storage failed; %s of user %s not counted", name, user_id, exc_info=True)
             return
         # Redis is unreachable: count in memory from now on, exactly as flask-limiter does when a REST request
-        # finds it so (its requests check Redis again now and then and switch back). Counted uncounted, a client
+        # finds it so (its requests check Redis again now and then and switch back). Left uncounted, a client
         # sending over sockets alone would have no per-user limit while Redis is down.
         log.warning("rate limit storage unreachable (%s); counting in memory", exc)
         limiter._storage_dead = True  # noqa: SLF001 - flask-limiter 4.1's own switch (requirements.txt pins it)
