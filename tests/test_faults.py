@@ -389,7 +389,8 @@ def room_is_free(conn: psycopg.Connection, room_id: str) -> bool:
 
 
 @pytest.mark.needs_postgres
-@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root (CI runs as root)")
+# CI runs as root (.ci/run installs packages): there a missing root fails the test rather than skipping it.
+@pytest.mark.skipif(os.geteuid() != 0 and not os.environ.get("CI"), reason="network namespaces need root")
 def test_a_partition_from_postgres_answers_503_in_seconds_and_frees_the_locks_of_transactions_it_cut(
     tmp_path: Path,
 ) -> None:
