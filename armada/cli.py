@@ -14,8 +14,8 @@ from sqlalchemy import select
 from armada.api import message_list
 from armada.auth.schemas import RegisterSchema
 from armada.auth.services import register_user
-from armada.chat.messages import send_message
 from armada.chat.rooms import create_room
+from armada.chat.sending import send_message
 from armada.errors import DomainError
 from armada.extensions import db
 from armada.media.services import purge_media

@@ -1,7 +1,8 @@
-"""The one error family of the domain, and its single mapping to HTTP responses."""
+"""The one error family of the domain, mapped once to HTTP responses and once to socket acknowledgements."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -9,6 +10,8 @@ from flask import Flask, Response, jsonify
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
@@ -29,6 +32,10 @@ class DomainError(Exception):
     def to_dict(self) -> dict[str, Any]:
         """The contract's error body."""
         return error_body(self.error_code, self.message, self.details)
+
+    def ack(self) -> dict[str, Any]:
+        """The acknowledgement of a refused socket event: `{"ok": false, "error": {code, message, details?}}`."""
+        return {"ok": False, **self.to_dict()}
 
 
 class BadRequest(DomainError):
@@ -141,28 +148,23 @@ def http_exception_response(exc: HTTPException) -> tuple[Response, int]:
     return response, status
 
 
-def init_app(app: Flask) -> None:
-    """Map DomainError and database outages to responses (HTTPExceptions: see ArmadaApi)."""
-    app.register_error_handler(DomainError, error_response)
+# What a request or socket event can fail with that is the client's answer rather than a bug of ours.
+ANSWERABLE = (DomainError, DBAPIError, PoolTimeout)
 
-    @app.errorhandler(DBAPIError)
-    def database_error(exc: DBAPIError) -> tuple[Response, int]:
-        # The session is rolled back when Flask-SQLAlchemy removes it at teardown.
-        outage = database_outage(exc)
-        if outage is None:
-            raise exc
-        app.logger.warning("database unavailable: %s", exc.orig)
-        return error_response(outage)
 
-    @app.errorhandler(PoolTimeout)
-    def pool_exhausted(exc: PoolTimeout) -> tuple[Response, int]:
-        # Every pooled connection stayed busy for pool_timeout seconds (a stalled database): not a bug, an outage.
-        app.logger.warning("database connection pool exhausted: %s", exc)
-        return error_response(ServiceUnavailable.database())
+def domain_error(exc: BaseException, where: str = "request") -> DomainError | None:
+    """The DomainError a client gets for `exc`: itself, or the 503 of a database outage; None for a bug (a 500)."""
+    if isinstance(exc, DomainError):
+        return exc
+    outage = database_outage(exc)
+    if outage is not None:
+        log.warning("database unavailable in %s: %s", where, getattr(exc, "orig", None) or exc)
+    return outage
 
 
 def database_outage(exc: BaseException) -> ServiceUnavailable | None:
     """The 503 a client gets when the database cannot be reached; None for any other database error (a bug)."""
+    # PoolTimeout: every pooled connection stayed busy for pool_timeout seconds (a stalled database).
     if isinstance(exc, PoolTimeout) or isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return ServiceUnavailable.database()
     # OperationalError is the DB-API's class for failures outside the program's control: refused, dropped or
@@ -172,3 +174,17 @@ def database_outage(exc: BaseException) -> ServiceUnavailable | None:
     if isinstance(exc, OperationalError) and not str(getattr(exc.orig, "sqlstate", None) or "").startswith("40"):
         return ServiceUnavailable.database()
     return None
+
+
+def _answer(exc: Exception) -> tuple[Response, int]:
+    # The session is rolled back when Flask-SQLAlchemy removes it at teardown.
+    error = domain_error(exc)
+    if error is None:
+        raise exc
+    return error_response(error)
+
+
+def init_app(app: Flask) -> None:
+    """Map DomainError and database outages to responses (HTTPExceptions: see ArmadaApi)."""
+    for kind in ANSWERABLE:
+        app.register_error_handler(kind, _answer)

@@ -7,10 +7,14 @@ import binascii
 import json
 import uuid
 from datetime import UTC, datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import Select
+
 from armada.errors import ValidationFailed
+from armada.extensions import db
 from armada.schemas import has_unsafe_text
 
 T = TypeVar("T")
@@ -22,6 +26,20 @@ class Page(Generic[T]):
 
     items: list[T]
     next_cursor: str | None
+
+
+def keyset_page(
+    stmt: Select[tuple[T]], limit: int, next_cursor: Callable[[T], str], *, reverse: bool = False
+) -> Page[T]:
+    """One page of an ordered query: `limit` rows, and the cursor of the last one if more follow.
+
+    One row more than the page is fetched to tell whether another page follows. `reverse` turns the page around
+    after the cursor is taken (history: fetched newest first, shown oldest first).
+    """
+    rows = list(db.session.scalars(stmt.limit(limit + 1)))
+    items = rows[:limit]
+    cursor = next_cursor(items[-1]) if len(rows) > limit else None
+    return Page(items[::-1] if reverse else items, cursor)
 
 
 def encode_cursor(values: list[Any]) -> str:

@@ -11,12 +11,14 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from armada import outbox
+from armada.auth.events import SessionRevoked
 from armada.database import chunked, insert_skipping_duplicates
-from armada.errors import Conflict, NotFound, Unauthorized
+from armada.errors import Conflict, Unauthorized
 from armada.extensions import db
 from armada.models import RevokedSession, User, utcnow
-from armada.pagination import Page, decode_cursor, encode_cursor
-from armada.realtime import events
+from armada.pagination import Page, decode_cursor, encode_cursor, keyset_page
+from armada.transaction import transactional
 
 # Compared against when the email is unknown, so a miss costs the same time as a wrong password.
 _DUMMY_HASH: dict[str, str] = {}
@@ -31,14 +33,14 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+@transactional
 def register_user(email: str, password: str, display_name: str) -> User:
     """Create an account; an email already in use is a 409."""
     user = User(email=normalize_email(email), password_hash=_hash_password(password), display_name=display_name)
     db.session.add(user)
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
-        db.session.rollback()
         raise Conflict("An account with this email already exists.", code="email_taken") from None
     return user
 
@@ -56,14 +58,7 @@ def authenticate(email: str, password: str) -> User:
     raise Unauthorized("The email or password is incorrect.", code="invalid_credentials")
 
 
-def get_user(user_id: uuid.UUID) -> User:
-    """A user by id, or 404."""
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound("No such user.", code="user_not_found")
-    return user
-
-
+@transactional
 def logout(sid: str) -> None:
     """Revoke a login session: its access and refresh tokens stop working, across restarts."""
     now = utcnow()
@@ -74,8 +69,7 @@ def logout(sid: str) -> None:
     db.session.execute(insert_skipping_duplicates(RevokedSession, "sid").values(sid=sid, expires_at=now + lifetime))
     # Rows whose tokens have all expired protect nothing; prune them as we go.
     db.session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now))
-    db.session.commit()
-    events.session_revoked(sid)
+    outbox.record(SessionRevoked(sid))
 
 
 def revoked_sessions(sids: Iterable[str]) -> set[str]:
@@ -104,8 +98,6 @@ def search_users(query: str, limit: int, cursor: str | None) -> Page[User]:
         stmt = stmt.where(
             or_(User.display_name > name, (User.display_name == name) & (User.id > after_id))
         )
-    rows = list(db.session.scalars(stmt.order_by(User.display_name, User.id).limit(limit + 1)))
-    items = rows[:limit]
-    next_cursor = encode_cursor([items[-1].display_name, items[-1].id]) if len(rows) > limit else None
-    return Page(items, next_cursor)
+    ordered = stmt.order_by(User.display_name, User.id)
+    return keyset_page(ordered, limit, lambda user: encode_cursor([user.display_name, user.id]))
 

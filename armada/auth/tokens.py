@@ -18,10 +18,9 @@ from armada.extensions import db, jwt
 from armada.models import RevokedSession, User
 
 
-def issue_tokens(user: User, sid: str | None = None) -> dict[str, str]:
+def issue_tokens(user: User) -> dict[str, str]:
     """A fresh access and refresh token pair for a new login session."""
-    sid = sid or secrets.token_urlsafe(24)
-    claims = {"sid": sid}
+    claims = {"sid": secrets.token_urlsafe(24)}
     return {
         "access_token": create_access_token(identity=str(user.id), additional_claims=claims),
         "refresh_token": create_refresh_token(identity=str(user.id), additional_claims=claims),
@@ -142,8 +141,4 @@ def init_app(app: Flask) -> None:
     @jwt.user_lookup_error_loader
     def unknown_user(_header: dict[str, Any], payload: dict[str, Any]) -> tuple[Response, int]:
         return _unauthorized("invalid_token", "The token's user no longer exists.")
-
-    @jwt.needs_fresh_token_loader
-    def needs_fresh(_header: dict[str, Any], payload: dict[str, Any]) -> tuple[Response, int]:
-        return _unauthorized("fresh_token_required", "Log in again to do this.")
 

@@ -10,7 +10,7 @@ from flask_jwt_extended import current_user, jwt_required
 
 from armada import ratelimit
 from armada.api import ArmadaBlueprint
-from armada.chat import messages, rooms
+from armada.chat import editing, history, members, receipts, room_views, rooms, sending
 from armada.chat.schemas import (
     AddMemberSchema,
     CreateRoomSchema,
@@ -39,7 +39,7 @@ class Rooms(MethodView):
     @rooms_blp.response(200, RoomPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """The caller's rooms, most recent activity first."""
-        return rooms.list_rooms(current_user, args["limit"], args.get("cursor"))
+        return room_views.list_rooms(current_user, args["limit"], args.get("cursor"))
 
     @ratelimit.per_user("create_room")
     @rooms_blp.arguments(CreateRoomSchema)
@@ -59,7 +59,7 @@ class Room(MethodView):
     @rooms_blp.response(200, RoomSchema)
     def get(self, room_id: uuid.UUID) -> Any:
         """A room the caller is a member of."""
-        return rooms.room_view(current_user, room_id)
+        return room_views.room_view(current_user, room_id)
 
     @rooms_blp.arguments(UpdateRoomSchema)
     @rooms_blp.response(200, RoomSchema)
@@ -81,7 +81,7 @@ class Member(MethodView):
     @rooms_blp.alt_response(409, description="A direct room (`direct_room`), or demoting the last admin (`last_admin`).")
     def post(self, data: dict[str, Any], room_id: uuid.UUID, user_id: uuid.UUID) -> Any:
         """Add a member to a group, or change a member's admin flag (admins)."""
-        room, added = rooms.add_member(current_user, room_id, user_id, data["is_admin"])
+        room, added = members.add_member(current_user, room_id, user_id, data["is_admin"])
         return room, 201 if added else 200
 
     @rooms_blp.response(204)
@@ -89,7 +89,7 @@ class Member(MethodView):
     @rooms_blp.alt_response(409, description="A direct room's members cannot change (`direct_room`).")
     def delete(self, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
         """Remove a member (admins), or leave (your own user id)."""
-        rooms.remove_member(current_user, room_id, user_id)
+        members.remove_member(current_user, room_id, user_id)
 
 
 @rooms_blp.route("/<uuid:room_id>/messages")
@@ -101,7 +101,7 @@ class RoomMessages(MethodView):
     def get(self, args: dict[str, Any], room_id: uuid.UUID) -> Any:
         """History, oldest first: the newest page, older with `before`, newer than a message with `after`, or
         everything created, edited or deleted since a message with `changed_after` (catch-up)."""
-        return messages.list_messages(current_user, room_id, **args)
+        return history.list_messages(current_user, room_id, **args)
 
 
 @rooms_blp.route("/<uuid:room_id>/read", methods=["POST"])
@@ -110,7 +110,7 @@ class RoomMessages(MethodView):
 @rooms_blp.response(200, ReadResultSchema)
 def mark_read(data: dict[str, Any], room_id: uuid.UUID) -> Any:
     """Mark messages read, by ids or everything up to one."""
-    return messages.mark_read(current_user, room_id, data.get("message_ids"), data.get("up_to"))
+    return receipts.mark_read(current_user, room_id, data.get("message_ids"), data.get("up_to"))
 
 
 @messages_blp.route("/messages", methods=["POST"])
@@ -123,7 +123,7 @@ def mark_read(data: dict[str, Any], room_id: uuid.UUID) -> Any:
 @messages_blp.alt_response(429, **ratelimit.documented("send_message"))
 def send_message(data: dict[str, Any]) -> Any:
     """Send a message, a reply (`reply_to_id`) or a forward (`forwarded_from_id`)."""
-    message, created = messages.send_message(current_user, **data)
+    message, created = sending.send_message(current_user, **data)
     return message, 201 if created else 200
 
 
@@ -139,7 +139,7 @@ class Message(MethodView):
     @messages_blp.alt_response(429, **ratelimit.documented("change_message"))
     def patch(self, data: dict[str, Any], message_id: uuid.UUID) -> Any:
         """Edit the text of your own message."""
-        message, _ = messages.edit_message(current_user, message_id, data["content"])
+        message, _ = editing.edit_message(current_user, message_id, data["content"])
         return message
 
     @ratelimit.per_user("change_message")
@@ -148,5 +148,5 @@ class Message(MethodView):
     @messages_blp.alt_response(429, **ratelimit.documented("change_message"))
     def delete(self, message_id: uuid.UUID) -> Any:
         """Delete a message (sender or room admin); it stays as a tombstone."""
-        message, _ = messages.delete_message(current_user, message_id)
+        message, _ = editing.delete_message(current_user, message_id)
         return message

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from marshmallow import ValidationError, fields, post_dump, validate, validates_schema
+from marshmallow import ValidationError, fields, post_dump, post_load, validate, validates_schema
 
 from armada.media.services import links
 from armada.models import MessageType, RoomType
@@ -15,6 +15,7 @@ MAX_MESSAGE_CHARS = 10_000
 MAX_MEMBERS_PER_REQUEST = 500
 MAX_READ_IDS = 500
 PREVIEW_CHARS = 200
+DECLARED_MEDIA_FIELDS = ("media_filename", "media_size", "media_mime_type")
 
 # require_tld off: self-hosted installs serve avatars from intranet hosts such as http://files/a.png.
 _url = {"validate": validate.Length(max=2048), "schemes": {"http", "https"}, "require_tld": False, "allow_none": True}
@@ -135,6 +136,16 @@ class CreateRoomSchema(RequestSchema):
     description = SafeString(validate=validate.Length(max=2000), allow_none=True)
     avatar_url = SafeURL(**_url)
 
+    @validates_schema
+    def fits_the_type(self, data: dict[str, Any], **_: Any) -> None:
+        if data["room_type"] is RoomType.DIRECT:
+            if data.get("name"):
+                raise ValidationError("A direct room has no name.", "name")
+            if len(set(data["member_ids"])) != 1:
+                raise ValidationError("A direct room needs exactly one other user.", "member_ids")
+        elif not data.get("name"):
+            raise ValidationError("A group room needs a name.", "name")
+
 
 class UpdateRoomSchema(RequestSchema):
     """PATCH /api/chat/rooms/{room_id}: only the fields sent change."""
@@ -157,6 +168,8 @@ class SendMessageSchema(RequestSchema):
     message_type = fields.Enum(MessageType, by_value=True, metadata={"description": "Default `text`."})
     content = SafeString(validate=validate.Length(max=MAX_MESSAGE_CHARS), allow_none=True)
     media_url = SafeString(validate=validate.Length(max=1024), allow_none=True)
+    # Accepted for the seed's clients, but a message's media details come from its upload: sent with a text message
+    # or a forward they are refused, and otherwise dropped.
     media_filename = SafeString(validate=validate.Length(max=255), allow_none=True)
     media_size = fields.Integer(validate=validate.Range(min=0, max=2**53), allow_none=True)
     media_mime_type = SafeString(validate=validate.Length(max=255), allow_none=True)
@@ -167,6 +180,21 @@ class SendMessageSchema(RequestSchema):
         allow_none=True,
         metadata={"description": "A client-made id; resending with the same one returns the first message."},
     )
+
+    @validates_schema
+    def media_details_only_with_media(self, data: dict[str, Any], **_: Any) -> None:
+        if not any(data.get(name) is not None for name in DECLARED_MEDIA_FIELDS):
+            return
+        if data.get("forwarded_from_id") is not None:
+            raise ValidationError("A forward copies the original; send no content or media.", "content")
+        if data.get("message_type", MessageType.TEXT) is MessageType.TEXT:
+            raise ValidationError("A text message has no media; use an image/video/audio/file type.", "media_url")
+
+    @post_load
+    def drop_declared_media(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        for name in DECLARED_MEDIA_FIELDS:
+            data.pop(name, None)
+        return data
 
 
 class EditMessageSchema(RequestSchema):
@@ -190,6 +218,12 @@ class MessageListArgsSchema(RequestSchema):
             "edited or deleted since that message was sent, in change order (catch-up including edits)."
         },
     )
+
+    @validates_schema
+    def one_anchor(self, data: dict[str, Any], **_: Any) -> None:
+        given = [name for name in ("before", "after", "changed_after") if data.get(name)]
+        if len(given) > 1:
+            raise ValidationError(f"Use only one of before, after and changed_after (got {', '.join(given)}).", given[1])
 
 
 class MarkReadSchema(RequestSchema):

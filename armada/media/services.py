@@ -17,6 +17,7 @@ from armada.media import files, urls
 from armada.media.local_storage import LocalStorage
 from armada.media.storage import ObjectMissing, SignedUpload, storage
 from armada.models import ChatMessage, MediaUpload, MessageType, UploadStatus, User, utcnow
+from armada.permissions import access_upload
 
 
 def thumbnail_key(key: str) -> str:
@@ -126,10 +127,7 @@ def attach_media(user: User, message_type: MessageType, media_url: str | None) -
     """The media columns of a new message: the sender's own upload, with size and type from storage."""
     if not media_url:
         raise ValidationFailed.field("media_url", f"A {message_type.value} message needs an uploaded file.")
-    key = urls.key_of(media_url)
-    upload = db.session.scalar(select(MediaUpload).where(MediaUpload.key == key, MediaUpload.uploader_id == user.id))
-    if upload is None:
-        raise ValidationFailed.field("media_url", "Must be the url or path of a file you uploaded to /api/chat/upload.")
+    upload = access_upload(user, urls.key_of(media_url))
     if upload.status is UploadStatus.PENDING:
         _verify_direct_upload(upload)
     if message_type not in (upload.message_type, MessageType.FILE):

@@ -1,20 +1,35 @@
-"""The one place events leave from: services report what happened, this module picks recipients and emits.
+"""The one place events leave from: this module picks each event's recipients and emits it.
 
-Services call the change events (message_created, room_updated, ...) right after their commit, once per
-real change, so a REST request and a socket event that make the same change broadcast it the same way.
+Changes arrive from services through the outbox (armada.outbox): `prepare` reads a recorded change's payload and
+recipients inside its transaction, and what it returns is sent once that transaction commits, so a REST request
+and a socket event that make the same change broadcast it the same way, exactly once. Socket-level notices that
+change nothing in the database (connected, joined, typing, errors) are sent at once by the functions below them.
 Room events go to the sockets that joined the room; events about membership also reach every socket of the
 affected user. Listing several Socket.IO rooms in one emit delivers once to a socket that is in more than one.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
+from armada.auth.events import SessionRevoked
+from armada.chat.events import (
+    MemberAdded,
+    MemberRemoved,
+    MessageCreated,
+    MessageDeleted,
+    MessageEdited,
+    MessagesRead,
+    RoomCreated,
+    RoomUpdated,
+)
 from armada.chat.schemas import MessageSchema, ReadResultSchema, RoomSchema
 from armada.errors import DomainError
 from armada.extensions import socketio
-from armada.models import ChatMessage, ChatRoom
+from armada.models import ChatRoom
 from armada.realtime.managers import DISCONNECT, LEAVE
 
 _message_schema = MessageSchema()
@@ -38,75 +53,107 @@ def session_channel(sid: str) -> str:
     return f"session:{sid}"
 
 
+class Packet(NamedTuple):
+    """One emit: an event, its data and the Socket.IO rooms (or socket id) it goes to."""
+
+    event: str
+    data: dict[str, Any]
+    to: str | list[str]
+
+
 def _emit(event: str, data: dict[str, Any], to: str | list[str], skip_sid: str | None = None) -> None:
     socketio.emit(event, data, to=to, skip_sid=skip_sid)
+
+
+def _sending(*packets: Packet) -> Callable[[], None]:
+    return functools.partial(_emit_all, packets)
+
+
+def _emit_all(packets: tuple[Packet, ...]) -> None:
+    for packet in packets:
+        _emit(packet.event, packet.data, packet.to)
 
 
 def _members(room: ChatRoom) -> list[str]:
     return [user_channel(m.user_id) for m in room.active_members]
 
 
-# ---- state changes, called by services after their commit ------------------------------------------------
+# ---- changes recorded by services: sent after their commit ----------------------------------------------------
 
 
-def message_created(message: ChatMessage) -> None:
-    """A message was sent (REST or socket)."""
+@functools.singledispatch
+def prepare(change: object) -> Callable[[], None]:
+    """What sends a recorded change (armada.outbox's emitter): payload and recipients read now, sent when called."""
+    raise TypeError(f"No event is defined for {type(change).__name__}")
+
+
+@prepare.register
+def _message_created(change: MessageCreated) -> Callable[[], None]:
+    message = change.message
     data = {"room_id": str(message.room_id), "message": _message_schema.dump(message)}
-    _emit("new_message", data, room_channel(message.room_id))
+    return _sending(Packet("new_message", data, room_channel(message.room_id)))
 
 
-def message_edited(message: ChatMessage) -> None:
-    """A message's text changed."""
+@prepare.register
+def _message_edited(change: MessageEdited) -> Callable[[], None]:
+    message = change.message
     data = {"room_id": str(message.room_id), "message": _message_schema.dump(message)}
-    _emit("message_edited", data, room_channel(message.room_id))
+    return _sending(Packet("message_edited", data, room_channel(message.room_id)))
 
 
-def message_deleted(message: ChatMessage) -> None:
-    """A message became a tombstone."""
+@prepare.register
+def _message_deleted(change: MessageDeleted) -> Callable[[], None]:
+    message = change.message
     data = {"room_id": str(message.room_id), "message_id": str(message.id)}
-    _emit("message_deleted", data, room_channel(message.room_id))
+    return _sending(Packet("message_deleted", data, room_channel(message.room_id)))
 
 
-def messages_read(result: Any) -> None:
-    """A member read messages (a ReadResult)."""
-    _emit("messages_read", _read_schema.dump(result), room_channel(result.room_id))
+@prepare.register
+def _messages_read(change: MessagesRead) -> Callable[[], None]:
+    return _sending(Packet("messages_read", _read_schema.dump(change), room_channel(change.room_id)))
 
 
-def room_created(room: ChatRoom) -> None:
-    """A room was made: every member hears of it, whether or not they joined anything."""
-    _emit("room_created", {"room": _room_schema.dump(room)}, _members(room))
+@prepare.register
+def _room_created(change: RoomCreated) -> Callable[[], None]:
+    # Every member hears of it, whether or not they joined anything.
+    return _sending(Packet("room_created", {"room": _room_schema.dump(change.room)}, _members(change.room)))
 
 
-def room_updated(room: ChatRoom) -> None:
-    """A room's settings or admins changed."""
-    _emit("room_updated", {"room": _room_schema.dump(room)}, [room_channel(room.id), *_members(room)])
+@prepare.register
+def _room_updated(change: RoomUpdated) -> Callable[[], None]:
+    room = change.room
+    return _sending(Packet("room_updated", {"room": _room_schema.dump(room)}, [room_channel(room.id), *_members(room)]))
 
 
-def member_added(room: ChatRoom, user_id: uuid.UUID) -> None:
-    """Someone joined a group."""
-    data = {"room_id": str(room.id), "user_id": str(user_id)}
-    _emit("member_added", data, [room_channel(room.id), user_channel(user_id)])
+@prepare.register
+def _member_added(change: MemberAdded) -> Callable[[], None]:
+    data = {"room_id": str(change.room.id), "user_id": str(change.user_id)}
+    return _sending(Packet("member_added", data, [room_channel(change.room.id), user_channel(change.user_id)]))
 
 
-def member_removed(room_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    """Someone left or was removed: their sockets leave the room first, on every process, then all hear it."""
-    socketio.emit(LEAVE, {"room": room_channel(room_id)}, to=user_channel(user_id))
-    data = {"room_id": str(room_id), "user_id": str(user_id)}
-    _emit("member_removed", data, [room_channel(room_id), user_channel(user_id)])
+@prepare.register
+def _member_removed(change: MemberRemoved) -> Callable[[], None]:
+    # Their sockets leave the room first, on every process (managers.LEAVE), then all hear it.
+    data = {"room_id": str(change.room_id), "user_id": str(change.user_id)}
+    return _sending(
+        Packet(LEAVE, {"room": room_channel(change.room_id)}, user_channel(change.user_id)),
+        Packet("member_removed", data, [room_channel(change.room_id), user_channel(change.user_id)]),
+    )
+
+
+@prepare.register
+def _session_revoked(change: SessionRevoked) -> Callable[[], None]:
+    # Its sockets are disconnected on every process (managers.DISCONNECT).
+    return _sending(Packet(DISCONNECT, {}, session_channel(change.sid)))
+
+
+# ---- socket-level notices (no database change): sent at once ---------------------------------------------------
 
 
 def member_removed_while_away(socket_id: str, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """`member_removed` to one socket of this process that missed it (see reconcile.py)."""
     data = {"room_id": str(room_id), "user_id": str(user_id)}
     socketio.emit("member_removed", data, to=socket_id, ignore_queue=True)
-
-
-def session_revoked(sid: str) -> None:
-    """A login session logged out: its sockets are disconnected on every process."""
-    socketio.emit(DISCONNECT, {}, to=session_channel(sid))
-
-
-# ---- socket-level notices (no database change) ------------------------------------------------------------
 
 
 def connected(socket_id: str, user_id: uuid.UUID) -> None:
@@ -134,9 +181,6 @@ def typing(socket_id: str, room_id: uuid.UUID, user_id: uuid.UUID, is_typing: bo
 
 def error(socket_id: str, exc: DomainError) -> dict[str, Any]:
     """Report a failed event: an `error` event to the socket; returns the acknowledgement body."""
-    body = {"code": exc.error_code, "message": exc.message}
-    if exc.details:
-        body["details"] = exc.details
-    _emit("error", body, socket_id)
-    return {"ok": False, "error": body}
-
+    ack = exc.ack()
+    _emit("error", ack["error"], socket_id)
+    return ack

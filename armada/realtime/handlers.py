@@ -11,18 +11,16 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, join_room, leave_room, rooms
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from armada import ratelimit
 from armada.api import flatten_messages
 from armada.auth.tokens import TokenIdentity, is_session_revoked, token_user, verify_access_token
-from armada.chat import messages
-from armada.chat.permissions import access_message, access_room
+from armada.chat import editing, receipts, sending
 from armada.chat.schemas import MessageSchema, ReadResultSchema, SendMessageSchema
-from armada.errors import DomainError, Unauthorized, ValidationFailed, database_outage
+from armada.errors import ANSWERABLE, DomainError, Unauthorized, ValidationFailed, domain_error
 from armada.extensions import db, socketio
 from armada.models import User
+from armada.permissions import access_message, access_room, check_joined
 from armada.realtime import events
 from armada.realtime.schemas import (
     MessageRefSchema,
@@ -92,14 +90,11 @@ def socket_event(
                 if limit is not None:
                     ratelimit.check_socket_event(limit, request.sid)
                 return {"ok": True, **(handler(identity, data) or {})}
-            except DomainError as exc:
-                return events.error(request.sid, exc)
-            except (DBAPIError, PoolTimeout) as exc:  # the identity check reads the database too
-                outage = database_outage(exc)
-                if outage is None:
+            except ANSWERABLE as exc:  # the identity check reads the database too
+                error = domain_error(exc, f"socket event {name}")
+                if error is None:
                     raise
-                current_app.logger.warning("database unavailable in socket event %s: %s", name, exc)
-                return events.error(request.sid, outage)
+                return events.error(request.sid, error)
 
         socketio.on_event(name, wrapper)
         return wrapper
@@ -113,13 +108,11 @@ def connect(auth: Any = None) -> None:
     token = auth.get("token") if isinstance(auth, dict) else None
     try:
         identity = verify_access_token(token or request.args.get("token"))
-    except Unauthorized as exc:
-        raise ConnectionRefusedError(exc.message, {"code": exc.error_code}) from None
-    except (DBAPIError, PoolTimeout) as exc:
-        outage = database_outage(exc)
-        if outage is None:
+    except ANSWERABLE as exc:
+        error = domain_error(exc, "socket connect")
+        if error is None:
             raise
-        raise ConnectionRefusedError(outage.message, {"code": outage.error_code}) from None
+        raise ConnectionRefusedError(error.message, {"code": error.error_code}) from None
     socketio.server.save_session(request.sid, {"identity": identity, "typing": {}})
     join_room(events.user_channel(identity.user_id))
     join_room(events.session_channel(identity.sid))
@@ -174,7 +167,7 @@ def on_send_message(identity: TokenIdentity, data: Any) -> dict[str, Any]:
         return {"message": _message.dump(message), "created": False}
     # A send counts against the user's message limit whichever way it comes, or sockets would bypass it.
     ratelimit.check_user("send_message", identity.user_id)
-    message, created = messages.send_message(user, **_load(SendMessageSchema(), data))
+    message, created = sending.send_message(user, **_load(SendMessageSchema(), data))
     return {"message": _message.dump(message), "created": created}
 
 
@@ -183,8 +176,7 @@ def on_typing(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Tell the room's other sockets; only from a joined room, and at most once a second unless it flips."""
     payload = _load(TypingSchema(), data)
     room_id, is_typing = payload["room_id"], payload["is_typing"]
-    if events.room_channel(room_id) not in rooms():
-        raise ValidationFailed.field("room_id", "Join the room before sending typing events.")
+    check_joined(events.room_channel(room_id) in rooms())
     last: dict[uuid.UUID, tuple[float, bool]] = socketio.server.get_session(request.sid)["typing"]
     now = time.monotonic()
     previous = last.get(room_id)
@@ -201,7 +193,7 @@ def on_message_edited(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Edit a message like PATCH /api/chat/messages/{id}; the same text again is a no-op."""
     ratelimit.check_user("change_message", identity.user_id)  # with REST's edits and deletions, malformed too
     payload = _load(SocketEditSchema(), data)
-    message, changed = messages.edit_message(_user(identity), payload["message_id"], payload["content"])
+    message, changed = editing.edit_message(_user(identity), payload["message_id"], payload["content"])
     return {"message": _message.dump(message), "changed": changed}
 
 
@@ -209,7 +201,7 @@ def on_message_edited(identity: TokenIdentity, data: Any) -> dict[str, Any]:
 def on_message_deleted(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Delete a message like DELETE /api/chat/messages/{id}; again is a no-op."""
     ratelimit.check_user("change_message", identity.user_id)  # with REST's edits and deletions, malformed too
-    message, changed = messages.delete_message(_user(identity), _load(MessageRefSchema(), data)["message_id"])
+    message, changed = editing.delete_message(_user(identity), _load(MessageRefSchema(), data)["message_id"])
     return {"message": _message.dump(message), "changed": changed}
 
 
@@ -217,5 +209,5 @@ def on_message_deleted(identity: TokenIdentity, data: Any) -> dict[str, Any]:
 def on_mark_as_read(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Mark messages read like POST /api/chat/rooms/{id}/read."""
     payload = _load(SocketMarkReadSchema(), data)
-    result = messages.mark_read(_user(identity), payload["room_id"], payload.get("message_ids"), payload.get("up_to"))
+    result = receipts.mark_read(_user(identity), payload["room_id"], payload.get("message_ids"), payload.get("up_to"))
     return _read.dump(result)

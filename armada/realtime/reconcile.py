@@ -16,7 +16,7 @@ from flask import Flask
 
 from armada.auth.services import revoked_sessions
 from armada.auth.tokens import TokenIdentity
-from armada.chat.rooms import active_memberships
+from armada.chat.members import active_memberships
 from armada.extensions import db
 from armada.realtime import events
 from armada.realtime.managers import RedisQueueManager

@@ -8,9 +8,10 @@ from typing import Any
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from flask import Flask
 
+from armada import outbox
 from armada.errors import error_body
 from armada.extensions import socketio
-from armada.realtime import handlers  # noqa: F401 - registers the event handlers on import
+from armada.realtime import events, handlers  # noqa: F401 - handlers registers the event handlers on import
 from armada.realtime.managers import LocalManager, RedisQueueManager
 from armada.realtime.reconcile import reconcile
 
@@ -116,6 +117,7 @@ def init_app(app: Flask) -> None:
         # after it, send before edit); different sockets still run concurrently.
         async_handlers=False,
     )
+    outbox.connect(app, events.prepare)
     bound_websocket_messages(app.config["SOCKETIO_MAX_MESSAGE_BYTES"])
     app.wsgi_app = RefuseOversizedPolls(  # type: ignore[method-assign]
         app.wsgi_app, "/socket.io/", app.config["SOCKETIO_MAX_MESSAGE_BYTES"]

@@ -1,4 +1,4 @@
-"""Every permission rule of rooms and messages, in one place.
+"""Every permission rule, in one place: who may see and do what with rooms, messages and uploads.
 
 `access_*` fetch an object *and* check the caller may see it: a room or message the caller is not a
 member of gets exactly the same 404 as an id that does not exist, so ids cannot be probed.
@@ -10,11 +10,11 @@ from __future__ import annotations
 import uuid
 from typing import NamedTuple
 
-from sqlalchemy import select, true
+from sqlalchemy import func, select, true
 
-from armada.errors import Conflict, Forbidden, NotFound
+from armada.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from armada.extensions import db
-from armada.models import ChatMessage, ChatRoom, ChatRoomMember, MessageType, RoomType, User
+from armada.models import ChatMessage, ChatRoom, ChatRoomMember, MediaUpload, MessageType, RoomType, User
 
 
 class RoomAccess(NamedTuple):
@@ -96,3 +96,34 @@ def check_can_delete(access: RoomAccess, message: ChatMessage) -> None:
     """The sender or a room admin may delete a message."""
     if message.sender_id != access.member.user_id and not access.member.is_admin:
         raise Forbidden("Only the sender or a room admin can delete this message.", code="not_allowed")
+
+
+def active_admin_count(room_id: uuid.UUID) -> int:
+    """How many active admins a room has."""
+    return db.session.scalar(
+        select(func.count()).where(
+            ChatRoomMember.room_id == room_id,
+            ChatRoomMember.is_active == true(),
+            ChatRoomMember.is_admin == true(),
+        )
+    ) or 0
+
+
+def check_not_last_admin(room_id: uuid.UUID) -> None:
+    """A group always keeps an admin: the last one cannot be demoted (leaving hands the role over instead)."""
+    if active_admin_count(room_id) <= 1:
+        raise Conflict("A room needs at least one admin; make someone else admin first.", code="last_admin")
+
+
+def access_upload(user: User, key: str) -> MediaUpload:
+    """An upload the caller made; a message may carry no one else's (the same 422 for a missing key)."""
+    upload = db.session.scalar(select(MediaUpload).where(MediaUpload.key == key, MediaUpload.uploader_id == user.id))
+    if upload is None:
+        raise ValidationFailed.field("media_url", "Must be the url or path of a file you uploaded to /api/chat/upload.")
+    return upload
+
+
+def check_joined(joined: bool) -> None:
+    """Typing is heard by the sockets in a room, so only a socket that joined the room may send it."""
+    if not joined:
+        raise ValidationFailed.field("room_id", "Join the room before sending typing events.")

@@ -1,0 +1,55 @@
+"""A room's history: the newest page, older pages (`before`), newer messages (`after`), and the change feed."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from armada.errors import ValidationFailed
+from armada.extensions import db
+from armada.models import ChatMessage, User
+from armada.pagination import Page, decode_cursor, encode_cursor, keyset_page
+from armada.permissions import access_room
+
+
+def _anchor_seq(room_id: uuid.UUID, message_id: uuid.UUID, field: str) -> int:
+    seq = db.session.scalar(select(ChatMessage.seq).where(ChatMessage.id == message_id, ChatMessage.room_id == room_id))
+    if seq is None:
+        raise ValidationFailed.field(field, "No such message in this room.")
+    return seq
+
+
+def list_messages(
+    user: User,
+    room_id: uuid.UUID,
+    limit: int,
+    before: str | None = None,
+    after: uuid.UUID | None = None,
+    changed_after: str | None = None,
+) -> Page[ChatMessage]:
+    """A page of a room's history, oldest first: the newest page, or `before`, `after` or `changed_after`.
+
+    `changed_after` (a message id, or a `next_cursor` of this kind) lists the messages created, edited or
+    deleted since that message was sent, in the order the changes happened: a reconnecting client's catch-up.
+    The request schema lets at most one of the three through.
+    """
+    access_room(user, room_id)
+    stmt = select(ChatMessage).where(ChatMessage.room_id == room_id).options(selectinload(ChatMessage.reply_to))
+    if after is not None:
+        anchor = _anchor_seq(room_id, after, "after")
+        newer = stmt.where(ChatMessage.seq > anchor).order_by(ChatMessage.seq)
+        return keyset_page(newer, limit, lambda message: str(message.id))
+    if changed_after is not None:
+        try:
+            since = _anchor_seq(room_id, uuid.UUID(changed_after), "changed_after")
+        except ValueError:
+            (since,) = decode_cursor(changed_after, "changed_after", (int,))
+        changes = stmt.where(ChatMessage.change_seq > since).order_by(ChatMessage.change_seq)
+        return keyset_page(changes, limit, lambda message: encode_cursor([message.change_seq]))
+    if before is not None:
+        (before_seq,) = decode_cursor(before, "before", (int,))
+        stmt = stmt.where(ChatMessage.seq < before_seq)
+    newest_first = stmt.order_by(ChatMessage.seq.desc())
+    return keyset_page(newest_first, limit, lambda message: encode_cursor([message.seq]), reverse=True)

@@ -1,0 +1,91 @@
+"""Rooms as a member sees them: the room list, one room, and unread counts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, false, func, or_, select, true
+from sqlalchemy.orm import selectinload
+
+from armada.extensions import db
+from armada.models import ChatMessage, ChatRoom, ChatRoomMember, User
+from armada.pagination import Page, decode_cursor, encode_cursor, keyset_page
+from armada.permissions import access_room
+
+# What a serialized room needs, loaded in a fixed number of queries whatever the page size.
+ROOM_VIEW_OPTIONS = (
+    selectinload(ChatRoom.active_members),
+    selectinload(ChatRoom.last_message).selectinload(ChatMessage.reply_to),
+)
+
+
+def unread_counts(user: User, room_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Per room: live messages from others after the user's read pointer, in one query."""
+    if not room_ids:
+        return {}
+    rows = db.session.execute(
+        select(ChatMessage.room_id, func.count())
+        .join(
+            ChatRoomMember,
+            and_(ChatRoomMember.room_id == ChatMessage.room_id, ChatRoomMember.user_id == user.id),
+        )
+        .where(
+            ChatMessage.room_id.in_(room_ids),
+            ChatMessage.seq > ChatRoomMember.last_read_seq,
+            ChatMessage.sender_id != user.id,
+            ChatMessage.is_deleted == false(),
+        )
+        .group_by(ChatMessage.room_id)
+    )
+    return {room_id: count for room_id, count in rows}
+
+
+def _with_unread_counts(user: User, rooms: list[ChatRoom]) -> list[ChatRoom]:
+    counts = unread_counts(user, [r.id for r in rooms])
+    for room in rooms:
+        room.unread_count = counts.get(room.id, 0)
+    return rooms
+
+
+def list_rooms(user: User, limit: int, cursor: str | None) -> Page[ChatRoom]:
+    """The user's active rooms, most recent activity first."""
+    stmt = (
+        select(ChatRoom)
+        .join(
+            ChatRoomMember,
+            and_(
+                ChatRoomMember.room_id == ChatRoom.id,
+                ChatRoomMember.user_id == user.id,
+                ChatRoomMember.is_active == true(),
+            ),
+        )
+        .where(ChatRoom.is_active == true())
+    )
+    if cursor:
+        at, room_id = decode_cursor(cursor, "cursor", (datetime, uuid.UUID))
+        stmt = stmt.where(
+            or_(
+                ChatRoom.last_activity_at < at,
+                and_(ChatRoom.last_activity_at == at, ChatRoom.id < room_id),
+            )
+        )
+    stmt = stmt.order_by(ChatRoom.last_activity_at.desc(), ChatRoom.id.desc()).options(*ROOM_VIEW_OPTIONS)
+    page = keyset_page(stmt, limit, lambda room: encode_cursor([room.last_activity_at, room.id]))
+    _with_unread_counts(user, page.items)
+    return page
+
+
+def room_view_unchecked(room_id: uuid.UUID) -> ChatRoom:
+    """A room with its members and last message loaded, for a caller that already checked access."""
+    return db.session.scalars(
+        select(ChatRoom).where(ChatRoom.id == room_id).options(*ROOM_VIEW_OPTIONS)
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def room_view(user: User, room_id: uuid.UUID) -> ChatRoom:
+    """One room as its member sees it, unread count included."""
+    access_room(user, room_id)
+    return _with_unread_counts(user, [room_view_unchecked(room_id)])[0]

@@ -1,0 +1,117 @@
+"""Sending a message: a new one, a reply or a forward, with idempotent retries by `client_id`."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from armada import outbox
+from armada.chat.events import MessageCreated
+from armada.chat.sequencing import next_message_seq
+from armada.errors import NotFound, ValidationFailed
+from armada.extensions import db
+from armada.media.services import attach_media
+from armada.models import ChatMessage, MessageType, User, utcnow
+from armada.permissions import access_message, access_room
+from armada.transaction import discard, transactional
+
+MEDIA_FIELDS = ("media_url", "media_filename", "media_size", "media_mime_type")
+
+
+def _forward_source(user: User, message_id: uuid.UUID) -> ChatMessage:
+    # Same answer for a missing message and one in a room the sender cannot read.
+    try:
+        original, _ = access_message(user, message_id)
+    except NotFound:
+        raise ValidationFailed.field("forwarded_from_id", "No such message.") from None
+    if original.is_deleted:
+        raise ValidationFailed.field("forwarded_from_id", "A deleted message cannot be forwarded.")
+    return original
+
+
+def _check_reply_target(room_id: uuid.UUID, reply_to_id: uuid.UUID) -> None:
+    found = db.session.scalar(
+        select(ChatMessage.id).where(ChatMessage.id == reply_to_id, ChatMessage.room_id == room_id)
+    )
+    if found is None:
+        raise ValidationFailed.field("reply_to_id", "No such message in this room.")
+
+
+def _previous_send(user: User, room_id: uuid.UUID, client_id: str) -> ChatMessage | None:
+    """The message this sender already sent to the room with this client_id, if any."""
+    return db.session.scalar(
+        select(ChatMessage).where(
+            ChatMessage.room_id == room_id, ChatMessage.sender_id == user.id, ChatMessage.client_id == client_id
+        )
+    )
+
+
+def _message_body(
+    user: User,
+    message_type: MessageType | None,
+    content: str | None,
+    media_url: str | None,
+    forwarded_from_id: uuid.UUID | None,
+) -> dict[str, object]:
+    """The type, content and media columns of a new message, validated."""
+    if forwarded_from_id is not None:
+        if content is not None or media_url is not None:
+            raise ValidationFailed.field("content", "A forward copies the original; send no content or media.")
+        original = _forward_source(user, forwarded_from_id)
+        return {
+            "message_type": original.message_type,
+            "content": original.content,
+            **{f: getattr(original, f) for f in MEDIA_FIELDS},
+        }
+    message_type = message_type or MessageType.TEXT
+    if message_type is MessageType.TEXT:
+        if content is None or not content.strip():
+            raise ValidationFailed.field("content", "A text message needs content.")
+        if media_url is not None:
+            raise ValidationFailed.field("media_url", "A text message has no media; use an image/video/audio/file type.")
+        return {"message_type": message_type, "content": content}
+    # Media must be the sender's own upload; size, type and filename come from it, not from the client.
+    return {"message_type": message_type, "content": content, **attach_media(user, message_type, media_url)}
+
+
+@transactional
+def send_message(
+    user: User,
+    room_id: uuid.UUID,
+    *,
+    message_type: MessageType | None = None,
+    content: str | None = None,
+    media_url: str | None = None,
+    reply_to_id: uuid.UUID | None = None,
+    forwarded_from_id: uuid.UUID | None = None,
+    client_id: str | None = None,
+) -> tuple[ChatMessage, bool]:
+    """Post a message to a room; a retry with the same `client_id` returns the first one. Bool: newly created."""
+    checked_stamp = access_room(user, room_id).room.updated_at
+    # A retry answers what the first send answered, even if its checks would now fail (e.g. the forwarded
+    # original was deleted in between).
+    if client_id is not None and (existing := _previous_send(user, room_id, client_id)) is not None:
+        return existing, False
+    body = _message_body(user, message_type, content, media_url, forwarded_from_id)
+    if reply_to_id is not None:
+        _check_reply_target(room_id, reply_to_id)
+    now = utcnow()
+    seq = next_message_seq(user, room_id, checked_stamp, now)
+    if client_id is not None and (existing := _previous_send(user, room_id, client_id)) is not None:
+        discard()  # the first send committed while we waited for the lock: take back the number we took
+        return existing, False
+    message = ChatMessage(
+        room_id=room_id,
+        sender_id=user.id,
+        seq=seq,
+        change_seq=seq,
+        reply_to_id=reply_to_id,
+        forwarded_from_id=forwarded_from_id,
+        client_id=client_id,
+        created_at=now,
+        **body,
+    )
+    db.session.add(message)
+    outbox.record(MessageCreated(message))
+    return message, True
