@@ -16,12 +16,8 @@ from armada.extensions import db
 from armada.media import files, urls
 from armada.media.local_storage import LocalStorage
 from armada.media.storage import ObjectMissing, SignedUpload, storage
+from armada.media.urls import thumbnail_key
 from armada.models import ChatMessage, MediaUpload, MessageType, UploadStatus, User, utcnow
-
-
-def thumbnail_key(key: str) -> str:
-    """Where an image upload's thumbnail is stored."""
-    return f"{key}.thumb.webp"
 
 
 def _new_key(user: User, extension: str) -> str:
@@ -142,20 +138,6 @@ def attach_media(user: User, message_type: MessageType, media_url: str | None) -
         "media_size": upload.size,
         "media_mime_type": upload.mime_type,
     }
-
-
-def links(
-    key: str | None, filename: str | None, mime_type: str | None, message_type: MessageType
-) -> tuple[str | None, str | None]:
-    """Fresh signed (url, thumbnail_url) for a stored object, as responses show them."""
-    if not key:
-        return None, None
-    mime = mime_type or files.OPAQUE
-    inline = mime in files.INLINE_TYPES.get(message_type, frozenset())
-    url = urls.signed_url(key, filename or "file", mime, inline)
-    if message_type is not MessageType.IMAGE:
-        return url, None
-    return url, urls.signed_url(thumbnail_key(key), f"thumbnail-{filename or 'image'}.webp", files.THUMBNAIL_TYPE, True)
 
 
 @dataclass(frozen=True)
