@@ -23,7 +23,8 @@ from itsdangerous import BadSignature
 from storage3.exceptions import StorageApiError
 
 from armada.media.local_storage import LocalStorage
-from armada.media.storage import ObjectMissing, Storage, init_app, storage
+from armada.media.backends import init_app
+from armada.media.storage import ObjectMissing, Storage, storage
 from armada.media.supabase_storage import SupabaseStorage
 from tests.fake_supabase import FakeSupabase, serve_fake_supabase
 
@@ -272,6 +273,15 @@ def test_serve_as_attachment_names_the_file(backend: Harness, name: str) -> None
 def test_serve_of_a_missing_key_raises_object_missing(backend: Harness) -> None:
     with pytest.raises(ObjectMissing):
         backend.storage.serve(backend.key(), "image/png", "photo.png", False, 60)
+
+
+# --- choosing a backend ---------------------------------------------------------------------------------------
+
+
+def test_an_unknown_backend_is_refused_naming_the_choices(tmp_path: Path) -> None:
+    app = minimal_app(tmp_path, STORAGE_BACKEND="s3")
+    with pytest.raises(RuntimeError, match=r"STORAGE_BACKEND must be one of local, supabase, got 's3'"):
+        init_app(app)
 
 
 # --- local: its upload URL is Armada's own route --------------------------------------------------------------

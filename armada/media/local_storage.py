@@ -10,10 +10,9 @@ from flask import Flask, Response, send_file, url_for
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.security import safe_join
 
-from armada.media.storage import ObjectMissing, SignedUpload, register_backend
+from armada.media.storage import ObjectMissing, SignedUpload
 
 
-@register_backend("local")
 class LocalStorage:
     """Objects are files below MEDIA_ROOT (default: instance/media)."""
 

@@ -1,17 +1,18 @@
-"""The storage interface media services use, and the registry that picks a backend from config.
+"""The storage interface media services use, and the current app's backend (see backends.py for the choice).
 
 A backend stores opaque keys Armada generates; it never sees a user's filename except as a download name.
-Adding a backend touches one module and the BACKENDS table (CTFd's uploaders work the same way).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from flask import Flask, Response, current_app
+from flask import Response, current_app
+
+# Where init_app in backends.py keeps the app's backend.
+EXTENSION = "armada_storage"
 
 
 class ObjectMissing(LookupError):
@@ -50,29 +51,6 @@ class Storage(Protocol):
         """The HTTP response for a verified download link: the bytes, or a redirect to the backend's own."""
 
 
-BACKENDS: dict[str, Callable[[Flask], Storage]] = {}
-
-
-def register_backend(name: str) -> Callable[[Callable[[Flask], Storage]], Callable[[Flask], Storage]]:
-    """Class decorator: make a backend selectable as STORAGE_BACKEND=name."""
-
-    def decorator(factory: Callable[[Flask], Storage]) -> Callable[[Flask], Storage]:
-        BACKENDS[name] = factory
-        return factory
-
-    return decorator
-
-
-def init_app(app: Flask) -> None:
-    """Build the configured backend for this app."""
-    name = app.config["STORAGE_BACKEND"]
-    try:
-        factory = BACKENDS[name]
-    except KeyError:
-        raise RuntimeError(f"STORAGE_BACKEND must be one of {', '.join(sorted(BACKENDS))}, got {name!r}") from None
-    app.extensions["armada_storage"] = factory(app)
-
-
 def storage() -> Storage:
     """The current app's storage backend."""
-    return current_app.extensions["armada_storage"]
+    return current_app.extensions[EXTENSION]

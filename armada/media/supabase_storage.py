@@ -11,7 +11,7 @@ from flask import Flask, Response, redirect
 from storage3 import SyncStorageClient
 from storage3.exceptions import StorageApiError
 
-from armada.media.storage import ObjectMissing, SignedUpload, register_backend
+from armada.media.storage import ObjectMissing, SignedUpload
 
 # Supabase fixes the lifetime of signed upload URLs server-side (two hours); a client cannot ask for another.
 UPLOAD_URL_LIFETIME = timedelta(hours=2)
@@ -38,7 +38,6 @@ def _token_expiry(token: str) -> datetime:
         return datetime.now(UTC) + UPLOAD_URL_LIFETIME
 
 
-@register_backend("supabase")
 class SupabaseStorage:
     """Objects in the private bucket SUPABASE_BUCKET of the project at SUPABASE_URL, with the service-role key."""
 
