@@ -24,8 +24,10 @@ from storage3.exceptions import StorageApiError
 
 from armada.media.local_storage import LocalStorage
 from armada.media.backends import init_app
+from armada.media.routes import download_response
 from armada.media.storage import ObjectMissing, Storage, storage
 from armada.media.supabase_storage import SupabaseStorage
+from armada.media.urls import MediaLink
 from tests.fake_supabase import FakeSupabase, serve_fake_supabase
 
 SUPABASE_ENV = ("SUPABASE_URL", "SUPABASE_KEY", "SUPABASE_BUCKET")
@@ -55,7 +57,7 @@ class Harness:
 
 @dataclass
 class Fetched:
-    """What a browser ends up with after following a serve() response."""
+    """What a browser ends up with after following a download response."""
 
     status: int
     headers: Mapping[str, str]
@@ -125,8 +127,14 @@ def fake() -> Iterator[FakeSupabase]:
         yield server
 
 
+def serve(backend: Storage, key: str, content_type: str, name: str, as_attachment: bool, expires_in: int) -> Response:
+    """The download route's answer for a link to this object: the backend locates it, the route responds."""
+    found = backend.locate(key, name, as_attachment, expires_in)
+    return download_response(found, MediaLink(key, name, content_type, inline=not as_attachment))
+
+
 def fetch(response: Response) -> Fetched:
-    """Follow a serve() response like a browser: a redirect is fetched with a plain GET, without credentials."""
+    """Follow a download response like a browser: a redirect is fetched with a plain GET, without credentials."""
     if response.status_code in (301, 302, 303, 307, 308):
         got = requests.get(response.headers["Location"], allow_redirects=False, timeout=30)
         return Fetched(got.status_code, got.headers, got.content)
@@ -253,7 +261,7 @@ def test_sign_upload_describes_a_put_with_the_content_type(backend: Harness) -> 
 def test_serve_gives_the_bytes_with_the_stored_type_inline(backend: Harness) -> None:
     key = backend.key("png")
     backend.storage.put(key, PNG, "image/png")
-    got = fetch(backend.storage.serve(key, "image/png", "photo.png", False, 60))
+    got = fetch(serve(backend.storage, key, "image/png", "photo.png", False, 60))
     assert got.status == 200
     assert got.body == PNG
     assert got.headers["Content-Type"] == "image/png"
@@ -264,15 +272,15 @@ def test_serve_gives_the_bytes_with_the_stored_type_inline(backend: Harness) -> 
 def test_serve_as_attachment_names_the_file(backend: Harness, name: str) -> None:
     key = backend.key("pdf")
     backend.storage.put(key, b"%PDF-1.4 fake", "application/pdf")
-    got = fetch(backend.storage.serve(key, "application/pdf", name, True, 60))
+    got = fetch(serve(backend.storage, key, "application/pdf", name, True, 60))
     assert got.status == 200
     assert got.body == b"%PDF-1.4 fake"
     assert attachment_filename(got.headers["Content-Disposition"]) == name
 
 
-def test_serve_of_a_missing_key_raises_object_missing(backend: Harness) -> None:
+def test_locating_a_missing_key_raises_object_missing(backend: Harness) -> None:
     with pytest.raises(ObjectMissing):
-        backend.storage.serve(backend.key(), "image/png", "photo.png", False, 60)
+        backend.storage.locate(backend.key(), "photo.png", False, 60)
 
 
 # --- choosing a backend ---------------------------------------------------------------------------------------
@@ -312,7 +320,7 @@ def test_signed_upload_url_accepts_the_bytes_once(supabase: Harness) -> None:
     assert first.status_code == 200, first.text
     assert first.json()["Key"] == f"{harness.bucket}/{key}"
     assert harness.storage.get(key) == PNG
-    assert fetch(harness.storage.serve(key, "image/png", "a.png", False, 60)).headers["Content-Type"] == "image/png"
+    assert fetch(serve(harness.storage, key, "image/png", "a.png", False, 60)).headers["Content-Type"] == "image/png"
 
     again = requests.request(signed.method, signed.url, data=b"replacement", headers=signed.headers, timeout=30)
     assert_storage_error(again, "409", "Duplicate")
@@ -354,7 +362,7 @@ def test_supabase_serve_redirects_to_a_signed_url_that_needs_no_credentials(supa
     harness, url = supabase, supabase.url
     key = harness.key("png")
     harness.storage.put(key, PNG, "image/png")
-    response = harness.storage.serve(key, "image/png", "photo.png", False, 120)
+    response = serve(harness.storage, key, "image/png", "photo.png", False, 120)
     assert response.status_code == 302
     location = response.headers["Location"]
     assert location.startswith(f"{url}/storage/v1/object/sign/{harness.bucket}/{key}?token=")
@@ -367,7 +375,7 @@ def test_tampered_signed_download_url_is_refused(supabase: Harness) -> None:
     harness = supabase
     key = harness.key("png")
     harness.storage.put(key, PNG, "image/png")
-    location = harness.storage.serve(key, "image/png", "photo.png", True, 60).headers["Location"]
+    location = serve(harness.storage, key, "image/png", "photo.png", True, 60).headers["Location"]
     refused = requests.get(with_token(location, tamper(token_of(location))), timeout=30)
     assert_storage_error(refused, "400", "InvalidJWT")
     assert PNG not in refused.content
@@ -378,7 +386,7 @@ def test_signed_download_token_works_only_for_its_own_key(supabase: Harness) -> 
     secret, public = harness.key("png"), harness.key("png")
     harness.storage.put(secret, b"secret", "image/png")
     harness.storage.put(public, PNG, "image/png")
-    location = harness.storage.serve(public, "image/png", "p.png", False, 60).headers["Location"]
+    location = serve(harness.storage, public, "image/png", "p.png", False, 60).headers["Location"]
     refused = requests.get(location.replace(public, secret), timeout=30)
     assert_storage_error(refused, "400", "InvalidSignature")
     assert b"secret" not in refused.content
@@ -388,7 +396,7 @@ def test_expired_signed_download_url_is_refused(supabase: Harness) -> None:
     harness = supabase
     key = harness.key("png")
     harness.storage.put(key, PNG, "image/png")
-    location = harness.storage.serve(key, "image/png", "photo.png", False, 1).headers["Location"]
+    location = serve(harness.storage, key, "image/png", "photo.png", False, 1).headers["Location"]
     time.sleep(2.1)  # tokens carry whole seconds: this is past exp whatever the rounding
     refused = requests.get(location, timeout=30)
     body = assert_storage_error(refused, "400", "InvalidJWT")
@@ -399,7 +407,7 @@ def test_signed_download_of_a_deleted_object_is_not_found(supabase: Harness) -> 
     harness = supabase
     key = harness.key("png")
     harness.storage.put(key, PNG, "image/png")
-    location = harness.storage.serve(key, "image/png", "photo.png", False, 60).headers["Location"]
+    location = serve(harness.storage, key, "image/png", "photo.png", False, 60).headers["Location"]
     harness.storage.delete([key])
     assert_storage_error(requests.get(location, timeout=30), "404", "not_found")
 
@@ -476,7 +484,7 @@ def test_a_missing_bucket_is_an_error_never_a_missing_object(tmp_path: Path) -> 
         with pytest.raises(StorageApiError):
             nowhere.put(name, b"x", "text/plain")
         with pytest.raises(StorageApiError):
-            nowhere.serve(name, "text/plain", "x.txt", False, 60)
+            nowhere.locate(name, "x.txt", False, 60)
 
 
 # --- the fake's own refusals: requests Armada never makes, so only the fake is asked ------------------------

@@ -6,11 +6,11 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from flask import Flask, Response, send_file, url_for
+from flask import Flask, url_for
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.security import safe_join
 
-from armada.media.storage import ObjectMissing, SignedUpload
+from armada.media.storage import LocalFile, ObjectMissing, SignedUpload
 
 
 class LocalStorage:
@@ -70,15 +70,9 @@ class LocalStorage:
         data = self.upload_tokens.loads(token, max_age=max_age)
         return data["k"], data["t"]
 
-    def serve(self, key: str, content_type: str, download_name: str, as_attachment: bool, expires_in: int) -> Response:
+    def locate(self, key: str, download_name: str, as_attachment: bool, expires_in: int) -> LocalFile:
+        # The route names and types the file itself (send_file), so only where it is matters here.
         path = self._path(key)
         if not path.is_file():
             raise ObjectMissing(key)
-        response = send_file(
-            path, mimetype=content_type, as_attachment=as_attachment, download_name=download_name, max_age=expires_in
-        )
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        # send_file marks a max_age response public: a shared cache must never keep someone's private media.
-        response.cache_control.public = False
-        response.cache_control.private = True
-        return response
+        return LocalFile(path, max_age=expires_in)

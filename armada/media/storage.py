@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from pathlib import Path
+from typing import Protocol, TypeAlias
 
-from flask import Response, current_app
+from flask import current_app
 
 # Where init_app in backends.py keeps the app's backend.
 EXTENSION = "armada_storage"
@@ -27,6 +28,26 @@ class SignedUpload:
     method: str
     headers: dict[str, str]
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A download Armada streams itself, from a file on this machine."""
+
+    path: Path
+    max_age: int  # seconds a browser may keep it
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """A download the backend serves at its own URL, where the client is sent."""
+
+    url: str
+    max_age: int  # seconds the redirect may be cached: less than the URL lives
+
+
+# What the download route turns into its response (armada.media.routes.download_response).
+Download: TypeAlias = LocalFile | Redirect
 
 
 class Storage(Protocol):
@@ -47,8 +68,8 @@ class Storage(Protocol):
     def sign_upload(self, key: str, content_type: str, expires_in: int) -> SignedUpload:
         """A URL the client can upload this one key to, once."""
 
-    def serve(self, key: str, content_type: str, download_name: str, as_attachment: bool, expires_in: int) -> Response:
-        """The HTTP response for a verified download link: the bytes, or a redirect to the backend's own."""
+    def locate(self, key: str, download_name: str, as_attachment: bool, expires_in: int) -> Download:
+        """Where a verified link's bytes are, for expires_in seconds at most; ObjectMissing if absent."""
 
 
 def storage() -> Storage:

@@ -7,11 +7,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import jwt
-from flask import Flask, Response, redirect
+from flask import Flask
 from storage3 import SyncStorageClient
 from storage3.exceptions import StorageApiError
 
-from armada.media.storage import ObjectMissing, SignedUpload
+from armada.media.storage import ObjectMissing, Redirect, SignedUpload
 
 # Supabase fixes the lifetime of signed upload URLs server-side (two hours); a client cannot ask for another.
 UPLOAD_URL_LIFETIME = timedelta(hours=2)
@@ -99,7 +99,7 @@ class SupabaseStorage:
             expires_at=_token_expiry(signed["token"]),
         )
 
-    def serve(self, key: str, content_type: str, download_name: str, as_attachment: bool, expires_in: int) -> Response:
+    def locate(self, key: str, download_name: str, as_attachment: bool, expires_in: int) -> Redirect:
         # `download` makes Supabase answer Content-Disposition: attachment; True (no name) still does, "" would not.
         options = {"download": download_name or True} if as_attachment else None
         try:
@@ -110,7 +110,5 @@ class SupabaseStorage:
             if _is_missing(exc):
                 raise ObjectMissing(key) from None
             raise
-        response = redirect(signed["signedURL"], code=302)
         # The target dies expires_in seconds after signing: a cached redirect must be followed well before that.
-        response.headers["Cache-Control"] = f"private, max-age={max(expires_in // 2, 0)}"
-        return response
+        return Redirect(signed["signedURL"], max_age=max(expires_in // 2, 0))
