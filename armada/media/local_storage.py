@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask import Flask, url_for
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.security import safe_join
 
 from armada.media.storage import LocalFile, ObjectMissing, SignedUpload
@@ -15,6 +15,8 @@ from armada.media.storage import LocalFile, ObjectMissing, SignedUpload
 
 class LocalStorage:
     """Objects are files below MEDIA_ROOT (default: instance/media)."""
+
+    receives_direct_uploads = True  # nothing else would receive them: a direct upload is a PUT to Armada
 
     def __init__(self, app: Flask) -> None:
         self.root = Path(app.config["MEDIA_ROOT"] or Path(app.instance_path) / "media")
@@ -65,9 +67,11 @@ class LocalStorage:
             expires_at=datetime.now(UTC) + timedelta(seconds=expires_in),
         )
 
-    def upload_key(self, token: str, max_age: int) -> tuple[str, str]:
-        """The (key, content type) a direct-upload token of ours allows; raises itsdangerous errors."""
-        data = self.upload_tokens.loads(token, max_age=max_age)
+    def read_upload_token(self, token: str, max_age: int) -> tuple[str, str] | None:
+        try:
+            data = self.upload_tokens.loads(token, max_age=max_age)
+        except BadSignature:  # tampered with, or expired (SignatureExpired)
+            return None
         return data["k"], data["t"]
 
     def locate(self, key: str, download_name: str, as_attachment: bool, expires_in: int) -> LocalFile:

@@ -53,6 +53,9 @@ Download: TypeAlias = LocalFile | Redirect
 class Storage(Protocol):
     """Where media bytes live."""
 
+    # Whether sign_upload's URLs lead to Armada's own upload route, which checks them with read_upload_token.
+    receives_direct_uploads: bool
+
     def put(self, key: str, data: bytes, content_type: str) -> None:
         """Store an object (never overwriting one)."""
 
@@ -67,6 +70,9 @@ class Storage(Protocol):
 
     def sign_upload(self, key: str, content_type: str, expires_in: int) -> SignedUpload:
         """A URL the client can upload this one key to, once."""
+
+    def read_upload_token(self, token: str, max_age: int) -> tuple[str, str] | None:
+        """The (key, content type) one of this backend's upload URLs allows; None if invalid or expired."""
 
     def locate(self, key: str, download_name: str, as_attachment: bool, expires_in: int) -> Download:
         """Where a verified link's bytes are, for expires_in seconds at most; ObjectMissing if absent."""

@@ -41,6 +41,8 @@ def _token_expiry(token: str) -> datetime:
 class SupabaseStorage:
     """Objects in the private bucket SUPABASE_BUCKET of the project at SUPABASE_URL, with the service-role key."""
 
+    receives_direct_uploads = False  # clients PUT to Supabase's own signed upload URLs
+
     def __init__(self, app: Flask) -> None:
         url, key, bucket = (app.config.get(name) for name in ("SUPABASE_URL", "SUPABASE_KEY", "SUPABASE_BUCKET"))
         for name, value in (("SUPABASE_URL", url), ("SUPABASE_KEY", key), ("SUPABASE_BUCKET", bucket)):
@@ -98,6 +100,9 @@ class SupabaseStorage:
             headers={"Content-Type": content_type},
             expires_at=_token_expiry(signed["token"]),
         )
+
+    def read_upload_token(self, token: str, max_age: int) -> None:
+        return None  # Supabase checks the tokens of its upload URLs itself; none is ever Armada's to read
 
     def locate(self, key: str, download_name: str, as_attachment: bool, expires_in: int) -> Redirect:
         # `download` makes Supabase answer Content-Disposition: attachment; True (no name) still does, "" would not.
