@@ -1,4 +1,4 @@
-"""One conformance suite for every storage backend: local files, and Supabase through the real storage3 client.
+"""One conformance suite for every storage backend: local files, and Supabase through the real supabase client.
 
 Supabase runs against tests/fake_supabase.py, or against the real service when SUPABASE_URL, SUPABASE_KEY and
 SUPABASE_BUCKET are set (objects go under a random `armada-conformance/` prefix and are removed afterwards).
@@ -7,6 +7,8 @@ SUPABASE_BUCKET are set (objects go under a random `armada-conformance/` prefix 
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -21,8 +23,8 @@ import requests
 from flask import Blueprint, Flask, Response
 from storage3.exceptions import StorageApiError
 
-from armada.media.local_storage import LocalStorage
 from armada.media.backends import init_app
+from armada.media.local_storage import LocalStorage
 from armada.media.routes import download_response
 from armada.media.storage import ObjectMissing, Storage, storage
 from armada.media.supabase_storage import SupabaseStorage
@@ -461,6 +463,23 @@ def test_supabase_backend_names_a_missing_setting(tmp_path: Path, missing: str, 
 def test_supabase_backend_refuses_a_url_that_is_not_a_project_url(tmp_path: Path, url: str) -> None:
     with pytest.raises(RuntimeError, match="SUPABASE_URL"):
         SupabaseStorage(supabase_app(tmp_path, url, "k", "b"))
+
+
+@pytest.mark.parametrize(
+    "key", ["sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz", "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2ln"]
+)
+def test_building_the_supabase_backend_reaches_no_network_and_starts_no_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"network use while building the backend: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    threads = set(threading.enumerate())
+    # Both key formats Supabase issues (secret keys and legacy service-role JWTs) are taken as they are.
+    init_app(supabase_app(tmp_path, "https://xyz.supabase.co", key, "chat-media"))
+    assert set(threading.enumerate()) <= threads
 
 
 def test_a_wrong_service_key_is_an_error_never_a_missing_object(tmp_path: Path) -> None:

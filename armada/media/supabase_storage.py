@@ -1,4 +1,4 @@
-"""Supabase Storage: objects in a private bucket, through the storage3 client; downloads redirect to Supabase."""
+"""Supabase Storage: objects in a private bucket, through the supabase client; downloads redirect to Supabase."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import httpx
 import jwt
 from flask import Flask
-from storage3 import SyncStorageClient
 from storage3.exceptions import StorageApiError
+from supabase import ClientOptions, create_client
 
 from armada.media.storage import ObjectMissing, Redirect, SignedUpload
 
@@ -48,11 +48,15 @@ class SupabaseStorage:
         for name, value in (("SUPABASE_URL", url), ("SUPABASE_KEY", key), ("SUPABASE_BUCKET", bucket)):
             if not value or not str(value).strip():
                 raise RuntimeError(f"STORAGE_BACKEND=supabase needs {name} to be set")
-        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
             raise RuntimeError(f"SUPABASE_URL must be the project URL, like https://xyz.supabase.co; got {url!r}")
-        headers = {"apikey": key, "Authorization": f"Bearer {key}"}
+        # Our own httpx client: ClientOptions' storage timeout is whole seconds only (and storage3 warns about it).
+        # create_client opens no connection and starts no thread; it sends the key as apikey and bearer token.
         self.http = httpx.Client(timeout=TIMEOUT)
-        self.client = SyncStorageClient(f"{url.rstrip('/')}/storage/v1/", headers, http_client=self.http)
+        # The supabase client wants a lowercase scheme and puts its own "/" before storage/v1/.
+        project = create_client(parts.geturl().rstrip("/"), key, ClientOptions(httpx_client=self.http))
+        self.client = project.storage
         self.bucket = self.client.from_(bucket)
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
