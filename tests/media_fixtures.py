@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 
 from armada.extensions import db
-from armada.media.services import thumbnail_key
+from armada.media.urls import thumbnail_key
 from armada.media.storage import storage
 from armada.models import MediaUpload
 from tests.fake_supabase import serve_fake_supabase

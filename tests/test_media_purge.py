@@ -9,7 +9,8 @@ import pytest
 from click.testing import Result
 
 from armada.extensions import db
-from armada.media.services import PurgeReport, purge_media, thumbnail_key
+from armada.media.services import PurgeReport, purge_media
+from armada.media.urls import thumbnail_key
 from armada.models import MediaUpload, utcnow
 from tests.media_support import Media, jpeg, png
 from tests.support import Actor, assert_error

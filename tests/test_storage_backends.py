@@ -1,4 +1,4 @@
-"""One conformance suite for every storage backend: local files, and Supabase through the real storage3 client.
+"""One conformance suite for every storage backend: local files, and Supabase through the real supabase client.
 
 Supabase runs against tests/fake_supabase.py, or against the real service when SUPABASE_URL, SUPABASE_KEY and
 SUPABASE_BUCKET are set (objects go under a random `armada-conformance/` prefix and are removed afterwards).
@@ -7,6 +7,8 @@ SUPABASE_BUCKET are set (objects go under a random `armada-conformance/` prefix 
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -19,12 +21,14 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import requests
 from flask import Blueprint, Flask, Response
-from itsdangerous import BadSignature
 from storage3.exceptions import StorageApiError
 
+from armada.media.backends import init_app
 from armada.media.local_storage import LocalStorage
-from armada.media.storage import ObjectMissing, Storage, init_app, storage
+from armada.media.routes import download_response
+from armada.media.storage import ObjectMissing, Storage, storage
 from armada.media.supabase_storage import SupabaseStorage
+from armada.media.urls import MediaLink
 from tests.fake_supabase import FakeSupabase, serve_fake_supabase
 
 SUPABASE_ENV = ("SUPABASE_URL", "SUPABASE_KEY", "SUPABASE_BUCKET")
@@ -54,7 +58,7 @@ class Harness:
 
 @dataclass
 class Fetched:
-    """What a browser ends up with after following a serve() response."""
+    """What a browser ends up with after following a download response."""
 
     status: int
     headers: Mapping[str, str]
@@ -124,8 +128,14 @@ def fake() -> Iterator[FakeSupabase]:
         yield server
 
 
+def serve(backend: Storage, key: str, content_type: str, name: str, as_attachment: bool, expires_in: int) -> Response:
+    """The download route's answer for a link to this object: the backend locates it, the route responds."""
+    found = backend.locate(key, name, as_attachment, expires_in)
+    return download_response(found, MediaLink(key, name, content_type, inline=not as_attachment))
+
+
 def fetch(response: Response) -> Fetched:
-    """Follow a serve() response like a browser: a redirect is fetched with a plain GET, without credentials."""
+    """Follow a download response like a browser: a redirect is fetched with a plain GET, without credentials."""
     if response.status_code in (301, 302, 303, 307, 308):
         got = requests.get(response.headers["Location"], allow_redirects=False, timeout=30)
         return Fetched(got.status_code, got.headers, got.content)
@@ -249,10 +259,19 @@ def test_sign_upload_describes_a_put_with_the_content_type(backend: Harness) -> 
     )
 
 
+def test_a_backend_receives_direct_uploads_exactly_when_its_upload_urls_lead_to_armada(backend: Harness) -> None:
+    signed = backend.storage.sign_upload(backend.key("png"), "image/png", 300)
+    url = urlsplit(signed.url)
+    to_armada = url.netloc == "localhost" and url.path.startswith("/api/media/upload/")
+    assert backend.storage.receives_direct_uploads is to_armada
+    if not to_armada:  # Armada never accepts another service's upload token as its own
+        assert backend.storage.read_upload_token(token_of(signed.url), max_age=300) is None
+
+
 def test_serve_gives_the_bytes_with_the_stored_type_inline(backend: Harness) -> None:
     key = backend.key("png")
     backend.storage.put(key, PNG, "image/png")
-    got = fetch(backend.storage.serve(key, "image/png", "photo.png", False, 60))
+    got = fetch(serve(backend.storage, key, "image/png", "photo.png", False, 60))
     assert got.status == 200
     assert got.body == PNG
     assert got.headers["Content-Type"] == "image/png"
@@ -263,15 +282,24 @@ def test_serve_gives_the_bytes_with_the_stored_type_inline(backend: Harness) -> 
 def test_serve_as_attachment_names_the_file(backend: Harness, name: str) -> None:
     key = backend.key("pdf")
     backend.storage.put(key, b"%PDF-1.4 fake", "application/pdf")
-    got = fetch(backend.storage.serve(key, "application/pdf", name, True, 60))
+    got = fetch(serve(backend.storage, key, "application/pdf", name, True, 60))
     assert got.status == 200
     assert got.body == b"%PDF-1.4 fake"
     assert attachment_filename(got.headers["Content-Disposition"]) == name
 
 
-def test_serve_of_a_missing_key_raises_object_missing(backend: Harness) -> None:
+def test_locating_a_missing_key_raises_object_missing(backend: Harness) -> None:
     with pytest.raises(ObjectMissing):
-        backend.storage.serve(backend.key(), "image/png", "photo.png", False, 60)
+        backend.storage.locate(backend.key(), "photo.png", False, 60)
+
+
+# --- choosing a backend ---------------------------------------------------------------------------------------
+
+
+def test_an_unknown_backend_is_refused_naming_the_choices(tmp_path: Path) -> None:
+    app = minimal_app(tmp_path, STORAGE_BACKEND="s3")
+    with pytest.raises(RuntimeError, match=r"STORAGE_BACKEND must be one of local, supabase, got 's3'"):
+        init_app(app)
 
 
 # --- local: its upload URL is Armada's own route --------------------------------------------------------------
@@ -286,9 +314,8 @@ def test_local_sign_upload_points_at_the_direct_upload_route_with_a_token_for_th
         signed = local.sign_upload("owner/abc.png", "image/png", 300)
         assert signed.url.startswith("http://localhost/api/media/upload/")
         token = signed.url.rsplit("/", 1)[1]
-        assert local.upload_key(token, max_age=300) == ("owner/abc.png", "image/png")
-        with pytest.raises(BadSignature):
-            local.upload_key(tamper(token), max_age=300)
+        assert local.read_upload_token(token, max_age=300) == ("owner/abc.png", "image/png")
+        assert local.read_upload_token(tamper(token), max_age=300) is None
 
 
 # --- Supabase: the URLs it hands out, through the real client and plain HTTP ---------------------------------
@@ -302,7 +329,7 @@ def test_signed_upload_url_accepts_the_bytes_once(supabase: Harness) -> None:
     assert first.status_code == 200, first.text
     assert first.json()["Key"] == f"{harness.bucket}/{key}"
     assert harness.storage.get(key) == PNG
-    assert fetch(harness.storage.serve(key, "image/png", "a.png", False, 60)).headers["Content-Type"] == "image/png"
+    assert fetch(serve(harness.storage, key, "image/png", "a.png", False, 60)).headers["Content-Type"] == "image/png"
 
     again = requests.request(signed.method, signed.url, data=b"replacement", headers=signed.headers, timeout=30)
     assert_storage_error(again, "409", "Duplicate")
@@ -344,7 +371,7 @@ def test_supabase_serve_redirects_to_a_signed_url_that_needs_no_credentials(supa
     harness, url = supabase, supabase.url
     key = harness.key("png")
     harness.storage.put(key, PNG, "image/png")
-    response = harness.storage.serve(key, "image/png", "photo.png", False, 120)
+    response = serve(harness.storage, key, "image/png", "photo.png", False, 120)
     assert response.status_code == 302
     location = response.headers["Location"]
     assert location.startswith(f"{url}/storage/v1/object/sign/{harness.bucket}/{key}?token=")
@@ -357,7 +384,7 @@ def test_tampered_signed_download_url_is_refused(supabase: Harness) -> None:
     harness = supabase
     key = harness.key("png")
     harness.storage.put(key, PNG, "image/png")
-    location = harness.storage.serve(key, "image/png", "photo.png", True, 60).headers["Location"]
+    location = serve(harness.storage, key, "image/png", "photo.png", True, 60).headers["Location"]
     refused = requests.get(with_token(location, tamper(token_of(location))), timeout=30)
     assert_storage_error(refused, "400", "InvalidJWT")
     assert PNG not in refused.content
@@ -368,7 +395,7 @@ def test_signed_download_token_works_only_for_its_own_key(supabase: Harness) -> 
     secret, public = harness.key("png"), harness.key("png")
     harness.storage.put(secret, b"secret", "image/png")
     harness.storage.put(public, PNG, "image/png")
-    location = harness.storage.serve(public, "image/png", "p.png", False, 60).headers["Location"]
+    location = serve(harness.storage, public, "image/png", "p.png", False, 60).headers["Location"]
     refused = requests.get(location.replace(public, secret), timeout=30)
     assert_storage_error(refused, "400", "InvalidSignature")
     assert b"secret" not in refused.content
@@ -378,7 +405,7 @@ def test_expired_signed_download_url_is_refused(supabase: Harness) -> None:
     harness = supabase
     key = harness.key("png")
     harness.storage.put(key, PNG, "image/png")
-    location = harness.storage.serve(key, "image/png", "photo.png", False, 1).headers["Location"]
+    location = serve(harness.storage, key, "image/png", "photo.png", False, 1).headers["Location"]
     time.sleep(2.1)  # tokens carry whole seconds: this is past exp whatever the rounding
     refused = requests.get(location, timeout=30)
     body = assert_storage_error(refused, "400", "InvalidJWT")
@@ -389,7 +416,7 @@ def test_signed_download_of_a_deleted_object_is_not_found(supabase: Harness) -> 
     harness = supabase
     key = harness.key("png")
     harness.storage.put(key, PNG, "image/png")
-    location = harness.storage.serve(key, "image/png", "photo.png", False, 60).headers["Location"]
+    location = serve(harness.storage, key, "image/png", "photo.png", False, 60).headers["Location"]
     harness.storage.delete([key])
     assert_storage_error(requests.get(location, timeout=30), "404", "not_found")
 
@@ -438,6 +465,23 @@ def test_supabase_backend_refuses_a_url_that_is_not_a_project_url(tmp_path: Path
         SupabaseStorage(supabase_app(tmp_path, url, "k", "b"))
 
 
+@pytest.mark.parametrize(
+    "key", ["sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz", "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2ln"]
+)
+def test_building_the_supabase_backend_reaches_no_network_and_starts_no_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"network use while building the backend: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    threads = set(threading.enumerate())
+    # Both key formats Supabase issues (secret keys and legacy service-role JWTs) are taken as they are.
+    init_app(supabase_app(tmp_path, "https://xyz.supabase.co", key, "chat-media"))
+    assert set(threading.enumerate()) <= threads
+
+
 def test_a_wrong_service_key_is_an_error_never_a_missing_object(tmp_path: Path) -> None:
     with ExitStack() as stack:
         url, _, bucket = supabase_settings(stack)
@@ -466,7 +510,7 @@ def test_a_missing_bucket_is_an_error_never_a_missing_object(tmp_path: Path) -> 
         with pytest.raises(StorageApiError):
             nowhere.put(name, b"x", "text/plain")
         with pytest.raises(StorageApiError):
-            nowhere.serve(name, "text/plain", "x.txt", False, 60)
+            nowhere.locate(name, "x.txt", False, 60)
 
 
 # --- the fake's own refusals: requests Armada never makes, so only the fake is asked ------------------------

@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import ValidationError, fields, post_dump, post_load, validate, validates_schema
 
-from armada.media.services import links
+from armada.media.urls import links
 from armada.models import MessageType, RoomType
 from armada.schemas import RequestSchema, SafeString, SafeURL, TrimmedString, limit_field, page_schema
 

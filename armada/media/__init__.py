@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Flask
 
 from armada.extensions import api
-from armada.media import local_storage, storage, supabase_storage  # noqa: F401 - backends register themselves
+from armada.media import backends
 from armada.media.routes import blp
 
 
 def init_app(app: Flask) -> None:
     """Build the storage backend and register the media endpoints."""
-    storage.init_app(app)
+    backends.init_app(app)
     api.register_blueprint(blp)

@@ -6,16 +6,17 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from flask import Flask, Response, send_file, url_for
-from itsdangerous import URLSafeTimedSerializer
+from flask import Flask, url_for
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.security import safe_join
 
-from armada.media.storage import ObjectMissing, SignedUpload, register_backend
+from armada.media.storage import LocalFile, ObjectMissing, SignedUpload
 
 
-@register_backend("local")
 class LocalStorage:
     """Objects are files below MEDIA_ROOT (default: instance/media)."""
+
+    receives_direct_uploads = True  # nothing else would receive them: a direct upload is a PUT to Armada
 
     def __init__(self, app: Flask) -> None:
         self.root = Path(app.config["MEDIA_ROOT"] or Path(app.instance_path) / "media")
@@ -66,20 +67,16 @@ class LocalStorage:
             expires_at=datetime.now(UTC) + timedelta(seconds=expires_in),
         )
 
-    def upload_key(self, token: str, max_age: int) -> tuple[str, str]:
-        """The (key, content type) a direct-upload token of ours allows; raises itsdangerous errors."""
-        data = self.upload_tokens.loads(token, max_age=max_age)
+    def read_upload_token(self, token: str, max_age: int) -> tuple[str, str] | None:
+        try:
+            data = self.upload_tokens.loads(token, max_age=max_age)
+        except BadSignature:  # tampered with, or expired (SignatureExpired)
+            return None
         return data["k"], data["t"]
 
-    def serve(self, key: str, content_type: str, download_name: str, as_attachment: bool, expires_in: int) -> Response:
+    def locate(self, key: str, download_name: str, as_attachment: bool, expires_in: int) -> LocalFile:
+        # The route names and types the file itself (send_file), so only where it is matters here.
         path = self._path(key)
         if not path.is_file():
             raise ObjectMissing(key)
-        response = send_file(
-            path, mimetype=content_type, as_attachment=as_attachment, download_name=download_name, max_age=expires_in
-        )
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        # send_file marks a max_age response public: a shared cache must never keep someone's private media.
-        response.cache_control.public = False
-        response.cache_control.private = True
-        return response
+        return LocalFile(path, max_age=expires_in)

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, redirect, request, send_file
 from flask_jwt_extended import current_user, jwt_required
 
 from armada import database, ratelimit
@@ -14,7 +14,7 @@ from armada.api import ArmadaBlueprint
 from armada.errors import NotFound, PayloadTooLarge
 from armada.media import services, urls
 from armada.media.schemas import SignedUploadArgsSchema, SignedUploadSchema, UploadFormSchema, UploadResultSchema
-from armada.media.storage import ObjectMissing, storage
+from armada.media.storage import Download, ObjectMissing, Redirect, storage
 
 blp = ArmadaBlueprint("media", __name__, description="Media uploads and downloads.")
 
@@ -83,11 +83,30 @@ def download(token: str) -> Response:
     """Open a signed media link (as found in messages and upload results); no bearer token needed."""
     link = urls.verify(token)
     try:
-        return storage().serve(
-            link.key, link.mime_type, link.filename, not link.inline, current_app.config["MEDIA_URL_EXPIRES"]
-        )
+        found = storage().locate(link.key, link.filename, not link.inline, current_app.config["MEDIA_URL_EXPIRES"])
     except ObjectMissing:
         raise NotFound("This media no longer exists.", code="media_not_found") from None
+    return download_response(found, link)
+
+
+def download_response(found: Download, link: urls.MediaLink) -> Response:
+    """A located download as HTTP: the file's bytes, or a redirect to the backend's URL; cached privately only."""
+    if isinstance(found, Redirect):
+        response = redirect(found.url, code=302)
+        response.headers["Cache-Control"] = f"private, max-age={found.max_age}"
+        return response
+    response = send_file(
+        found.path,
+        mimetype=link.mime_type,
+        as_attachment=not link.inline,
+        download_name=link.filename,
+        max_age=found.max_age,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # send_file marks a max_age response public: a shared cache must never keep someone's private media.
+    response.cache_control.public = False
+    response.cache_control.private = True
+    return response
 
 
 @blp.route("/api/media/upload/<token>", methods=["PUT"])

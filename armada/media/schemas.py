@@ -8,7 +8,7 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
-from armada.media.services import links
+from armada.media.urls import links
 from armada.models import MessageType
 from armada.schemas import RequestSchema, SafeString
 

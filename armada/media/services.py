@@ -7,22 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from itsdangerous import BadSignature
 from sqlalchemy import delete, exists, false, select, true, update
 
 from armada.database import chunked
 from armada.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from armada.extensions import db
 from armada.media import files, urls
-from armada.media.local_storage import LocalStorage
 from armada.media.storage import ObjectMissing, SignedUpload, storage
+from armada.media.urls import thumbnail_key
 from armada.models import ChatMessage, MediaUpload, MessageType, UploadStatus, User, utcnow
 from armada.permissions import access_upload
-
-
-def thumbnail_key(key: str) -> str:
-    """Where an image upload's thumbnail is stored."""
-    return f"{key}.thumb.webp"
 
 
 def _new_key(user: User, extension: str) -> str:
@@ -88,14 +82,14 @@ def issue_upload_url(user: User, filename: str, mime_type: str, size: int) -> tu
 
 
 def receive_direct_upload(token: str, data: bytes, content_type: str | None) -> None:
-    """Store the bytes PUT to one of the local backend's signed upload URLs (once per URL)."""
+    """Store the bytes PUT to one of Armada's own signed upload URLs (once per URL)."""
     backend = storage()
-    if not isinstance(backend, LocalStorage):
-        raise NotFound()  # other backends receive direct uploads themselves
-    try:
-        key, signed_type = backend.upload_key(token, max_age=current_app.config["MEDIA_URL_EXPIRES"])
-    except BadSignature:
-        raise Forbidden("This upload URL is not valid or has expired.", code="invalid_link") from None
+    if not backend.receives_direct_uploads:
+        raise NotFound()  # this backend's upload URLs lead to the backend itself, never here
+    allowed = backend.read_upload_token(token, max_age=current_app.config["MEDIA_URL_EXPIRES"])
+    if allowed is None:
+        raise Forbidden("This upload URL is not valid or has expired.", code="invalid_link")
+    key, signed_type = allowed
     if len(data) > current_app.config["MAX_UPLOAD_BYTES"]:
         raise PayloadTooLarge("The file is too large.", code="file_too_large")
     try:
@@ -140,20 +134,6 @@ def attach_media(user: User, message_type: MessageType, media_url: str | None) -
         "media_size": upload.size,
         "media_mime_type": upload.mime_type,
     }
-
-
-def links(
-    key: str | None, filename: str | None, mime_type: str | None, message_type: MessageType
-) -> tuple[str | None, str | None]:
-    """Fresh signed (url, thumbnail_url) for a stored object, as responses show them."""
-    if not key:
-        return None, None
-    mime = mime_type or files.OPAQUE
-    inline = mime in files.INLINE_TYPES.get(message_type, frozenset())
-    url = urls.signed_url(key, filename or "file", mime, inline)
-    if message_type is not MessageType.IMAGE:
-        return url, None
-    return url, urls.signed_url(thumbnail_key(key), f"thumbnail-{filename or 'image'}.webp", files.THUMBNAIL_TYPE, True)
 
 
 @dataclass(frozen=True)

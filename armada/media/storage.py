@@ -1,17 +1,19 @@
-"""The storage interface media services use, and the registry that picks a backend from config.
+"""The storage interface media services use, and the current app's backend (see backends.py for the choice).
 
 A backend stores opaque keys Armada generates; it never sees a user's filename except as a download name.
-Adding a backend touches one module and the BACKENDS table (CTFd's uploaders work the same way).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from pathlib import Path
+from typing import Protocol, TypeAlias
 
-from flask import Flask, Response, current_app
+from flask import current_app
+
+# Where init_app in backends.py keeps the app's backend.
+EXTENSION = "armada_storage"
 
 
 class ObjectMissing(LookupError):
@@ -28,8 +30,31 @@ class SignedUpload:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class LocalFile:
+    """A download Armada streams itself, from a file on this machine."""
+
+    path: Path
+    max_age: int  # seconds a browser may keep it
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """A download the backend serves at its own URL, where the client is sent."""
+
+    url: str
+    max_age: int  # seconds the redirect may be cached: less than the URL lives
+
+
+# What the download route turns into its response (armada.media.routes.download_response).
+Download: TypeAlias = LocalFile | Redirect
+
+
 class Storage(Protocol):
     """Where media bytes live."""
+
+    # Whether sign_upload's URLs lead to Armada's own upload route, which checks them with read_upload_token.
+    receives_direct_uploads: bool
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         """Store an object (never overwriting one)."""
@@ -46,33 +71,13 @@ class Storage(Protocol):
     def sign_upload(self, key: str, content_type: str, expires_in: int) -> SignedUpload:
         """A URL the client can upload this one key to, once."""
 
-    def serve(self, key: str, content_type: str, download_name: str, as_attachment: bool, expires_in: int) -> Response:
-        """The HTTP response for a verified download link: the bytes, or a redirect to the backend's own."""
+    def read_upload_token(self, token: str, max_age: int) -> tuple[str, str] | None:
+        """The (key, content type) one of this backend's upload URLs allows; None if invalid or expired."""
 
-
-BACKENDS: dict[str, Callable[[Flask], Storage]] = {}
-
-
-def register_backend(name: str) -> Callable[[Callable[[Flask], Storage]], Callable[[Flask], Storage]]:
-    """Class decorator: make a backend selectable as STORAGE_BACKEND=name."""
-
-    def decorator(factory: Callable[[Flask], Storage]) -> Callable[[Flask], Storage]:
-        BACKENDS[name] = factory
-        return factory
-
-    return decorator
-
-
-def init_app(app: Flask) -> None:
-    """Build the configured backend for this app."""
-    name = app.config["STORAGE_BACKEND"]
-    try:
-        factory = BACKENDS[name]
-    except KeyError:
-        raise RuntimeError(f"STORAGE_BACKEND must be one of {', '.join(sorted(BACKENDS))}, got {name!r}") from None
-    app.extensions["armada_storage"] = factory(app)
+    def locate(self, key: str, download_name: str, as_attachment: bool, expires_in: int) -> Download:
+        """Where a verified link's bytes are, for expires_in seconds at most; ObjectMissing if absent."""
 
 
 def storage() -> Storage:
     """The current app's storage backend."""
-    return current_app.extensions["armada_storage"]
+    return current_app.extensions[EXTENSION]

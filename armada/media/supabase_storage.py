@@ -1,4 +1,4 @@
-"""Supabase Storage: objects in a private bucket, through the storage3 client; downloads redirect to Supabase."""
+"""Supabase Storage: objects in a private bucket, through the supabase client; downloads redirect to Supabase."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import jwt
-from flask import Flask, Response, redirect
-from storage3 import SyncStorageClient
+from flask import Flask
 from storage3.exceptions import StorageApiError
+from supabase import ClientOptions, create_client
 
-from armada.media.storage import ObjectMissing, SignedUpload, register_backend
+from armada.media.storage import ObjectMissing, Redirect, SignedUpload
 
 # Supabase fixes the lifetime of signed upload URLs server-side (two hours); a client cannot ask for another.
 UPLOAD_URL_LIFETIME = timedelta(hours=2)
@@ -38,20 +38,25 @@ def _token_expiry(token: str) -> datetime:
         return datetime.now(UTC) + UPLOAD_URL_LIFETIME
 
 
-@register_backend("supabase")
 class SupabaseStorage:
     """Objects in the private bucket SUPABASE_BUCKET of the project at SUPABASE_URL, with the service-role key."""
+
+    receives_direct_uploads = False  # clients PUT to Supabase's own signed upload URLs
 
     def __init__(self, app: Flask) -> None:
         url, key, bucket = (app.config.get(name) for name in ("SUPABASE_URL", "SUPABASE_KEY", "SUPABASE_BUCKET"))
         for name, value in (("SUPABASE_URL", url), ("SUPABASE_KEY", key), ("SUPABASE_BUCKET", bucket)):
             if not value or not str(value).strip():
                 raise RuntimeError(f"STORAGE_BACKEND=supabase needs {name} to be set")
-        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
             raise RuntimeError(f"SUPABASE_URL must be the project URL, like https://xyz.supabase.co; got {url!r}")
-        headers = {"apikey": key, "Authorization": f"Bearer {key}"}
+        # Our own httpx client: ClientOptions' storage timeout is whole seconds only (and storage3 warns about it).
+        # create_client opens no connection and starts no thread; it sends the key as apikey and bearer token.
         self.http = httpx.Client(timeout=TIMEOUT)
-        self.client = SyncStorageClient(f"{url.rstrip('/')}/storage/v1/", headers, http_client=self.http)
+        # The supabase client wants a lowercase scheme and puts its own "/" before storage/v1/.
+        project = create_client(parts.geturl().rstrip("/"), key, ClientOptions(httpx_client=self.http))
+        self.client = project.storage
         self.bucket = self.client.from_(bucket)
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
@@ -100,7 +105,10 @@ class SupabaseStorage:
             expires_at=_token_expiry(signed["token"]),
         )
 
-    def serve(self, key: str, content_type: str, download_name: str, as_attachment: bool, expires_in: int) -> Response:
+    def read_upload_token(self, token: str, max_age: int) -> None:
+        return None  # Supabase checks the tokens of its upload URLs itself; none is ever Armada's to read
+
+    def locate(self, key: str, download_name: str, as_attachment: bool, expires_in: int) -> Redirect:
         # `download` makes Supabase answer Content-Disposition: attachment; True (no name) still does, "" would not.
         options = {"download": download_name or True} if as_attachment else None
         try:
@@ -111,7 +119,5 @@ class SupabaseStorage:
             if _is_missing(exc):
                 raise ObjectMissing(key) from None
             raise
-        response = redirect(signed["signedURL"], code=302)
         # The target dies expires_in seconds after signing: a cached redirect must be followed well before that.
-        response.headers["Cache-Control"] = f"private, max-age={max(expires_in // 2, 0)}"
-        return response
+        return Redirect(signed["signedURL"], max_age=max(expires_in // 2, 0))

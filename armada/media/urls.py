@@ -3,6 +3,7 @@
 A link names the object, its download name and type, and whether it may be shown inline. Signing is a local
 HMAC for every backend, so a page of 100 messages costs no call to the storage service; the link's handler
 asks the backend (Supabase: for its own short-lived signed URL) only when someone actually opens it.
+Schemas import `links` from here rather than from the services, which need the database and storage.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from armada.errors import Forbidden
+from armada.media import files
+from armada.models import MessageType
 
 _SALT = "armada.media.download"
 
@@ -25,6 +28,11 @@ class MediaLink:
     filename: str
     mime_type: str
     inline: bool
+
+
+def thumbnail_key(key: str) -> str:
+    """Where an image upload's thumbnail is stored."""
+    return f"{key}.thumb.webp"
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -59,3 +67,17 @@ def key_of(url_or_path: str) -> str:
         except (BadSignature, ValueError, TypeError, IndexError):
             return url_or_path  # a foreign URL: it matches no upload and is refused by the caller
     return url_or_path
+
+
+def links(
+    key: str | None, filename: str | None, mime_type: str | None, message_type: MessageType
+) -> tuple[str | None, str | None]:
+    """Fresh signed (url, thumbnail_url) for a stored object, as responses show them."""
+    if not key:
+        return None, None
+    mime = mime_type or files.OPAQUE
+    inline = mime in files.INLINE_TYPES.get(message_type, frozenset())
+    url = signed_url(key, filename or "file", mime, inline)
+    if message_type is not MessageType.IMAGE:
+        return url, None
+    return url, signed_url(thumbnail_key(key), f"thumbnail-{filename or 'image'}.webp", files.THUMBNAIL_TYPE, True)
