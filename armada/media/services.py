@@ -17,6 +17,7 @@ from armada.media.storage import ObjectMissing, SignedUpload, storage
 from armada.media.urls import thumbnail_key
 from armada.models import ChatMessage, MediaUpload, MessageType, UploadStatus, User, utcnow
 from armada.permissions import access_upload
+from armada.transaction import transactional
 
 
 def _new_key(user: User, extension: str) -> str:
@@ -42,6 +43,7 @@ def _store(key: str, data: bytes, sniffed: files.Sniffed) -> None:
         storage().put(thumbnail_key(key), thumb, files.THUMBNAIL_TYPE)
 
 
+@transactional
 def upload_file(user: User, data: bytes, filename: str | None, declared_type: str | None) -> MediaUpload:
     """Store a file sent through Armada; its type comes from its bytes."""
     _check_size(len(data))
@@ -58,10 +60,10 @@ def upload_file(user: User, data: bytes, filename: str | None, declared_type: st
     )
     _store(upload.key, data, sniffed)
     db.session.add(upload)
-    db.session.commit()
     return upload
 
 
+@transactional
 def issue_upload_url(user: User, filename: str, mime_type: str, size: int) -> tuple[MediaUpload, SignedUpload]:
     """A URL to upload one file straight to storage; the file is checked when a message first uses it."""
     _check_size(size)
@@ -77,7 +79,7 @@ def issue_upload_url(user: User, filename: str, mime_type: str, size: int) -> tu
         status=UploadStatus.PENDING,
     )
     db.session.add(upload)
-    db.session.commit()
+    db.session.flush()
     return upload, storage().sign_upload(upload.key, mime_type, current_app.config["MEDIA_URL_EXPIRES"])
 
 
@@ -144,6 +146,7 @@ class PurgeReport:
     orphaned_uploads: int
 
 
+@transactional
 def purge_media(older_than: timedelta, now: datetime | None = None) -> PurgeReport:
     """Remove stored media of messages deleted before the cutoff, and uploads no message ever used."""
     cutoff = (now or utcnow()) - older_than
@@ -180,5 +183,4 @@ def purge_media(older_than: timedelta, now: datetime | None = None) -> PurgeRepo
         )
     for chunk in chunked(doomed | orphans):
         db.session.execute(delete(MediaUpload).where(MediaUpload.key.in_(chunk)))
-    db.session.commit()
     return PurgeReport(len(doomed), len(orphans))
