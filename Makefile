@@ -5,7 +5,7 @@ PYTHON ?= python3
 JS     := tests/js
 BENCH_NODE := bench/node
 
-.PHONY: run test migrate clean bench soak
+.PHONY: run test lint migrate clean bench soak
 
 # Re-install whenever requirements.txt changes.
 $(VENV)/.installed: requirements.txt
@@ -29,6 +29,12 @@ run: migrate
 
 test: $(VENV)/.installed $(JS)/node_modules/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Ruff (lint and format) and mypy, as configured in pyproject.toml.
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Benchmarks (not part of `make test`): the Node load generator and peer server, matplotlib and py-spy.
 # BENCH_ARGS picks scenarios and options, e.g. `make bench BENCH_ARGS="latency --quick"`.

@@ -36,6 +36,12 @@ def message_list(errors: Any, path: str = "") -> list[str]:
     return [f"{path}: {errors}" if path else str(errors)]
 
 
+def validation_messages(error: ma.ValidationError) -> dict[str, Any]:
+    """A ValidationError's messages keyed by field (marshmallow's normalized_messages, which carries no types)."""
+    messages: dict[str, Any] = error.normalized_messages()  # type: ignore[no-untyped-call]
+    return messages
+
+
 def flatten_messages(messages: Mapping[str, Any] | list[Any]) -> dict[str, list[str]]:
     """Drop webargs' location level and nesting: {"json": {"ids": {"0": [...]}}} -> {"ids": ["0: ..."]}."""
     if isinstance(messages, list):
@@ -150,7 +156,7 @@ def common_statuses(path: str, operation: Mapping[str, Any]) -> list[int]:
 class CommonResponsesPlugin(BasePlugin):
     """Adds the COMMON_RESPONSES an operation can answer to its documented responses, unless a route did."""
 
-    def operation_helper(self, path: str | None = None, operations: dict | None = None, **kwargs: Any) -> None:
+    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any) -> None:
         """Called by apispec for every path a blueprint registers."""
         for method, operation in (operations or {}).items():
             if not isinstance(operation, dict) or method not in ("get", "put", "post", "patch", "delete"):
@@ -185,6 +191,6 @@ class ArmadaApi(Api):
         def swagger_ui_assets(filename: str) -> Response:
             return send_from_directory(assets, filename)
 
-    def handle_http_exception(self, error: HTTPException) -> tuple[Response, int]:  # type: ignore[override]
+    def handle_http_exception(self, error: HTTPException) -> tuple[Response, int]:
         """Every HTTPException, smorest's own included, in the contract's error format."""
         return http_exception_response(error)

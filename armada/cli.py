@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from armada.api import message_list
+from armada.api import message_list, validation_messages
 from armada.auth.schemas import RegisterSchema
 from armada.auth.services import register_user
 from armada.chat.rooms import create_room
@@ -43,7 +43,7 @@ def create_user(email: str, display_name: str, password: str) -> None:
     except ValidationError as exc:
         problems = "; ".join(
             f"--{name.replace('_', '-')}: {' '.join(message_list(messages))}"
-            for name, messages in exc.normalized_messages().items()
+            for name, messages in validation_messages(exc).items()
         )
         raise click.ClickException(problems) from None
     try:

@@ -31,7 +31,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
 
-def _lower(value: object) -> object:
+def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
@@ -85,7 +85,8 @@ def _postgres_keepalives(seconds: int) -> Callable[[Any, Any], None]:
 def insert_skipping_duplicates(model: type[Any], *unique_columns: str) -> Insert:
     """INSERT ... ON CONFLICT (unique_columns) DO NOTHING on PostgreSQL or SQLite: an existing row is skipped."""
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(model).on_conflict_do_nothing(index_elements=list(unique_columns))
+    statement: Insert = dialect.insert(model).on_conflict_do_nothing(index_elements=list(unique_columns))
+    return statement
 
 
 def init_app(app: Flask) -> None:

@@ -5,29 +5,26 @@ caller's `X-Request-ID` when it looks like an id, otherwise a new one. It is ech
 carried by every log record made while the request runs; Socket.IO events carry the id of their connection's
 handshake. With LOG_FORMAT=json (production's default) each record is one JSON object per line on stderr.
 
-Query strings are never logged (a Socket.IO client may put its token there), media links' tokens are cut from
-logged paths, and every formatted record passes through `redact`, gunicorn's own records included.
+What a record looks like, and what it never shows, is armada.log_format's.
 """
 
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import re
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any
 
 from flask import Flask, has_request_context, request
 from flask.logging import default_handler
 from flask_jwt_extended import get_jwt
 
 from armada.extensions import socketio
+from armada.log_format import StderrHandler, is_ours, make_formatter, redact
 
 REQUEST_ID_HEADER = "X-Request-ID"
 ENVIRON_NOTES = "armada.request_notes"
@@ -37,27 +34,6 @@ REQUEST_LOGGER = "armada.request"
 # forge a text log line or carry markup into a log viewer.
 INCOMING_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,200}")
 MAX_LOGGED_PATH = 512
-
-# Fields a record may carry besides the basics, in output order.
-EXTRA_FIELDS = ("method", "path", "status", "duration_ms", "user_id", "remote_addr", "event")
-
-_SECRET_NAMES = r"(?:access_token|refresh_token|token|password|passwd|secret|api_key|sid)"
-REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # JWTs wherever they turn up: base64url header (always `{"` = eyJ), payload and signature.
-    (re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
-    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [redacted]"),
-    # Query and form parameters: ?token=..., &password=...
-    (re.compile(rf"(?i)\b({_SECRET_NAMES})=[^&\s\"'<>]*"), r"\1=[redacted]"),
-    # JSON or dict reprs: "password": "...", 'token': '...'
-    (re.compile(rf"(?i)([\"']{_SECRET_NAMES}[\"']\s*:\s*[\"'])[^\"']*"), r"\1[redacted]"),
-    # Credentials in URLs: redis://:password@host, postgresql://user:password@host
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@/\s]+@"), r"\1:[redacted]@"),
-    # Media and direct-upload links, whose last path segment is the credential: in any record, because a request
-    # that matched no route (a 404 or 405) or failed (Flask's "Exception on <path>") still names its path.
-    # (Possessive: a second pass must not take "upload" for a token once the token is gone.)
-    # Slashes may be doubled (/api//media//<token> reaches a redirect to the link, and is logged first).
-    (re.compile(r"(/+api/+media/+(?:upload/+)?+)[^/?\s\"'<>\[\]]+"), r"\1[redacted]"),
-)
 
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("armada_request_id", default=None)
 
@@ -78,13 +54,6 @@ class RequestNotes:
 def _notes() -> RequestNotes | None:
     notes = request.environ.get(ENVIRON_NOTES)
     return notes if isinstance(notes, RequestNotes) else None
-
-
-def redact(text: str) -> str:
-    """`text` with tokens, passwords and URL credentials replaced by placeholders."""
-    for pattern, replacement in REDACTIONS:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 def incoming_request_id(value: str | None) -> str | None:
@@ -115,8 +84,9 @@ def current_user_id() -> str | None:
         subject = get_jwt().get("sub")
     except RuntimeError:  # no token was verified in this request (yet)
         subject = None
-    if subject is None and getattr(request, "sid", None):
-        subject = _socket_user_id(request.sid)
+    socket_id = getattr(request, "sid", None)  # set by Flask-SocketIO in a socket event
+    if subject is None and socket_id:
+        subject = _socket_user_id(socket_id)
     return str(subject) if subject else None
 
 
@@ -146,77 +116,15 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time, level, logger, message, request_id, then whatever else is known."""
-
-    _armada = True
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "message": redact(record.getMessage()),
-            "request_id": getattr(record, "request_id", None),
-        }
-        for name in EXTRA_FIELDS:
-            value = getattr(record, name, None)
-            if value is not None:
-                entry[name] = value
-        if record.exc_info:
-            entry["exception"] = redact(self.formatException(record.exc_info))
-        elif record.exc_text:
-            entry["exception"] = redact(record.exc_text)
-        if record.stack_info:
-            entry["stack"] = redact(self.formatStack(record.stack_info))
-        return json.dumps(entry, default=str)
-
-
-class TextFormatter(logging.Formatter):
-    """`time LEVEL logger [request id] message` for people reading a terminal."""
-
-    _armada = True
-
-    def format(self, record: logging.LogRecord) -> str:
-        request_id = getattr(record, "request_id", None) or "-"
-        text = f"{self.formatTime(record)} {record.levelname} {record.name} [{request_id}] {record.getMessage()}"
-        if record.exc_info:
-            text = f"{text}\n{self.formatException(record.exc_info)}"
-        if record.stack_info:
-            text = f"{text}\n{self.formatStack(record.stack_info)}"
-        return redact(text)
-
-
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever sys.stderr is at the time (test runners swap it), never to a stream closed since."""
-
-    def __init__(self) -> None:
-        super().__init__()
-
-    @property  # type: ignore[override]
-    def stream(self) -> TextIO:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value: TextIO) -> None:
-        pass
-
-
-def make_formatter(log_format: str) -> logging.Formatter:
-    """The formatter LOG_FORMAT names ("json" or "text")."""
-    return JsonFormatter() if log_format == "json" else TextFormatter()
-
-
 def configure_logging(log_format: str, level: str) -> None:
     """Send every record to stderr through one handler of ours: formatted, tagged and redacted.
 
     Idempotent: creating a second app replaces the handler instead of adding another.
     """
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "_armada", False)]:
+    for handler in [h for h in root.handlers if isinstance(h, StderrHandler)]:
         root.removeHandler(handler)
-    handler = _StderrHandler()
-    handler._armada = True  # type: ignore[attr-defined]
+    handler = StderrHandler()
     handler.setFormatter(make_formatter(log_format))
     handler.addFilter(RequestContextFilter())
     root.addHandler(handler)
@@ -232,7 +140,7 @@ def configure_logging(log_format: str, level: str) -> None:
     # the URI, query string included, of a request that failed; its access log, if turned on, every URI).
     for name in ("gunicorn.error", "gunicorn.access"):
         for gunicorn_handler in logging.getLogger(name).handlers:
-            if not getattr(gunicorn_handler.formatter, "_armada", False):
+            if not is_ours(gunicorn_handler.formatter):
                 gunicorn_handler.setFormatter(make_formatter(log_format))
             if not any(isinstance(f, RequestContextFilter) for f in gunicorn_handler.filters):
                 gunicorn_handler.addFilter(RequestContextFilter())
@@ -241,7 +149,7 @@ def configure_logging(log_format: str, level: str) -> None:
 def _wsgi_path(environ: dict[str, Any]) -> str:
     raw = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     # WSGI hands paths over as latin-1 decoded bytes; clients send UTF-8.
-    path = raw.encode("latin-1", "replace").decode("utf-8", "replace")
+    path = str(raw).encode("latin-1", "replace").decode("utf-8", "replace")
     return path[:MAX_LOGGED_PATH]
 
 

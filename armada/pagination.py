@@ -28,15 +28,13 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
-def keyset_page(
-    stmt: Select[tuple[T]], limit: int, next_cursor: Callable[[T], str], *, reverse: bool = False
-) -> Page[T]:
+def keyset_page(stmt: Select[Any], limit: int, next_cursor: Callable[[T], str], *, reverse: bool = False) -> Page[T]:
     """One page of an ordered query: `limit` rows, and the cursor of the last one if more follow.
 
     One row more than the page is fetched to tell whether another page follows. `reverse` turns the page around
     after the cursor is taken (history: fetched newest first, shown oldest first).
     """
-    rows = list(db.session.scalars(stmt.limit(limit + 1)))
+    rows: list[T] = list(db.session.scalars(stmt.limit(limit + 1)))
     items = rows[:limit]
     cursor = next_cursor(items[-1]) if len(rows) > limit else None
     return Page(items[::-1] if reverse else items, cursor)

@@ -30,7 +30,8 @@ from sqlalchemy.exc import DBAPIError
 
 import config
 from armada.extensions import db
-from armada.observability import incoming_request_id, redact
+from armada.log_format import redact
+from armada.observability import incoming_request_id
 from armada.security_headers import API_CSP
 from config import ConfigError, DevelopmentConfig, ProductionConfig
 from tests.servers import (

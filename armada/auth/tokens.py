@@ -29,7 +29,8 @@ def issue_tokens(user: User) -> dict[str, str]:
 
 def issue_access_token(user: User, sid: str) -> str:
     """A new access token for an existing session (the refresh flow)."""
-    return create_access_token(identity=str(user.id), additional_claims={"sid": sid})
+    token: str = create_access_token(identity=str(user.id), additional_claims={"sid": sid})
+    return token
 
 
 def is_session_revoked(sid: str, user_id: uuid.UUID | None = None) -> bool:

@@ -72,7 +72,7 @@ def list_rooms(user: User, limit: int, cursor: str | None) -> Page[ChatRoom]:
             )
         )
     stmt = stmt.order_by(ChatRoom.last_activity_at.desc(), ChatRoom.id.desc()).options(*ROOM_VIEW_OPTIONS)
-    page = keyset_page(stmt, limit, lambda room: encode_cursor([room.last_activity_at, room.id]))
+    page: Page[ChatRoom] = keyset_page(stmt, limit, lambda room: encode_cursor([room.last_activity_at, room.id]))
     _with_unread_counts(user, page.items)
     return page
 

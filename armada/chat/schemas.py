@@ -8,7 +8,7 @@ import marshmallow as ma
 from marshmallow import ValidationError, fields, post_dump, post_load, validate, validates_schema
 
 from armada.media.urls import links
-from armada.models import MessageType, RoomType
+from armada.models import ChatMessage, MessageType, RoomType
 from armada.schemas import RequestSchema, SafeString, SafeURL, TrimmedString, limit_field, page_schema
 
 MAX_MESSAGE_CHARS = 10_000
@@ -17,8 +17,9 @@ MAX_READ_IDS = 500
 PREVIEW_CHARS = 200
 DECLARED_MEDIA_FIELDS = ("media_filename", "media_size", "media_mime_type")
 
-# require_tld off: self-hosted installs serve avatars from intranet hosts such as http://files/a.png.
-_url = {"validate": validate.Length(max=2048), "schemes": {"http", "https"}, "require_tld": False, "allow_none": True}
+def _avatar_url() -> SafeURL:
+    # require_tld off: self-hosted installs serve avatars from intranet hosts such as http://files/a.png.
+    return SafeURL(validate=validate.Length(max=2048), schemes={"http", "https"}, require_tld=False, allow_none=True)
 
 
 # ---- responses ---------------------------------------------------------------------------------------------
@@ -33,7 +34,7 @@ class ReplyPreviewSchema(ma.Schema):
     content = fields.Method("preview", allow_none=True)
     is_deleted = fields.Boolean(required=True)
 
-    def preview(self, message: Any) -> str | None:
+    def preview(self, message: ChatMessage) -> str | None:
         if message.is_deleted or message.content is None:
             return None
         return message.content[:PREVIEW_CHARS]
@@ -134,7 +135,7 @@ class CreateRoomSchema(RequestSchema):
     )
     name = TrimmedString(validate=validate.Length(min=1, max=100), allow_none=True)
     description = SafeString(validate=validate.Length(max=2000), allow_none=True)
-    avatar_url = SafeURL(**_url)
+    avatar_url = _avatar_url()
 
     @validates_schema
     def fits_the_type(self, data: dict[str, Any], **_: Any) -> None:
@@ -152,7 +153,7 @@ class UpdateRoomSchema(RequestSchema):
 
     name = TrimmedString(validate=validate.Length(min=1, max=100))
     description = SafeString(validate=validate.Length(max=2000), allow_none=True)
-    avatar_url = SafeURL(**_url)
+    avatar_url = _avatar_url()
 
 
 class AddMemberSchema(RequestSchema):

@@ -6,7 +6,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, current_app, redirect, request, send_file
+from flask import current_app, redirect, request, send_file
+from werkzeug.wrappers import Response
 from flask_jwt_extended import current_user, jwt_required
 
 from armada import database, ratelimit

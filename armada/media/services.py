@@ -150,7 +150,7 @@ class PurgeReport:
 def purge_media(older_than: timedelta, now: datetime | None = None) -> PurgeReport:
     """Remove stored media of messages deleted before the cutoff, and uploads no message ever used."""
     cutoff = (now or utcnow()) - older_than
-    deleted_keys = set(
+    deleted_keys: set[str] = set(
         db.session.scalars(
             select(ChatMessage.media_url).where(
                 ChatMessage.is_deleted == true(), ChatMessage.deleted_at < cutoff, ChatMessage.media_url.is_not(None)

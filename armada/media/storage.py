@@ -80,4 +80,5 @@ class Storage(Protocol):
 
 def storage() -> Storage:
     """The current app's storage backend."""
-    return current_app.extensions[EXTENSION]
+    backend: Storage = current_app.extensions[EXTENSION]
+    return backend

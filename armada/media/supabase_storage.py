@@ -9,6 +9,7 @@ import httpx
 import jwt
 from flask import Flask
 from storage3.exceptions import StorageApiError
+from storage3.types import URLOptions
 from supabase import ClientOptions, create_client
 
 from armada.media.storage import ObjectMissing, Redirect, SignedUpload
@@ -44,7 +45,7 @@ class SupabaseStorage:
     receives_direct_uploads = False  # clients PUT to Supabase's own signed upload URLs
 
     def __init__(self, app: Flask) -> None:
-        url, key, bucket = (app.config.get(name) for name in ("SUPABASE_URL", "SUPABASE_KEY", "SUPABASE_BUCKET"))
+        url, key, bucket = (str(app.config.get(name) or "") for name in ("SUPABASE_URL", "SUPABASE_KEY", "SUPABASE_BUCKET"))
         for name, value in (("SUPABASE_URL", url), ("SUPABASE_KEY", key), ("SUPABASE_BUCKET", bucket)):
             if not value or not str(value).strip():
                 raise RuntimeError(f"STORAGE_BACKEND=supabase needs {name} to be set")
@@ -110,7 +111,7 @@ class SupabaseStorage:
 
     def locate(self, key: str, download_name: str, as_attachment: bool, expires_in: int) -> Redirect:
         # `download` makes Supabase answer Content-Disposition: attachment; True (no name) still does, "" would not.
-        options = {"download": download_name or True} if as_attachment else None
+        options: URLOptions | None = {"download": download_name or True} if as_attachment else None
         try:
             signed = self.bucket.create_signed_url(key, expires_in, options)
         except ValueError:
@@ -120,4 +121,7 @@ class SupabaseStorage:
                 raise ObjectMissing(key) from None
             raise
         # The target dies expires_in seconds after signing: a cached redirect must be followed well before that.
-        return Redirect(signed["signedURL"], max_age=max(expires_in // 2, 0))
+        url = signed["signedURL"]
+        if not url:
+            raise RuntimeError(f"Supabase Storage signed no URL for {key!r}")
+        return Redirect(url, max_age=max(expires_in // 2, 0))

@@ -63,7 +63,7 @@ def key_of(url_or_path: str) -> str:
     token = url_or_path.rstrip("/").rsplit("/", 1)[-1] if "://" in url_or_path else None
     if token:
         try:
-            return _serializer().loads(token)[0]  # no max_age: only which object is meant matters here
+            return str(_serializer().loads(token)[0])  # no max_age: only which object is meant matters here
         except (BadSignature, ValueError, TypeError, IndexError):
             return url_or_path  # a foreign URL: it matches no upload and is refused by the caller
     return url_or_path

@@ -13,7 +13,7 @@ from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, join_room, leave_room, rooms
 
 from armada import ratelimit
-from armada.api import flatten_messages
+from armada.api import flatten_messages, validation_messages
 from armada.auth.tokens import TokenIdentity, is_session_revoked, token_user, verify_access_token
 from armada.chat import editing, receipts, sending
 from armada.chat.schemas import MessageSchema, ReadResultSchema, SendMessageSchema
@@ -35,9 +35,21 @@ _message = MessageSchema()
 _read = ReadResultSchema()
 
 
+def _sid() -> str:
+    """The socket the current event came from (Flask-SocketIO sets it on the request, untyped)."""
+    sid: str = request.sid  # type: ignore[attr-defined]
+    return sid
+
+
+def _namespace() -> str:
+    """The namespace of the current event."""
+    namespace: str = request.namespace  # type: ignore[attr-defined]
+    return namespace
+
+
 def _identity() -> TokenIdentity:
     """The socket's identity, still valid now: an expired or revoked token ends the connection."""
-    identity: TokenIdentity | None = socketio.server.get_session(request.sid).get("identity")
+    identity: TokenIdentity | None = socketio.server.get_session(_sid()).get("identity")
     if identity is None:
         raise Unauthorized("Not authenticated.", code="authorization_required")
     if identity.expires_at <= time.time():
@@ -58,10 +70,11 @@ def _load(schema: ma.Schema, data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValidationFailed("The event payload must be a JSON object.", details={"_schema": ["Not an object."]})
     try:
-        return schema.load(data, unknown=ma.EXCLUDE)
+        loaded: dict[str, Any] = schema.load(data, unknown=ma.EXCLUDE)
     except ma.ValidationError as exc:
-        details = flatten_messages({"payload": exc.normalized_messages()})
+        details = flatten_messages({"payload": validation_messages(exc)})
         raise ValidationFailed(f"Invalid or missing fields: {', '.join(sorted(details))}.", details=details) from None
+    return loaded
 
 
 def _disconnect_soon(sid: str, namespace: str) -> None:
@@ -85,16 +98,16 @@ def socket_event(
                 except Unauthorized as exc:
                     # The token stopped being valid while connected: refuse this event and end the connection,
                     # after the refusal's acknowledgement is sent (a client drops acks that follow a disconnect).
-                    socketio.start_background_task(_disconnect_soon, request.sid, request.namespace)
-                    return events.error(request.sid, exc)
+                    socketio.start_background_task(_disconnect_soon, _sid(), _namespace())
+                    return events.error(_sid(), exc)
                 if limit is not None:
-                    ratelimit.check_socket_event(limit, request.sid)
+                    ratelimit.check_socket_event(limit, _sid())
                 return {"ok": True, **(handler(identity, data) or {})}
             except ANSWERABLE as exc:  # the identity check reads the database too
                 error = domain_error(exc, f"socket event {name}")
                 if error is None:
                     raise
-                return events.error(request.sid, error)
+                return events.error(_sid(), error)
 
         socketio.on_event(name, wrapper)
         return wrapper
@@ -113,10 +126,10 @@ def connect(auth: Any = None) -> None:
         if error is None:
             raise
         raise ConnectionRefusedError(error.message, {"code": error.error_code}) from None
-    socketio.server.save_session(request.sid, {"identity": identity, "typing": {}})
+    socketio.server.save_session(_sid(), {"identity": identity, "typing": {}})
     join_room(events.user_channel(identity.user_id))
     join_room(events.session_channel(identity.sid))
-    events.connected(request.sid, identity.user_id)
+    events.connected(_sid(), identity.user_id)
 
 
 @socket_event("join_room", limit="socket_join_room_total")
@@ -125,7 +138,7 @@ def on_join_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     room_id = _load(RoomRefSchema(), data)["room_id"]
     # Per room too: a client may join every room it is in at once (hence the loose total), but each join or leave
     # is heard by the whole room.
-    ratelimit.check_socket_event("socket_join_room", request.sid, room_id)
+    ratelimit.check_socket_event("socket_join_room", _sid(), room_id)
     access_room(_user(identity), room_id)
     channel = events.room_channel(room_id)
     join_room(channel)
@@ -137,7 +150,7 @@ def on_join_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     except DomainError:
         leave_room(channel)
         raise
-    events.joined(request.sid, room_id, identity.user_id)
+    events.joined(_sid(), room_id, identity.user_id)
     return {"room_id": str(room_id)}
 
 
@@ -145,11 +158,11 @@ def on_join_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
 def on_leave_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Stop receiving a room's events."""
     room_id = _load(RoomRefSchema(), data)["room_id"]
-    ratelimit.check_socket_event("socket_join_room", request.sid, room_id)
+    ratelimit.check_socket_event("socket_join_room", _sid(), room_id)
     channel = events.room_channel(room_id)
     if channel in rooms():
         leave_room(channel)
-        events.left(request.sid, room_id, identity.user_id)
+        events.left(_sid(), room_id, identity.user_id)
     return {"room_id": str(room_id)}
 
 
@@ -177,14 +190,14 @@ def on_typing(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     payload = _load(TypingSchema(), data)
     room_id, is_typing = payload["room_id"], payload["is_typing"]
     check_joined(events.room_channel(room_id) in rooms())
-    last: dict[uuid.UUID, tuple[float, bool]] = socketio.server.get_session(request.sid)["typing"]
+    last: dict[uuid.UUID, tuple[float, bool]] = socketio.server.get_session(_sid())["typing"]
     now = time.monotonic()
     previous = last.get(room_id)
     interval = current_app.config["TYPING_MIN_INTERVAL_MS"] / 1000
     if previous is not None and previous[1] == is_typing and now - previous[0] < interval:
         return {"forwarded": False}
     last[room_id] = (now, is_typing)
-    events.typing(request.sid, room_id, identity.user_id, is_typing)
+    events.typing(_sid(), room_id, identity.user_id, is_typing)
     return {"forwarded": True}
 
 
@@ -210,4 +223,5 @@ def on_mark_as_read(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Mark messages read like POST /api/chat/rooms/{id}/read."""
     payload = _load(SocketMarkReadSchema(), data)
     result = receipts.mark_read(_user(identity), payload["room_id"], payload.get("message_ids"), payload.get("up_to"))
-    return _read.dump(result)
+    ack: dict[str, Any] = _read.dump(result)
+    return ack
