@@ -16,14 +16,20 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import engineio
+import engineio.async_drivers.threading
+import engineio.socket
 import pytest
 import redis
+import simple_websocket
 import socketio
+from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from packaging.specifiers import SpecifierSet
 
 import armada
 from armada.realtime.managers import LEAVE, LocalManager
 from armada.thirdparty import UnsupportedVersion, require
+from armada.thirdparty import engineio as fenced_engineio
 from armada.thirdparty import socketio as fenced_socketio
 from armada.thirdparty.socketio import RedisManagerBase
 
@@ -39,6 +45,8 @@ def parameters(function: Callable[..., Any]) -> list[str]:
 
 RANGES = {
     "python-socketio": fenced_socketio.SUPPORTED,
+    "python-engineio": fenced_engineio.ENGINEIO_SUPPORTED,
+    "simple-websocket": fenced_engineio.SIMPLE_WEBSOCKET_SUPPORTED,
 }
 
 
@@ -213,3 +221,61 @@ def test_local_manager_emit_intercepts_by_to_or_room() -> None:
     manager.emit(LEAVE, {"room": "room:a"}, to="user:1")
     manager.emit(LEAVE, {"room": "room:b"}, room="user:1")
     assert set(manager.get_rooms(sid, "/")) == {sid, "user:1"}
+
+
+# ---- python-engineio and simple-websocket -------------------------------------------------------------------
+
+
+def test_simple_websocket_wsgi_hands_its_server_args_to_simple_websocket() -> None:
+    assert parameters(SimpleWebSocketWSGI.__init__) == ["self", "handler", "server", "kwargs"]
+    assert "max_message_size" in parameters(simple_websocket.Server.__init__)
+    driver = SimpleWebSocketWSGI(lambda ws: None, engineio.Server(async_mode="threading"), not_an_option=1)
+    assert driver.server_args == {"not_an_option": 1}
+    with pytest.raises(TypeError, match="not_an_option"):  # passed on to simple_websocket.Server as is
+        driver({}, lambda status, headers: None)
+
+
+@pytest.mark.parametrize("async_mode", ["threading", "gevent"])
+def test_bounded_websockets_get_the_limit_on_this_server_only(async_mode: str) -> None:
+    sio = socketio.Server(async_mode=async_mode)
+    assert issubclass(sio.eio._async["websocket"], SimpleWebSocketWSGI)
+    fenced_engineio.bound_websocket_messages(sio, 1234)
+    driver = sio.eio._async["websocket"](lambda ws: None, sio.eio)  # as engineio.socket.Socket makes it
+    assert isinstance(driver, SimpleWebSocketWSGI)
+    assert driver.server_args["max_message_size"] == 1234
+    assert engineio.async_drivers.threading._async["websocket"] is SimpleWebSocketWSGI
+    assert engineio.Server(async_mode=async_mode)._async["websocket"] is not sio.eio._async["websocket"]
+
+
+def test_an_upgrade_makes_the_driver_its_own_server_names() -> None:
+    made: list[tuple[Any, Any]] = []
+
+    class Driver:
+        def __init__(self, handler: Any, server: Any) -> None:
+            made.append((handler, server))
+
+        def __call__(self, environ: dict[str, Any], start_response: Any) -> str:
+            return "upgraded"
+
+    eio = engineio.Server(async_mode="threading")
+    eio._async = {**eio._async, "websocket": Driver}
+    sock = engineio.socket.Socket(eio, "sid-1")
+    assert sock._upgrade_websocket({}, lambda status, headers: None) == "upgraded"
+    assert made == [(sock._websocket_handler, eio)]
+
+
+def test_closing_connections_now_closes_each_without_waiting_and_forgets_them() -> None:
+    assert {"wait", "reason"} <= set(parameters(engineio.socket.Socket.close))
+    sio = socketio.Server(async_mode="threading")
+    reasons: list[str] = []
+    sio.eio.on("disconnect", lambda eio_sid, reason: reasons.append(reason))
+    sockets = [engineio.socket.Socket(sio.eio, f"sid-{n}") for n in range(2)]
+    sio.eio.sockets.update({sock.sid: sock for sock in sockets})
+    assert fenced_engineio.open_connection_count(sio) == 2
+    # No client reads these sockets' queues: waiting for them would never end.
+    closing = threading.Thread(target=fenced_engineio.close_connections_now, args=(sio,), daemon=True)
+    closing.start()
+    closing.join(5)
+    assert not closing.is_alive()
+    assert all(sock.closed for sock in sockets) and sio.eio.sockets == {}
+    assert reasons == [sio.eio.reason.SERVER_DISCONNECT] * 2
