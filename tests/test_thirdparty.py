@@ -24,12 +24,16 @@ import redis
 import simple_websocket
 import socketio
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
+from flask import Flask
+from flask_limiter import Limiter
+from limits.storage import MemoryStorage
 from packaging.specifiers import SpecifierSet
 
 import armada
 from armada.realtime.managers import LEAVE, LocalManager
 from armada.thirdparty import UnsupportedVersion, require
 from armada.thirdparty import engineio as fenced_engineio
+from armada.thirdparty import flask_limiter as fenced_limiter
 from armada.thirdparty import socketio as fenced_socketio
 from armada.thirdparty.socketio import RedisManagerBase
 
@@ -47,6 +51,7 @@ RANGES = {
     "python-socketio": fenced_socketio.SUPPORTED,
     "python-engineio": fenced_engineio.ENGINEIO_SUPPORTED,
     "simple-websocket": fenced_engineio.SIMPLE_WEBSOCKET_SUPPORTED,
+    "Flask-Limiter": fenced_limiter.SUPPORTED,
 }
 
 
@@ -279,3 +284,39 @@ def test_closing_connections_now_closes_each_without_waiting_and_forgets_them() 
     assert not closing.is_alive()
     assert all(sock.closed for sock in sockets) and sio.eio.sockets == {}
     assert reasons == [sio.eio.reason.SERVER_DISCONNECT] * 2
+
+
+# ---- Flask-Limiter -----------------------------------------------------------------------------------------
+
+
+def bound_limiter(storage_uri: str, fallback: bool) -> tuple[Flask, Limiter]:
+    app = Flask(__name__)
+    app.config.update(RATELIMIT_STORAGE_URI=storage_uri, RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=fallback)
+    limiter = Limiter(key_func=lambda: "everyone", strategy="fixed-window")
+
+    @app.get("/limited")
+    @limiter.limit("100/minute")
+    def limited() -> str:
+        return "ok"
+
+    limiter.init_app(app)
+    return app, limiter
+
+
+def test_the_fallback_switch_makes_the_limiter_count_in_memory() -> None:
+    _app, limiter = bound_limiter(CLOSED_PORT_URL, fallback=True)  # nothing connects until a count
+    assert limiter._in_memory_fallback_enabled is True and limiter._storage_dead is False
+    assert fenced_limiter.in_memory_fallback_enabled(limiter)
+    primary = limiter.limiter
+    fenced_limiter.fall_back_to_memory(limiter)
+    assert limiter.limiter is not primary and isinstance(limiter.limiter.storage, MemoryStorage)
+    assert not fenced_limiter.in_memory_fallback_enabled(bound_limiter("memory://", fallback=False)[1])
+
+
+def test_a_request_switches_back_once_the_storage_answers() -> None:
+    app, limiter = bound_limiter("memory://", fallback=True)
+    primary = limiter.limiter
+    fenced_limiter.fall_back_to_memory(limiter)
+    limiter._Limiter__last_check_backend = 0.0  # flask-limiter rechecks at most once a second: now, at once
+    assert app.test_client().get("/limited").status_code == 200
+    assert limiter._storage_dead is False and limiter.limiter is primary
