@@ -14,11 +14,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import engineio
 import engineio.async_drivers.threading
 import engineio.socket
+import marshmallow as ma
 import pytest
 import redis
 import simple_websocket
@@ -28,6 +29,7 @@ from flask import Flask
 from flask_limiter import Limiter
 from limits.storage import MemoryStorage
 from packaging.specifiers import SpecifierSet
+from webargs.flaskparser import FlaskParser
 
 import armada
 from armada.realtime.managers import LEAVE, LocalManager
@@ -35,7 +37,9 @@ from armada.thirdparty import UnsupportedVersion, require
 from armada.thirdparty import engineio as fenced_engineio
 from armada.thirdparty import flask_limiter as fenced_limiter
 from armada.thirdparty import socketio as fenced_socketio
+from armada.thirdparty import webargs as fenced_webargs
 from armada.thirdparty.socketio import RedisManagerBase
+from armada.thirdparty.webargs import FlaskParserBase
 
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"  # connection refused at once, should anything try
 
@@ -52,6 +56,7 @@ RANGES = {
     "python-engineio": fenced_engineio.ENGINEIO_SUPPORTED,
     "simple-websocket": fenced_engineio.SIMPLE_WEBSOCKET_SUPPORTED,
     "Flask-Limiter": fenced_limiter.SUPPORTED,
+    "webargs": fenced_webargs.SUPPORTED,
 }
 
 
@@ -320,3 +325,63 @@ def test_a_request_switches_back_once_the_storage_answers() -> None:
     limiter._Limiter__last_check_backend = 0.0  # flask-limiter rechecks at most once a second: now, at once
     assert app.test_client().get("/limited").status_code == 200
     assert limiter._storage_dead is False and limiter.limiter is primary
+
+
+# ---- webargs and marshmallow --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("_get_schema", ["self", "argmap", "req"]),
+        ("_raw_load_json", ["self", "req"]),
+        ("_handle_invalid_json_error", ["self", "error", "req", "args", "kwargs"]),
+    ],
+)
+def test_webargs_private_methods_keep_their_signatures(name: str, expected: list[str]) -> None:
+    assert parameters(getattr(FlaskParser, name)) == expected
+
+
+def test_marshmallow_fields_deserialize_keeps_its_documented_signature() -> None:
+    # Not fenced: marshmallow documents `_deserialize` as what a custom field implements (armada.schemas).
+    assert parameters(ma.fields.String._deserialize) == ["self", "value", "attr", "data", "kwargs"]
+
+
+class NameSchema(ma.Schema):
+    name = ma.fields.String()
+
+
+class BadJson(Exception):
+    pass
+
+
+class RecordingParser(FlaskParserBase):
+    """Records its hooks' calls and leaves the work to the defaults."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def schema_for_class(self, schema_class: type[ma.Schema]) -> ma.Schema:
+        self.calls.append(f"schema_for_class {schema_class.__name__}")
+        return super().schema_for_class(schema_class)
+
+    def load_json_body(self, req: Any) -> Any:
+        self.calls.append("load_json_body")
+        return super().load_json_body(req)
+
+    def invalid_json(self, error: Exception, req: Any) -> NoReturn:
+        raise BadJson(type(error).__name__)
+
+
+def test_a_json_body_goes_through_the_parser_hooks() -> None:
+    parser = RecordingParser()
+    with Flask(__name__).test_request_context("/", method="POST", json={"name": "Ann"}):
+        assert parser.parse(NameSchema, location="json") == {"name": "Ann"}
+    assert parser.calls == ["schema_for_class NameSchema", "load_json_body"]
+
+
+def test_a_malformed_json_body_goes_to_invalid_json() -> None:
+    with Flask(__name__).test_request_context("/", method="POST", data="{", content_type="application/json"):
+        with pytest.raises(BadJson, match="JSONDecodeError"):
+            RecordingParser().parse(NameSchema, location="json")
