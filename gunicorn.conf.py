@@ -21,6 +21,7 @@ def post_worker_init(worker: Any) -> None:
 
 def _close_realtime_connections(worker: Any) -> None:
     from armada.extensions import socketio
+    from armada.thirdparty.engineio import close_connections_now, open_connection_count
 
     # The worker closes its listeners within a second of SIGTERM; close the connections only then, so that
     # clients reconnect to another process rather than back to this one.
@@ -28,10 +29,5 @@ def _close_realtime_connections(worker: Any) -> None:
         if all(sock.fileno() == -1 for sock in worker.sockets):
             break
         gevent.sleep(0.1)
-    eio = socketio.server.eio
-    worker.log.info("closing %d Socket.IO connections", len(eio.sockets))
-    for sock in list(eio.sockets.values()):
-        # Not eio.disconnect(): it waits for each socket's CLOSE to be sent, which for long-polling means the
-        # client's next poll, so one client that never polls again would hold up every socket after it.
-        sock.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
-    eio.sockets = {}
+    worker.log.info("closing %d Socket.IO connections", open_connection_count(socketio.server))
+    close_connections_now(socketio.server)

@@ -16,11 +16,11 @@ from flask import Flask, Response, send_from_directory
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 from webargs import core
-from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from armada.errors import BadRequest, ValidationFailed, http_exception_response
 from armada.schemas import ErrorSchema
+from armada.thirdparty.webargs import FlaskParserBase
 
 
 def message_list(errors: Any, path: str = "") -> list[str]:
@@ -67,22 +67,20 @@ def _shared_schema(schema_class: type[ma.Schema]) -> ma.Schema:
     return schema_class()
 
 
-class ArmadaParser(FlaskParser):
+class ArmadaParser(FlaskParserBase):
     """Parses request bodies strictly: JSON objects only, and errors in the contract's format."""
 
     # Unknown fields are ignored everywhere, so a client can never mass-assign `sender_id` or `is_admin`.
     DEFAULT_UNKNOWN_BY_LOCATION = {
-        location: ma.EXCLUDE for location in FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION
+        location: ma.EXCLUDE for location in FlaskParserBase.DEFAULT_UNKNOWN_BY_LOCATION
     }
 
-    def _get_schema(self, argmap: Any, req: flask.Request) -> ma.Schema:
-        # flask-smorest hands over schema classes; one shared instance per class (marshmallow keeps no state
-        # between loads) instead of a new one for every request.
-        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
-            return _shared_schema(argmap)
-        return super()._get_schema(argmap, req)
+    def schema_for_class(self, schema_class: type[ma.Schema]) -> ma.Schema:
+        """One shared instance per class (marshmallow keeps no state between loads), not one per request."""
+        return _shared_schema(schema_class)
 
-    def _raw_load_json(self, req: flask.Request) -> Any:
+    def load_json_body(self, req: flask.Request) -> Any:
+        """The body, which must be a JSON object sent as application/json; core.missing when empty."""
         body = req.get_data(cache=True)
         if not body:
             return core.missing
@@ -101,7 +99,8 @@ class ArmadaParser(FlaskParser):
             raise BadRequest("The request body must be a JSON object.", code="malformed_json")
         return data
 
-    def _handle_invalid_json_error(self, error: Exception, req: flask.Request, *args: Any, **kwargs: Any) -> NoReturn:
+    def invalid_json(self, error: Exception, req: flask.Request) -> NoReturn:
+        """A body that is not valid JSON, in the contract's format."""
         raise BadRequest("The request body is not valid JSON.", code="malformed_json")
 
     def handle_error(

@@ -30,6 +30,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter, RateLimiter
 
 from armada.errors import TooManyRequests, error_response
+from armada.thirdparty.flask_limiter import fall_back_to_memory, in_memory_fallback_enabled
 
 log = logging.getLogger(__name__)
 
@@ -182,14 +183,14 @@ def check_user(name: str, user_id: uuid.UUID) -> None:
     except TooManyRequests:
         raise
     except Exception as exc:
-        if not limiter._in_memory_fallback_enabled:  # noqa: SLF001 - memory storage does not fail
+        if not in_memory_fallback_enabled(limiter):  # memory storage does not fail
             log.warning("rate limit storage failed; %s of user %s not counted", name, user_id, exc_info=True)
             return
         # Redis is unreachable: count in memory from now on, exactly as flask-limiter does when a REST request
         # finds it so (its requests check Redis again now and then and switch back). Left uncounted, a client
         # sending over sockets alone would have no per-user limit while Redis is down.
         log.warning("rate limit storage unreachable (%s); counting in memory", exc)
-        limiter._storage_dead = True  # noqa: SLF001 - flask-limiter 4.1's own switch (requirements.txt pins it)
+        fall_back_to_memory(limiter)
         _count(limiter.limiter, name, user_key(user_id))
 
 

@@ -12,6 +12,8 @@ the Redis manager calls `on_subscribed`, which re-derives from the database what
 can also be lost while every listener stays subscribed (Redis hung, a network partition): the publisher gives up
 on them, and once Redis answers again it publishes RESYNC, on which every other process does the same. If the
 database cannot be read then (it is down too: a host reboot brings Redis back first), this is retried until it can.
+
+The hooks these managers implement, and every touch of python-socketio's internals, are in armada.thirdparty.socketio.
 """
 
 from __future__ import annotations
@@ -22,10 +24,8 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlparse
 
-import socketio
-from socketio.redis_manager import parse_redis_sentinel_url
+from armada.thirdparty.socketio import LocalManagerBase, RedisManagerBase
 
 LEAVE = "armada:leave"  # data: {"room": <room to leave>}
 DISCONNECT = "armada:disconnect"  # data: {}
@@ -58,6 +58,13 @@ class _InternalEvents:
 
     server: Any
 
+    def intercept_emit(self, event: str, data: Any, namespace: str, room: Any) -> bool:
+        """Apply an internal event to this process's sockets instead of sending it to any client."""
+        if event not in INTERNAL_EVENTS:
+            return False
+        self._apply_internal(event, data, namespace, room)
+        return True
+
     def _apply_internal(self, event: str, data: dict[str, Any], namespace: str, room: str) -> None:
         sids = [sid for sid, _eio_sid in self.get_participants(namespace, room)]  # type: ignore[attr-defined]
         for sid in sids:
@@ -67,17 +74,11 @@ class _InternalEvents:
                 self.server.disconnect(sid, namespace=namespace, ignore_queue=True)
 
 
-class LocalManager(_InternalEvents, socketio.Manager):
+class LocalManager(_InternalEvents, LocalManagerBase):
     """The in-process manager (no message queue)."""
 
-    def emit(self, event: str, data: Any, namespace: str | None = None, room: Any = None, **kwargs: Any) -> Any:
-        target = kwargs.get("to") or room
-        if event in INTERNAL_EVENTS:
-            return self._apply_internal(event, data, namespace or "/", target)
-        return super().emit(event, data, namespace=namespace, room=room, **kwargs)
 
-
-class RedisQueueManager(_InternalEvents, socketio.RedisManager):
+class RedisQueueManager(_InternalEvents, RedisManagerBase):
     """The Redis message-queue manager; internal events reach every process through the channel."""
 
     def __init__(
@@ -96,23 +97,13 @@ class RedisQueueManager(_InternalEvents, socketio.RedisManager):
         self._subscribed_due = False  # and owes it another call
         self._received_ids: OrderedDict[str, None] = OrderedDict()
 
-    def _redis_connect(self) -> None:
-        super()._redis_connect()
-        # Keep Redis's subscribe confirmations: each marks a (re)subscription, redis-py's silent reconnects too.
-        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=False)
-
     def _new_publisher(self) -> Any:
         """The publishing client, made as RedisManager makes its one client, with the timeout and retry above."""
-        module = self._get_redis_module()
+        module = self.redis_module
         retry = module.retry.Retry(
             module.backoff.NoBackoff(), 1, supported_errors=(module.exceptions.ConnectionError,)
         )
-        options = {**self.redis_options, "socket_timeout": PUBLISH_TIMEOUT_SECONDS, "retry": retry}
-        if urlparse(self.redis_url).scheme in {"redis+sentinel", "valkey+sentinel"}:
-            sentinels, service_name, credentials = parse_redis_sentinel_url(self.redis_url)
-            sentinel = module.sentinel.Sentinel(sentinels, **options, **credentials)
-            return sentinel.master_for(service_name or self.channel)
-        return module.Redis.from_url(self.redis_url, **options)
+        return self.new_redis_client(socket_timeout=PUBLISH_TIMEOUT_SECONDS, retry=retry)
 
     def _publish(self, data: Any) -> Any:
         """Publish on the channel, or give up at once: see PUBLISH_TIMEOUT_SECONDS and PUBLISH_PAUSE_SECONDS."""
@@ -125,7 +116,7 @@ class RedisQueueManager(_InternalEvents, socketio.RedisManager):
             return self._publisher.publish(self.channel, message)
         except Exception as exc:  # Redis down, hung or unreachable: the change is committed; clients catch up
             self._publish_paused_until = time.monotonic() + PUBLISH_PAUSE_SECONDS
-            self._get_logger().error(
+            self.manager_logger.error(
                 f"Cannot publish to redis... dropping events for {PUBLISH_PAUSE_SECONDS} secs",
                 extra={"redis_exception": str(exc)},
             )
@@ -136,10 +127,7 @@ class RedisQueueManager(_InternalEvents, socketio.RedisManager):
 
     def _resync_when_back(self) -> None:
         """Once Redis answers again, have every other process re-derive what the dropped events did."""
-        message = {
-            "method": "emit", "event": RESYNC, "data": [{}], "namespace": "/", "room": None,
-            "skip_sid": None, "callback": None, "host_id": self.host_id,
-        }
+        message = self.emit_message(RESYNC, {})
         try:
             while True:
                 time.sleep(PUBLISH_PAUSE_SECONDS)
@@ -154,35 +142,20 @@ class RedisQueueManager(_InternalEvents, socketio.RedisManager):
         finally:
             self._resyncing = False
 
-    def _redis_listen_with_retries(self) -> Iterator[dict[str, Any]]:
-        """RedisManager's, with a backoff capped at LISTEN_RETRY_MAX_SECONDS."""
+    def listen_retry_delays(self) -> Iterator[float]:
+        """0.5, 1, 2, 4, 5, 5... seconds between the listener's attempts: see LISTEN_RETRY_FIRST_SECONDS."""
         delay = LISTEN_RETRY_FIRST_SECONDS
         while True:
-            try:
-                self._redis_connect()
-                self.pubsub.subscribe(self.channel)
-                delay = LISTEN_RETRY_FIRST_SECONDS
-                yield from self.pubsub.listen()
-            except Exception as exc:  # whatever Redis or the network raised: keep trying, never end the listener
-                self._get_logger().error(
-                    f"Cannot receive from redis... retrying in {delay} secs", extra={"redis_exception": str(exc)}
-                )
-                time.sleep(delay)
-                delay = min(delay * 2, LISTEN_RETRY_MAX_SECONDS)
+            yield delay
+            delay = min(delay * 2, LISTEN_RETRY_MAX_SECONDS)
 
     def _listen(self) -> Iterator[dict[str, Any]]:
-        """RedisManager._listen, plus `on_subscribed` on each subscription, before any message that follows it, and
-        each published message decoded once, its repeats dropped."""
-        channel = self.channel.encode("utf-8")
-        for message in self._redis_listen_with_retries():
-            if message.get("channel") != channel:
-                continue
-            if message["type"] == "subscribe":
-                self._subscribed()
-            elif message["type"] == "message" and "data" in message:
-                data = self._first_copy(message["data"])
-                if data is not None:
-                    yield data
+        """Each published message decoded once, its repeats dropped (`on_subscribed` runs on each subscription,
+        before any message that follows it: see after_subscribe)."""
+        for raw in self.channel_payloads():
+            data = self._first_copy(raw)
+            if data is not None:
+                yield data
 
     def _first_copy(self, raw: bytes) -> dict[str, Any] | None:
         """The decoded message, or None for one that is not JSON or whose publish id was received already."""
@@ -200,7 +173,11 @@ class RedisQueueManager(_InternalEvents, socketio.RedisManager):
                 self._received_ids.popitem(last=False)
         return data if isinstance(data, dict) else None
 
-    def _subscribed(self) -> None:
+    def after_subscribe(self) -> None:
+        """Re-derive what events missed while unsubscribed did (`on_subscribed`)."""
+        self._reconcile()
+
+    def _reconcile(self) -> None:
         if self.on_subscribed is None:
             return
         if self._retrying_subscribed:  # leave the call to the retry task: never two reconciles at once
@@ -209,7 +186,7 @@ class RedisQueueManager(_InternalEvents, socketio.RedisManager):
         try:
             self.on_subscribed(self)
         except Exception:  # e.g. the database is down too: keep listening rather than lose every later event
-            self._get_logger().exception("Could not reconcile sockets with the database; retrying in the background")
+            self.manager_logger.exception("Could not reconcile sockets with the database; retrying in the background")
             self._retrying_subscribed = self._subscribed_due = True
             self.server.start_background_task(self._retry_subscribed, self.on_subscribed)
 
@@ -235,12 +212,10 @@ class RedisQueueManager(_InternalEvents, socketio.RedisManager):
         """This process's connected sockets and the Socket.IO rooms each is in."""
         return {sid: self.get_rooms(sid, namespace) for sid, _eio_sid in list(self.get_participants(namespace, None))}
 
-    def _handle_emit(self, message: dict[str, Any]) -> None:
-        if message.get("event") == RESYNC:
-            self._subscribed()
-            return
-        if message.get("event") in INTERNAL_EVENTS:
-            data = message["data"][0] if isinstance(message["data"], list) else message["data"]
-            self._apply_internal(message["event"], data, message.get("namespace") or "/", message["room"])
-            return
-        super()._handle_emit(message)
+    def intercept_emit(self, event: str, data: Any, namespace: str, room: Any) -> bool:
+        """RESYNC from another process re-derives from the database, as after a subscription; internal events
+        apply to this process's sockets."""
+        if event == RESYNC:
+            self._reconcile()
+            return True
+        return super().intercept_emit(event, data, namespace, room)

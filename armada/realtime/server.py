@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from flask import Flask
 
 from armada import outbox
@@ -14,6 +13,7 @@ from armada.extensions import socketio
 from armada.realtime import events, handlers  # noqa: F401 - handlers registers the event handlers on import
 from armada.realtime.managers import LocalManager, RedisQueueManager
 from armada.realtime.reconcile import reconcile
+from armada.thirdparty.engineio import bound_websocket_messages
 
 # Options for the Redis connections that survive idle drops by proxies and managed Redis: ping before using a
 # connection idle for 10 s, TCP keepalive, and give up connecting quickly while Redis is down (REST keeps working).
@@ -67,27 +67,6 @@ class RefuseOversizedPolls:
         return self.app(environ, start_response)
 
 
-def bound_websocket_messages(limit: int) -> None:
-    """Make websockets refuse a message as soon as it passes `limit` bytes, instead of once it is all in memory.
-
-    python-engineio checks max_http_buffer_size only after simple-websocket has buffered the whole message, with
-    no limit of its own: a client (before any authentication) could make the process hold gigabytes. Given
-    max_message_size, simple-websocket closes the connection (1009, message too big) while the message arrives.
-    """
-    eio = socketio.server.eio
-    base = eio._async.get("websocket")
-    if base is None or not issubclass(base, SimpleWebSocketWSGI):
-        return
-
-    class BoundedWebSocket(base):  # type: ignore[misc, valid-type]
-        def __init__(self, handler: Any, server: Any) -> None:
-            super().__init__(handler, server)
-            self.server_args["max_message_size"] = limit
-
-    # The drivers table is the async module's own dict: give this server a copy rather than change it for all.
-    eio._async = {**eio._async, "websocket": BoundedWebSocket}
-
-
 def init_app(app: Flask) -> None:
     """Bind Socket.IO at /socket.io; the async mode is whatever the server provides (gevent, threading)."""
     url = app.config["REDIS_URL"]
@@ -118,7 +97,7 @@ def init_app(app: Flask) -> None:
         async_handlers=False,
     )
     outbox.connect(app, events.prepare)
-    bound_websocket_messages(app.config["SOCKETIO_MAX_MESSAGE_BYTES"])
+    bound_websocket_messages(socketio.server, app.config["SOCKETIO_MAX_MESSAGE_BYTES"])
     app.wsgi_app = RefuseOversizedPolls(  # type: ignore[method-assign]
         app.wsgi_app, "/socket.io/", app.config["SOCKETIO_MAX_MESSAGE_BYTES"]
     )
