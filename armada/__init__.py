@@ -6,10 +6,24 @@ from pathlib import Path
 
 from flask import Flask
 
-from armada import auth, chat, cli, cors, database, errors, health, media, ratelimit, secrets, web
-from armada import observability, proxies, security_headers
-from armada.realtime import server as realtime
+from armada import (
+    auth,
+    chat,
+    cli,
+    cors,
+    database,
+    errors,
+    health,
+    media,
+    observability,
+    proxies,
+    ratelimit,
+    secrets,
+    security_headers,
+    web,
+)
 from armada.extensions import api, db, migrate
+from armada.realtime import server as realtime
 from config import Config, config_from_env, load_dotenv_files
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")

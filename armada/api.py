@@ -27,9 +27,7 @@ def message_list(errors: Any, path: str = "") -> list[str]:
     """Nested marshmallow errors as flat strings: {"0": ["Not a valid UUID."]} -> ["0: Not a valid UUID."]."""
     if isinstance(errors, Mapping):
         return [
-            text
-            for key, value in errors.items()
-            for text in message_list(value, f"{path}.{key}" if path else str(key))
+            text for key, value in errors.items() for text in message_list(value, f"{path}.{key}" if path else str(key))
         ]
     if isinstance(errors, list):
         return [text for item in errors for text in message_list(item, path)]
@@ -71,9 +69,7 @@ class ArmadaParser(FlaskParserBase):
     """Parses request bodies strictly: JSON objects only, and errors in the contract's format."""
 
     # Unknown fields are ignored everywhere, so a client can never mass-assign `sender_id` or `is_admin`.
-    DEFAULT_UNKNOWN_BY_LOCATION = {
-        location: ma.EXCLUDE for location in FlaskParserBase.DEFAULT_UNKNOWN_BY_LOCATION
-    }
+    DEFAULT_UNKNOWN_BY_LOCATION = dict.fromkeys(FlaskParserBase.DEFAULT_UNKNOWN_BY_LOCATION, ma.EXCLUDE)
 
     def schema_for_class(self, schema_class: type[ma.Schema]) -> ma.Schema:
         """One shared instance per class (marshmallow keeps no state between loads), not one per request."""
@@ -155,7 +151,9 @@ def common_statuses(path: str, operation: Mapping[str, Any]) -> list[int]:
 class CommonResponsesPlugin(BasePlugin):
     """Adds the COMMON_RESPONSES an operation can answer to its documented responses, unless a route did."""
 
-    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         """Called by apispec for every path a blueprint registers."""
         for method, operation in (operations or {}).items():
             if not isinstance(operation, dict) or method not in ("get", "put", "post", "patch", "delete"):
@@ -181,9 +179,7 @@ class ArmadaApi(Api):
             response = {"description": description, "schema": self.ERROR_SCHEMA}
             prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
             self.spec.components.response(name, response, lazy=True)
-        self.spec.components.security_scheme(
-            "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-        )
+        self.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
         assets = Path(swagger_ui_bundle.swagger_ui_path)
 
         @app.route("/api/docs/assets/<path:filename>")

@@ -142,7 +142,7 @@ def http_exception_response(exc: HTTPException) -> tuple[Response, int]:
     code = _HTTP_CODES.get(status, "http_error")
     message = _HTTP_MESSAGES.get(status) or (exc.description or exc.name)
     response = jsonify(error_body(code, message))
-    for key, value in (exc.get_headers() if status == 405 else []):
+    for key, value in exc.get_headers() if status == 405 else []:
         if key.lower() == "allow":
             response.headers[key] = value
     return response, status
@@ -165,7 +165,7 @@ def domain_error(exc: BaseException, where: str = "request") -> DomainError | No
 def database_outage(exc: BaseException) -> ServiceUnavailable | None:
     """The 503 a client gets when the database cannot be reached; None for any other database error (a bug)."""
     # PoolTimeout: every pooled connection stayed busy for pool_timeout seconds (a stalled database).
-    if isinstance(exc, PoolTimeout) or isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    if isinstance(exc, PoolTimeout) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
         return ServiceUnavailable.database()
     # OperationalError is the DB-API's class for failures outside the program's control: refused, dropped or
     # terminated connections (psycopg's AdminShutdown, CannotConnectNow... are subclasses; SQLAlchemy wraps each

@@ -34,6 +34,7 @@ REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(/+api/+media/+(?:upload/+)?+)[^/?\s\"'<>\[\]]+"), r"\1[redacted]"),
 )
 
+
 def redact(text: str) -> str:
     """`text` with tokens, passwords and URL credentials replaced by placeholders."""
     for pattern, replacement in REDACTIONS:

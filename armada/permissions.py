@@ -100,13 +100,16 @@ def check_can_delete(access: RoomAccess, message: ChatMessage) -> None:
 
 def active_admin_count(room_id: uuid.UUID) -> int:
     """How many active admins a room has."""
-    return db.session.scalar(
-        select(func.count()).where(
-            ChatRoomMember.room_id == room_id,
-            ChatRoomMember.is_active == true(),
-            ChatRoomMember.is_admin == true(),
+    return (
+        db.session.scalar(
+            select(func.count()).where(
+                ChatRoomMember.room_id == room_id,
+                ChatRoomMember.is_active == true(),
+                ChatRoomMember.is_admin == true(),
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def check_not_last_admin(room_id: uuid.UUID) -> None:

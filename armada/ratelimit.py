@@ -139,9 +139,7 @@ def documented(name: str) -> dict[str, Any]:
     """Keyword arguments of `alt_response(429, ...)` for a route limited by `name`."""
     return {
         "description": f"Rate limited ({LIMITS[name].setting}); `details.retry_after` repeats Retry-After.",
-        "headers": {
-            "Retry-After": {"description": "Seconds until the limit resets.", "schema": {"type": "integer"}}
-        },
+        "headers": {"Retry-After": {"description": "Seconds until the limit resets.", "schema": {"type": "integer"}}},
     }
 
 

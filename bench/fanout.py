@@ -21,7 +21,11 @@ VARIANTS = (("armada-1", {}), ("armada-1-deflate", {"WEBSOCKET_COMPRESSION": "tr
 
 
 def _ok(r: dict[str, Any]) -> bool:
-    return r["deliveries_missing"] == 0 and (r["delivery"].get("p99") or 1e9) < P99_LIMIT_MS and set(r["statuses"]) == {"201"}
+    return (
+        r["deliveries_missing"] == 0
+        and (r["delivery"].get("p99") or 1e9) < P99_LIMIT_MS
+        and set(r["statuses"]) == {"201"}
+    )
 
 
 def run(quick: bool, scratch: Path) -> dict[str, Any]:
@@ -45,9 +49,12 @@ def run(quick: bool, scratch: Path) -> dict[str, Any]:
                         result = harness.run_load(config | {"connect_concurrency": 50})
                         runs.append({"server": label, "room_size": size, "target": target, **result})
                         d = result["delivery"]
-                        print(f"{NAME}: {label} room {size} {target}/s -> p99 {d.get('p99')} ms, "
-                              f"{result['deliveries_per_second']}/s, missing {result['deliveries_missing']}, "
-                              f"generator cpu {result['generator_cpu']}", flush=True)
+                        print(
+                            f"{NAME}: {label} room {size} {target}/s -> p99 {d.get('p99')} ms, "
+                            f"{result['deliveries_per_second']}/s, missing {result['deliveries_missing']}, "
+                            f"generator cpu {result['generator_cpu']}",
+                            flush=True,
+                        )
                         if not _ok(result):
                             break
     return {"machine": harness.machine(), "duration": duration, "runs": runs}
@@ -72,38 +79,70 @@ def report(result: dict[str, Any]) -> str:
         failed = [x for x in result["runs"] if (x["server"], x["room_size"]) == (server, size) and not _ok(x)]
         gen = failed[-1]["generator_cpu"] if failed else None
         bound = "steps ran out" if gen is None else "server" if gen < 0.7 else "server or generator"
-        rows.append([server, size, r and r["deliveries_per_second"], r and r["rate"], r and r["delivery"].get("p50"),
-                     r and r["delivery"].get("p99"), r and pct(r["generator_cpu"]), bound])
-    steps = [[r["server"], r["room_size"], r["target"], r["deliveries_per_second"], r["delivery"].get("p50"),
-              r["delivery"].get("p99"), r["deliveries_missing"], pct(r["generator_cpu"])] for r in result["runs"]]
+        rows.append(
+            [
+                server,
+                size,
+                r and r["deliveries_per_second"],
+                r and r["rate"],
+                r and r["delivery"].get("p50"),
+                r and r["delivery"].get("p99"),
+                r and pct(r["generator_cpu"]),
+                bound,
+            ]
+        )
+    steps = [
+        [
+            r["server"],
+            r["room_size"],
+            r["target"],
+            r["deliveries_per_second"],
+            r["delivery"].get("p50"),
+            r["delivery"].get("p99"),
+            r["deliveries_missing"],
+            pct(r["generator_cpu"]),
+        ]
+        for r in result["runs"]
+    ]
     ratios = []
     for size in SIZES:
         a, b = best.get(("armada-1", size)), best.get(("node-1", size))
-        ratios.append([size, a and a["deliveries_per_second"], b and b["deliveries_per_second"],
-                       fmt(ratio(a and a["deliveries_per_second"], b and b["deliveries_per_second"]), 2)])
+        ratios.append(
+            [
+                size,
+                a and a["deliveries_per_second"],
+                b and b["deliveries_per_second"],
+                fmt(ratio(a and a["deliveries_per_second"], b and b["deliveries_per_second"]), 2),
+            ]
+        )
     armada = [r for (s, _), r in best.items() if s == "armada-1" and r]
     top = max((r["deliveries_per_second"] for r in armada), default=0)
     node_top = max((r["deliveries_per_second"] for (s, _), r in best.items() if s == "node-1" and r), default=0)
     share = ratio(top, node_top)
-    return "\n\n".join([
-        "### Fan-out ceiling",
-        "Method: one room (100 or 1,000 members, each on its own websocket), one open-loop sender over REST; the "
-        f"rate steps up until a step's p99 reaches {P99_LIMIT_MS:.0f} ms or a delivery goes missing. "
-        f"{result['duration']} s per step. The ceiling is the best step that passed. *deflate* is Armada with "
-        "websocket permessage-deflate negotiated (the default before the fix below).",
-        "*bound by* says what stopped the climb: the server, or possibly the load generator too when its own "
-        "core was ≥ 70% busy at the failing step (then the server's real ceiling may be higher than shown).",
-        table(["server", "room", "ceiling deliveries/s", "msg/s", "p50 ms", "p99 ms", "gen CPU", "bound by"], rows),
-        "Armada / Node at the ceiling:",
-        table(["room", "Armada deliveries/s", "Node deliveries/s", "ratio"], ratios),
-        "<details><summary>Every step</summary>\n\n"
-        + table(["server", "room", "target/s", "delivered/s", "p50", "p99", "missing", "gen CPU"], steps)
-        + "\n\n</details>",
-        goal_line("≥ 30,000 deliveries/s with p99 < 100 ms, and ≥ 0.5× the Node server's",
-                  f"{fmt(top)} deliveries/s, {fmt(share, 2)}× Node", top >= 30_000 and (share or 0) >= 0.5,
-                  f"{fmt(30_000 - top)} deliveries/s ({fmt(top / 30_000, 2)}× the target), {fmt(share, 2)}× Node "
-                  "instead of 0.5×"),
-    ])
+    return "\n\n".join(
+        [
+            "### Fan-out ceiling",
+            "Method: one room (100 or 1,000 members, each on its own websocket), one open-loop sender over REST; the "
+            f"rate steps up until a step's p99 reaches {P99_LIMIT_MS:.0f} ms or a delivery goes missing. "
+            f"{result['duration']} s per step. The ceiling is the best step that passed. *deflate* is Armada with "
+            "websocket permessage-deflate negotiated (the default before the fix below).",
+            "*bound by* says what stopped the climb: the server, or possibly the load generator too when its own "
+            "core was ≥ 70% busy at the failing step (then the server's real ceiling may be higher than shown).",
+            table(["server", "room", "ceiling deliveries/s", "msg/s", "p50 ms", "p99 ms", "gen CPU", "bound by"], rows),
+            "Armada / Node at the ceiling:",
+            table(["room", "Armada deliveries/s", "Node deliveries/s", "ratio"], ratios),
+            "<details><summary>Every step</summary>\n\n"
+            + table(["server", "room", "target/s", "delivered/s", "p50", "p99", "missing", "gen CPU"], steps)
+            + "\n\n</details>",
+            goal_line(
+                "≥ 30,000 deliveries/s with p99 < 100 ms, and ≥ 0.5× the Node server's",
+                f"{fmt(top)} deliveries/s, {fmt(share, 2)}× Node",
+                top >= 30_000 and (share or 0) >= 0.5,
+                f"{fmt(30_000 - top)} deliveries/s ({fmt(top / 30_000, 2)}× the target), {fmt(share, 2)}× Node "
+                "instead of 0.5×",
+            ),
+        ]
+    )
 
 
 def plot(result: dict[str, Any], out: Path) -> list[Path]:
@@ -113,9 +152,17 @@ def plot(result: dict[str, Any], out: Path) -> list[Path]:
         xs, ys = series.setdefault(f"{r['server']}, room {r['room_size']}", ([], []))
         xs.append(r["deliveries_per_second"])
         ys.append(r["delivery"].get("p99") or 0)
-    return [plot_lines(out / f"{NAME}.png", series, "fan-out: p99 vs deliveries/s", "deliveries/s",
-                       "p99 latency (ms, log)", logy=True, hline=P99_LIMIT_MS)]
-
+    return [
+        plot_lines(
+            out / f"{NAME}.png",
+            series,
+            "fan-out: p99 vs deliveries/s",
+            "deliveries/s",
+            "p99 latency (ms, log)",
+            logy=True,
+            hline=P99_LIMIT_MS,
+        )
+    ]
 
 
 if __name__ == "__main__":

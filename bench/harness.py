@@ -35,7 +35,7 @@ PASSWORD = "bench password 1"
 
 def raise_file_limit() -> int:
     """Lift this process's (and so its children's) open-file limit as far as the kernel allows."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     for target in (FILE_LIMIT, hard):
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, max(target, hard) if target == FILE_LIMIT else hard))
@@ -198,7 +198,9 @@ def armada_servers(
 
 
 @contextmanager
-def node_servers(log_dir: Path, count: int = 1, redis: bool = False, cpus: str | None = SERVER_CPUS) -> Iterator[list[Running]]:
+def node_servers(
+    log_dir: Path, count: int = 1, redis: bool = False, cpus: str | None = SERVER_CPUS
+) -> Iterator[list[Running]]:
     """`count` processes of the Node socket.io peer (bench/node/peer.js), with the Redis adapter if `redis`."""
     with ExitStack() as stack:
         running = []
@@ -281,7 +283,11 @@ def machine() -> dict[str, Any]:
             return "unknown"
 
     cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
         platform.processor(),
     )
     from importlib.metadata import version as pkg
@@ -297,8 +303,18 @@ def machine() -> dict[str, Any]:
         "redis": version(["redis-server", "--version"]),
         "packages": {
             name: pkg(name)
-            for name in ("Flask", "Flask-SocketIO", "python-socketio", "python-engineio", "gevent", "gunicorn",
-                         "SQLAlchemy", "psycopg", "redis", "simple-websocket")
+            for name in (
+                "Flask",
+                "Flask-SocketIO",
+                "python-socketio",
+                "python-engineio",
+                "gevent",
+                "gunicorn",
+                "SQLAlchemy",
+                "psycopg",
+                "redis",
+                "simple-websocket",
+            )
         },
         "node_packages": {
             name: json.loads((NODE / "node_modules" / name / "package.json").read_text())["version"]

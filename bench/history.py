@@ -7,11 +7,11 @@ SQL both ways: the keyset query the service runs and the `OFFSET n` query it del
 
 from __future__ import annotations
 
-import sys
 import gc
 import os
 import random
 import re
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,18 +35,21 @@ EDGE_PAGES = 10  # "oldest pages" = the 10 oldest full pages
 
 # How many samples each method gets. OFFSET gets fewer because one deep OFFSET page costs ~1000 keyset pages.
 SIZES = {
-    False: {"messages": 1_000_000, "uniform": 3000, "edge": 500, "offset_uniform": 300, "offset_edge": 50,
-            "warmup": 300},
-    True: {"messages": 100_000, "uniform": 600, "edge": 100, "offset_uniform": 150, "offset_edge": 20,
-           "warmup": 100},
+    False: {
+        "messages": 1_000_000,
+        "uniform": 3000,
+        "edge": 500,
+        "offset_uniform": 300,
+        "offset_edge": 50,
+        "warmup": 300,
+    },
+    True: {"messages": 100_000, "uniform": 600, "edge": 100, "offset_uniform": 150, "offset_edge": 20, "warmup": 100},
 }
 
 KEYSET_SQL = (
     "SELECT * FROM chat_messages WHERE room_id = %(room)s AND seq < %(before)s ORDER BY seq DESC LIMIT %(limit)s"
 )
-OFFSET_SQL = (
-    "SELECT * FROM chat_messages WHERE room_id = %(room)s ORDER BY seq DESC LIMIT %(limit)s OFFSET %(offset)s"
-)
+OFFSET_SQL = "SELECT * FROM chat_messages WHERE room_id = %(room)s ORDER BY seq DESC LIMIT %(limit)s OFFSET %(offset)s"
 
 # created_at runs one second apart, ending now, in seq order: the shape a real room's history has.
 INSERT_SQL = """
@@ -79,8 +82,14 @@ def summary(ms: list[float]) -> dict[str, float]:
         return {"n": 0}
     arr = np.asarray(ms)
     p50, p99, p999 = np.percentile(arr, [50, 99, 99.9])
-    return {"n": len(ms), "p50": float(p50), "p99": float(p99), "p99_9": float(p999),
-            "mean": float(arr.mean()), "max": float(arr.max())}
+    return {
+        "n": len(ms),
+        "p50": float(p50),
+        "p99": float(p99),
+        "p99_9": float(p999),
+        "mean": float(arr.mean()),
+        "max": float(arr.max()),
+    }
 
 
 @contextmanager
@@ -125,8 +134,15 @@ def seed(url: str, messages: int) -> dict[str, Any]:
         # VACUUM as well as ANALYZE: a table this old would have been autovacuumed (hint bits, visibility map).
         conn.execute("VACUUM (ANALYZE) chat_messages")
         size = conn.execute("SELECT pg_total_relation_size('chat_messages')").fetchone()[0]
-    return {"room": room, "token": alice.token, "base": base, "messages": messages, "insert_seconds": inserted,
-            "seed_seconds": time.perf_counter() - start, "table_bytes": size}
+    return {
+        "room": room,
+        "token": alice.token,
+        "base": base,
+        "messages": messages,
+        "insert_seconds": inserted,
+        "seed_seconds": time.perf_counter() - start,
+        "table_bytes": size,
+    }
 
 
 # ---- depths --------------------------------------------------------------------------------------------------------
@@ -309,7 +325,7 @@ def run(quick: bool, scratch: Path) -> dict[str, Any]:
         "edge_ratio": {m: s["oldest"]["p50"] / s["newest"]["p50"] for m, s in stats.items()},
         "explain": plans,
         "goal": {"p99_ms": GOAL_P99_MS, "ratio": GOAL_RATIO},
-        "samples": {m: rows for m, rows in methods.items()},
+        "samples": dict(methods),
         "run_seconds": time.perf_counter() - started,
         # The machine is shared: a busy neighbour shows up here, and in the tail.
         "load_average": {"start": load_before, "end": os.getloadavg()},
@@ -370,9 +386,7 @@ def report(result: dict[str, Any]) -> str:
     for i in range(10):
         cells = [f"{bins[m][i]['p50']:.3f}" if bins[m][i].get("n") else "–" for m in LABELS]
         lines.append(f"| {bins['http_keyset'][i]['from_depth']:,} | " + " | ".join(cells) + " |")
-    ratios = ", ".join(
-        f"{LABELS[m]} {r:.2f}" for m, r in result["deep_shallow_ratio"].items() if r is not None
-    )
+    ratios = ", ".join(f"{LABELS[m]} {r:.2f}" for m, r in result["deep_shallow_ratio"].items() if r is not None)
     edges = ", ".join(f"{LABELS[m]} {r:.2f}" for m, r in result["edge_ratio"].items())
     km, kd, od = plans["keyset_middle"], plans["keyset_deepest"], plans["offset_deepest"]
     lines += [
@@ -389,7 +403,8 @@ def report(result: dict[str, Any]) -> str:
         f"**Goal** (history page p99 ≤ {GOAL_P99_MS:g} ms at 1M messages, deep/shallow ≤ {GOAL_RATIO}): "
         f"p99 {p99:.2f} ms: {verdict(p99, GOAL_P99_MS, ' ms')}; deep/shallow {ratio_http:.2f}: "
         f"{verdict(ratio_http, GOAL_RATIO, '')}"
-        + ("" if n >= 1_000_000 else f" (quick run: {n:,} messages, not the goal's size)") + ".",
+        + ("" if n >= 1_000_000 else f" (quick run: {n:,} messages, not the goal's size)")
+        + ".",
     ]
     return "\n".join(lines) + "\n"
 
@@ -410,8 +425,12 @@ def plot(result: dict[str, Any], out: Path) -> list[Path]:
         ax.scatter(xs, [r[2] for r in rows], s=3, alpha=0.25, color=colors[method], label=LABELS[method])
         bins = [b for b in result["deciles"][method] if b.get("n")]
         step = (n - PAGE) / 10 / 1000
-        ax.plot([b["from_depth"] / 1000 + step / 2 for b in bins], [b["p50"] for b in bins], color=colors[method],
-                linewidth=2)
+        ax.plot(
+            [b["from_depth"] / 1000 + step / 2 for b in bins],
+            [b["p50"] for b in bins],
+            color=colors[method],
+            linewidth=2,
+        )
     ax.axhline(GOAL_P99_MS, color="gray", linestyle="--", linewidth=1, label=f"goal p99 {GOAL_P99_MS:g} ms")
     ax.set_yscale("log")
     ax.set_xlabel("depth (thousands of newer messages)")
@@ -429,8 +448,13 @@ def plot(result: dict[str, Any], out: Path) -> list[Path]:
     width = 0.27
     for i, method in enumerate(LABELS):
         s = result["stats"][method]["all"]
-        ax.bar([j + (i - 1) * width for j in range(3)], [s[k] for k in names], width, color=colors[method],
-               label=LABELS[method])
+        ax.bar(
+            [j + (i - 1) * width for j in range(3)],
+            [s[k] for k in names],
+            width,
+            color=colors[method],
+            label=LABELS[method],
+        )
     ax.axhline(GOAL_P99_MS, color="gray", linestyle="--", linewidth=1, label=f"goal p99 {GOAL_P99_MS:g} ms")
     ax.set_xticks(range(3), ["p50", "p99", "p99.9"])
     ax.set_yscale("log")
@@ -443,7 +467,6 @@ def plot(result: dict[str, Any], out: Path) -> list[Path]:
     fig.savefig(pct_png, dpi=110)
     plt.close(fig)
     return [depth_png, pct_png]
-
 
 
 if __name__ == "__main__":

@@ -24,14 +24,32 @@ VARIANTS = (
 )
 
 
-def _measure(label: str, topology: str, env: dict[str, str], total: int, step: int, hold: float,
-             url: str, scratch: Path, tokens: list[str]) -> dict[str, Any]:
+def _measure(
+    label: str,
+    topology: str,
+    env: dict[str, str],
+    total: int,
+    step: int,
+    hold: float,
+    url: str,
+    scratch: Path,
+    tokens: list[str],
+) -> dict[str, Any]:
     with harness.topology(topology, url, scratch, WORKER_CONNECTIONS=str(total + 1000), **env) as servers:
         server = servers[0]
         time.sleep(1)
         baseline = harness.rss_bytes(server.worker_pid)
-        gen = harness.LoadGen({"mode": "idle", "url": server.url, "tokens": tokens, "total": total, "step": step,
-                               "local_addresses": SOURCES, "connect_concurrency": 200})
+        gen = harness.LoadGen(
+            {
+                "mode": "idle",
+                "url": server.url,
+                "tokens": tokens,
+                "total": total,
+                "step": step,
+                "local_addresses": SOURCES,
+                "connect_concurrency": 200,
+            }
+        )
         samples = [{"connections": 0, "rss": baseline}]
         result: dict[str, Any] = {}
         try:
@@ -40,8 +58,11 @@ def _measure(label: str, topology: str, env: dict[str, str], total: int, step: i
                     time.sleep(1)  # let the step's handshakes settle before reading memory
                     rss = harness.rss_bytes(server.worker_pid)
                     samples.append({"connections": line["connected"], "rss": rss, **line})
-                    print(f"{NAME}: {label} {line['connected']} connections, RSS {rss / 2**20:.0f} MiB, "
-                          f"{line['connects_per_second']} connects/s, {line['failed']} failed", flush=True)
+                    print(
+                        f"{NAME}: {label} {line['connected']} connections, RSS {rss / 2**20:.0f} MiB, "
+                        f"{line['connects_per_second']} connects/s, {line['failed']} failed",
+                        flush=True,
+                    )
                     gen.proceed()
                 elif "holding" in line:
                     cpu0, t0 = harness.cpu_seconds(server.worker_pid), time.monotonic()
@@ -92,42 +113,71 @@ def run(quick: bool, scratch: Path) -> dict[str, Any]:
 def report(result: dict[str, Any]) -> str:
     """The Markdown section."""
     runs = {r["server"]: r for r in result["runs"]}
-    rows = [[r["server"], r["target"], r["held"], r["failures"], r["lost"],
-             round(r["rss_per_connection"] / 1024, 1) if r["rss_per_connection"] else None,
-             round(r["held_rss"] / 2**20), f"{100 * r['idle_cpu']:.1f}%", r["connects_per_second"]]
-            for r in result["runs"]]
+    rows = [
+        [
+            r["server"],
+            r["target"],
+            r["held"],
+            r["failures"],
+            r["lost"],
+            round(r["rss_per_connection"] / 1024, 1) if r["rss_per_connection"] else None,
+            round(r["held_rss"] / 2**20),
+            f"{100 * r['idle_cpu']:.1f}%",
+            r["connects_per_second"],
+        ]
+        for r in result["runs"]
+    ]
     a, n = runs.get("armada-1"), runs.get("node-1")
     per = a and a["rss_per_connection"]
     mem_ratio = ratio(per, n and n["rss_per_connection"])
     held = a["held"] if a else 0
-    return "\n\n".join([
-        "### Idle connections",
-        "Method: websocket-only `socket.io-client` connections (authenticated, no room joined) opened 200 at a "
-        "time in steps, from the source addresses 127.0.0.1-8, against one server process (Armada: one gevent "
-        "worker with `WORKER_CONNECTIONS` raised; the open-file limit raised as far as allowed); memory is the worker's "
-        "RSS above its idle baseline, divided by the connections held; idle CPU is the worker's over "
-        f"{result['runs'][0]['hold_seconds']:.0f} s of holding them all (engine.io pings included). This "
-        f"machine's hard open-file limit is {fmt(result.get('file_limit'))} per process and cannot be raised "
-        "(the sandbox drops CAP_SYS_RESOURCE), and the load generator holds its own end of every connection "
-        "in one process too, so every run stops 500 short of it: that, not the servers, is the ceiling here.",
-        table(["server", "target", "held", "failed", "dropped", "KB / connection", "RSS MiB", "idle CPU",
-               "connects/s"], rows),
-        f"Armada / Node memory per connection: {fmt(mem_ratio, 2)}×.",
-        goal_line("≥ 20,000 idle websocket connections on one worker at ≤ 30 KB each",
-                  f"{fmt(held)} held at {fmt(per and per / 1024, 1)} KB each",
-                  held >= 20_000 and per is not None and per <= 30 * 1024,
-                  (f"{fmt(20_000 - held)} connections (the file limit) and " if held < 20_000 else "")
-                  + f"{fmt(per and per / 1024 - 30, 1)} KB per connection"),
-    ])
+    return "\n\n".join(
+        [
+            "### Idle connections",
+            "Method: websocket-only `socket.io-client` connections (authenticated, no room joined) opened 200 at a "
+            "time in steps, from the source addresses 127.0.0.1-8, against one server process (Armada: one gevent "
+            "worker with `WORKER_CONNECTIONS` raised; the open-file limit raised as far as allowed); "
+            "memory is the worker's "
+            "RSS above its idle baseline, divided by the connections held; idle CPU is the worker's over "
+            f"{result['runs'][0]['hold_seconds']:.0f} s of holding them all (engine.io pings included). This "
+            f"machine's hard open-file limit is {fmt(result.get('file_limit'))} per process and cannot be raised "
+            "(the sandbox drops CAP_SYS_RESOURCE), and the load generator holds its own end of every connection "
+            "in one process too, so every run stops 500 short of it: that, not the servers, is the ceiling here.",
+            table(
+                [
+                    "server",
+                    "target",
+                    "held",
+                    "failed",
+                    "dropped",
+                    "KB / connection",
+                    "RSS MiB",
+                    "idle CPU",
+                    "connects/s",
+                ],
+                rows,
+            ),
+            f"Armada / Node memory per connection: {fmt(mem_ratio, 2)}×.",
+            goal_line(
+                "≥ 20,000 idle websocket connections on one worker at ≤ 30 KB each",
+                f"{fmt(held)} held at {fmt(per and per / 1024, 1)} KB each",
+                held >= 20_000 and per is not None and per <= 30 * 1024,
+                (f"{fmt(20_000 - held)} connections (the file limit) and " if held < 20_000 else "")
+                + f"{fmt(per and per / 1024 - 30, 1)} KB per connection",
+            ),
+        ]
+    )
 
 
 def plot(result: dict[str, Any], out: Path) -> list[Path]:
     """RSS against connections held."""
-    series = {r["server"]: ([s["connections"] for s in r["samples"]], [s["rss"] / 2**20 for s in r["samples"]])
-              for r in result["runs"]}
-    return [plot_lines(out / f"{NAME}.png", series, "memory vs idle connections (one process)", "connections",
-                       "RSS (MiB)")]
-
+    series = {
+        r["server"]: ([s["connections"] for s in r["samples"]], [s["rss"] / 2**20 for s in r["samples"]])
+        for r in result["runs"]
+    }
+    return [
+        plot_lines(out / f"{NAME}.png", series, "memory vs idle connections (one process)", "connections", "RSS (MiB)")
+    ]
 
 
 if __name__ == "__main__":

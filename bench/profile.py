@@ -46,7 +46,9 @@ def top_functions(raw: Path, count: int = 80) -> dict[str, Any]:
     return {"samples": total, "inclusive": share(inclusive), "self": share(own)}
 
 
-def profile(workload: str, room: int, rate: float, seconds: int, env: dict[str, str], label: str = "") -> dict[str, Any]:
+def profile(
+    workload: str, room: int, rate: float, seconds: int, env: dict[str, str], label: str = ""
+) -> dict[str, Any]:
     """Run the workload against one Armada process with py-spy recording its worker."""
     spy = shutil.which("py-spy") or str(harness.ROOT / ".venv" / "bin" / "py-spy")
     out = harness.RESULTS / f"profile-{workload}{'-' + label if label else ''}"
@@ -61,22 +63,44 @@ def profile(workload: str, room: int, rate: float, seconds: int, env: dict[str, 
             else:
                 rooms = harness.rooms_of(seeder, seeder.users(100), 2, 50)
             with harness.topology("armada-1", url, scratch, **env) as servers:
-                config = harness.deliver_config(servers, rooms, rate, seconds, receivers=workload == "fanout",
-                                                warmup=0, connect_concurrency=50)
+                config = harness.deliver_config(
+                    servers, rooms, rate, seconds, receivers=workload == "fanout", warmup=0, connect_concurrency=50
+                )
                 gen = harness.LoadGen(config)
                 lines = gen.lines()
                 next(line for line in lines if "sending" in line)  # listeners connected and joined
                 recorder = subprocess.Popen(
-                    [spy, "record", "--pid", str(servers[0].worker_pid), "--duration", str(seconds),
-                     "--rate", "250", "--nonblocking", "--format", "raw", "--output", str(out) + ".raw"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    [
+                        spy,
+                        "record",
+                        "--pid",
+                        str(servers[0].worker_pid),
+                        "--duration",
+                        str(seconds),
+                        "--rate",
+                        "250",
+                        "--nonblocking",
+                        "--format",
+                        "raw",
+                        "--output",
+                        str(out) + ".raw",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
                 result = next(line["result"] for line in lines if "result" in line)
                 gen.close()
                 recorder.wait(timeout=seconds + 30)
     raw = Path(str(out) + ".raw")
-    summary = {"workload": workload, "room": room, "rate": rate, "seconds": seconds, "env": env,
-               "load": result, **top_functions(raw)}
+    summary = {
+        "workload": workload,
+        "room": room,
+        "rate": rate,
+        "seconds": seconds,
+        "env": env,
+        "load": result,
+        **top_functions(raw),
+    }
     raw.unlink()
     Path(str(out) + ".json").write_text(json.dumps(summary, indent=1))
     return summary

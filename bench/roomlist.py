@@ -7,9 +7,9 @@ statements are counted in-process through the same Flask app.
 
 from __future__ import annotations
 
-import sys
 import os
 import random
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -62,8 +62,12 @@ def seed(url: str, rooms: int) -> tuple[harness.Seeder, dict[str, Any]]:
             for j in range(1 + i % 5):
                 # Every 7th room's newest message is a reply, so the reply preview's query is exercised too.
                 reply = first.id if first is not None and i % 7 == 0 and j == i % 5 else None
-                last, _ = send_message(users[senders[(i + j) % len(senders)].id], uuid.UUID(room_id),
-                                       content=f"message {j} in room {i}", reply_to_id=reply)
+                last, _ = send_message(
+                    users[senders[(i + j) % len(senders)].id],
+                    uuid.UUID(room_id),
+                    content=f"message {j} in room {i}",
+                    reply_to_id=reply,
+                )
                 first = first or last
             if i % 3 == 0 and last is not None:
                 mark_read(users[owner.id], uuid.UUID(room_id), up_to=last.id)
@@ -101,8 +105,12 @@ def count_statements(seeder: harness.Seeder, info: dict[str, Any]) -> dict[str, 
                         break
                 assert seen == rooms, f"walk saw {seen} rooms, expected {rooms}"
                 out[f"{who}_limit{limit}"] = {
-                    "rooms": rooms, "limit": limit, "pages": len(per_page), "per_page": per_page,
-                    "walk_total": sum(per_page), "first_page_statements": statements,
+                    "rooms": rooms,
+                    "limit": limit,
+                    "pages": len(per_page),
+                    "per_page": per_page,
+                    "walk_total": sum(per_page),
+                    "first_page_statements": statements,
                 }
     finally:
         event.remove(engine, "before_cursor_execute", counter.on_execute)
@@ -131,8 +139,13 @@ def measure_http(base_url: str, info: dict[str, Any], sizes: dict[str, int]) -> 
             if not (cursor := body["next_cursor"]):
                 return pages, seen
 
-    tasks = (["first_default"] * sizes["first"] + ["first_max"] * sizes["first"] + ["small_first"] * sizes["small"]
-             + ["walk_default"] * sizes["walks"] + ["walk_max"] * sizes["walks"])
+    tasks = (
+        ["first_default"] * sizes["first"]
+        + ["first_max"] * sizes["first"]
+        + ["small_first"] * sizes["small"]
+        + ["walk_default"] * sizes["walks"]
+        + ["walk_max"] * sizes["walks"]
+    )
     random.Random(6).shuffle(tasks)
     for task in tasks[: sizes["warmup"]]:
         get(small if task == "small_first" else main, {"limit": MAX_LIMIT})
@@ -208,8 +221,7 @@ def report(result: dict[str, Any]) -> str:
         "(gevent, 1 worker) on core 0, sequential requests over one keep-alive `requests.Session` pinned to "
         f"core 1, the scenarios shuffled together ({total:,} requests). Statements: a SQLAlchemy "
         "`before_cursor_execute` listener on the app's engine, requests made in-process with the app's test "
-        "client (the same view, services and schemas)."
-        + load_note(result),
+        "client (the same view, services and schemas)." + load_note(result),
         "",
         "| request | n | p50 ms | p99 ms | p99.9 ms |",
         "|---|---:|---:|---:|---:|",
@@ -220,12 +232,15 @@ def report(result: dict[str, Any]) -> str:
     for name, label in (("walk_default", DEFAULT_LIMIT), ("walk_max", MAX_LIMIT)):
         s = result["walk_totals"][name]
         by_page = ", ".join(f"{ms:.1f}" for ms in result["walk_p50_by_page"][name])
-        lines.append(f"| whole walk, limit {label} ({len(result['walk_p50_by_page'][name])} pages; p50 per page: "
-                     f"{by_page}) | {s['n']:,} | {s['p50']:.2f} | {s['p99']:.2f} | {s['p99_9']:.2f} |")
+        lines.append(
+            f"| whole walk, limit {label} ({len(result['walk_p50_by_page'][name])} pages; p50 per page: "
+            f"{by_page}) | {s['n']:,} | {s['p50']:.2f} | {s['p99']:.2f} | {s['p99_9']:.2f} |"
+        )
     lines += ["", "| user's rooms | limit | pages | statements per page | whole walk |", "|---:|---:|---:|---|---:|"]
     for q in queries.values():
-        lines.append(f"| {q['rooms']} | {q['limit']} | {q['pages']} | {', '.join(map(str, q['per_page']))} "
-                     f"| {q['walk_total']} |")
+        lines.append(
+            f"| {q['rooms']} | {q['limit']} | {q['pages']} | {', '.join(map(str, q['per_page']))} | {q['walk_total']} |"
+        )
     first = queries[f"main_limit{DEFAULT_LIMIT}"]["first_page_statements"]
     lines += ["", "Statements of one page: " + "; ".join(f"`{s[:70]}…`" for s in first) + "."]
     distinct = result["statements_per_request"]
@@ -233,8 +248,11 @@ def report(result: dict[str, Any]) -> str:
     lines += [
         "",
         f"**Goal** (report latency and query count): first page p50 {fp['p50']:.2f} ms / p99 {fp['p99']:.2f} ms; "
-        + (f"constant {distinct[0]} statements per request, whatever the number of rooms or the page."
-           if result["constant_statements"] else f"statements per request vary: {distinct} (not constant)."),
+        + (
+            f"constant {distinct[0]} statements per request, whatever the number of rooms or the page."
+            if result["constant_statements"]
+            else f"statements per request vary: {distinct} (not constant)."
+        ),
     ]
     return "\n".join(lines) + "\n"
 
@@ -251,11 +269,19 @@ def plot(result: dict[str, Any], out: Path) -> list[Path]:
     names = list(SCENARIOS)
     width = 0.27
     for i, (key, label) in enumerate((("p50", "p50"), ("p99", "p99"), ("p99_9", "p99.9"))):
-        left.bar([j + (i - 1) * width for j in range(len(names))], [result["stats"][n][key] for n in names], width,
-                 label=label)
-    short = {"first_default": f"first page\nlimit {DEFAULT_LIMIT}", "first_max": f"first page\nlimit {MAX_LIMIT}",
-             "walk_default": f"walk pages\nlimit {DEFAULT_LIMIT}", "walk_max": f"walk pages\nlimit {MAX_LIMIT}",
-             "small_first": f"first page\n{SMALL_ROOMS}-room user"}
+        left.bar(
+            [j + (i - 1) * width for j in range(len(names))],
+            [result["stats"][n][key] for n in names],
+            width,
+            label=label,
+        )
+    short = {
+        "first_default": f"first page\nlimit {DEFAULT_LIMIT}",
+        "first_max": f"first page\nlimit {MAX_LIMIT}",
+        "walk_default": f"walk pages\nlimit {DEFAULT_LIMIT}",
+        "walk_max": f"walk pages\nlimit {MAX_LIMIT}",
+        "small_first": f"first page\n{SMALL_ROOMS}-room user",
+    }
     left.set_xticks(range(len(names)), [short[n] for n in names], fontsize=8)
     left.set_ylabel("ms")
     left.set_title(f"GET /api/chat/rooms latency, user in {result['rooms']} rooms")
@@ -275,7 +301,6 @@ def plot(result: dict[str, Any], out: Path) -> list[Path]:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return [path]
-
 
 
 if __name__ == "__main__":

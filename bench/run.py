@@ -53,12 +53,14 @@ def _machine_section(machines: list[dict[str, Any]]) -> str:
     m = machines[0]
     packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
     node = ", ".join(f"{k} {v}" for k, v in m["node_packages"].items())
-    return "\n".join([
-        f"- CPU: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Linux {m['kernel']}",
-        f"- Python {m['python']}: {packages}",
-        f"- Node {m['node']}: {node}",
-        f"- {m['postgresql']}; {m['redis']}",
-    ])
+    return "\n".join(
+        [
+            f"- CPU: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Linux {m['kernel']}",
+            f"- Python {m['python']}: {packages}",
+            f"- Node {m['node']}: {node}",
+            f"- {m['postgresql']}; {m['redis']}",
+        ]
+    )
 
 
 def write_document() -> Path:
@@ -94,7 +96,12 @@ def write_document() -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("scenarios", nargs="*", metavar="scenario", help=f"any of {', '.join((*SCENARIOS, *ON_REQUEST))}; default: all but soak")
+    parser.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="scenario",
+        help=f"any of {', '.join((*SCENARIOS, *ON_REQUEST))}; default: all but soak",
+    )
     parser.add_argument("--quick", action="store_true", help="short runs, to check the harness")
     parser.add_argument("--report-only", action="store_true", help="rebuild BENCHMARKS.md from saved results")
     args = parser.parse_args()

@@ -11,7 +11,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from bench import harness
-from bench.tables import fmt, pct, goal_line, plot_lines, table
+from bench.tables import fmt, goal_line, pct, plot_lines, table
 
 NAME = "sends"
 RATES = (50, 100, 150, 200, 250, 300, 400, 500, 600, 800, 1000, 1250, 1500, 2000)
@@ -43,14 +43,18 @@ def run(quick: bool, scratch: Path) -> dict[str, Any]:
             with harness.topology(topology, url, scratch, cpus=cpus) as servers:
                 for rate in RATES:
                     before = _stored(url)
-                    config = harness.deliver_config(servers, rooms, rate, duration, receivers=False,
-                                                    http_connections=128, drain=15)
+                    config = harness.deliver_config(
+                        servers, rooms, rate, duration, receivers=False, http_connections=128, drain=15
+                    )
                     result = harness.run_load(config)
                     result["stored"] = _stored(url) - before
                     runs.append({"topology": label, **result})
-                    print(f"{NAME}: {label} {rate}/s -> HTTP p50 {result['http'].get('p50')} p99 "
-                          f"{result['http'].get('p99')} ms, statuses {result['statuses']}, stored "
-                          f"{result['stored']}, generator cpu {result['generator_cpu']}", flush=True)
+                    print(
+                        f"{NAME}: {label} {rate}/s -> HTTP p50 {result['http'].get('p50')} p99 "
+                        f"{result['http'].get('p99')} ms, statuses {result['statuses']}, stored "
+                        f"{result['stored']}, generator cpu {result['generator_cpu']}",
+                        flush=True,
+                    )
                     if not _ok(result):
                         break
     return {"machine": harness.machine(), "duration": duration, "runs": runs}
@@ -58,30 +62,49 @@ def run(quick: bool, scratch: Path) -> dict[str, Any]:
 
 def report(result: dict[str, Any]) -> str:
     """The Markdown section."""
-    rows = [[r["topology"], r["rate"], r["achieved_rate"], r["http"].get("p50"), r["http"].get("p99"),
-             r["http"].get("p999"), ", ".join(f"{k}: {v}" for k, v in r["statuses"].items()),
-             r["stored"], pct(r["generator_cpu"])] for r in result["runs"]]
+    rows = [
+        [
+            r["topology"],
+            r["rate"],
+            r["achieved_rate"],
+            r["http"].get("p50"),
+            r["http"].get("p99"),
+            r["http"].get("p999"),
+            ", ".join(f"{k}: {v}" for k, v in r["statuses"].items()),
+            r["stored"],
+            pct(r["generator_cpu"]),
+        ]
+        for r in result["runs"]
+    ]
     best = {}
     for r in result["runs"]:
         if _ok(r):
             best[r["topology"]] = max(best.get(r["topology"], 0), r["rate"])
     lost = sum(r["statuses"].get("201", 0) - r["stored"] for r in result["runs"])
     two = best.get("armada-2", 0)
-    return "\n\n".join([
-        "### Persisted sends",
-        "Method: open-loop `POST /api/chat/messages` (JSON text messages, keep-alive connections, latency from "
-        f"the scheduled send time) spread over {ROOMS} rooms of two members, no sockets listening; the rate "
-        f"steps up until p99 reaches {P99_LIMIT_MS:.0f} ms or a request fails; {result['duration']} s per "
-        "step. *stored* counts the rows that reached PostgreSQL during the step (every 201 must be there). "
-        "One process is pinned to core 0 (the generator to core 1); two processes share both cores with the "
-        "generator and PostgreSQL.",
-        table(["topology", "msg/s", "achieved", "p50 ms", "p99 ms", "p99.9 ms", "statuses", "stored", "gen CPU"],
-              rows),
-        "Highest passing rate: " + ", ".join(f"{k} {fmt(v)}/s" for k, v in best.items())
-        + f". Accepted but not stored: {lost}.",
-        goal_line("≥ 1,500 persisted sends/s on two processes", f"{fmt(two)}/s", two >= 1500,
-                  f"{fmt(1500 - two)}/s ({fmt(two / 1500, 2)}× the target)"),
-    ])
+    return "\n\n".join(
+        [
+            "### Persisted sends",
+            "Method: open-loop `POST /api/chat/messages` (JSON text messages, keep-alive connections, latency from "
+            f"the scheduled send time) spread over {ROOMS} rooms of two members, no sockets listening; the rate "
+            f"steps up until p99 reaches {P99_LIMIT_MS:.0f} ms or a request fails; {result['duration']} s per "
+            "step. *stored* counts the rows that reached PostgreSQL during the step (every 201 must be there). "
+            "One process is pinned to core 0 (the generator to core 1); two processes share both cores with the "
+            "generator and PostgreSQL.",
+            table(
+                ["topology", "msg/s", "achieved", "p50 ms", "p99 ms", "p99.9 ms", "statuses", "stored", "gen CPU"], rows
+            ),
+            "Highest passing rate: "
+            + ", ".join(f"{k} {fmt(v)}/s" for k, v in best.items())
+            + f". Accepted but not stored: {lost}.",
+            goal_line(
+                "≥ 1,500 persisted sends/s on two processes",
+                f"{fmt(two)}/s",
+                two >= 1500,
+                f"{fmt(1500 - two)}/s ({fmt(two / 1500, 2)}× the target)",
+            ),
+        ]
+    )
 
 
 def plot(result: dict[str, Any], out: Path) -> list[Path]:
@@ -91,9 +114,17 @@ def plot(result: dict[str, Any], out: Path) -> list[Path]:
         xs, ys = series.setdefault(r["topology"], ([], []))
         xs.append(r["rate"])
         ys.append(r["http"].get("p99") or 0)
-    return [plot_lines(out / f"{NAME}.png", series, "persisted sends: p99 vs rate", "POST /api/chat/messages per s",
-                       "p99 latency (ms, log)", logy=True, hline=P99_LIMIT_MS)]
-
+    return [
+        plot_lines(
+            out / f"{NAME}.png",
+            series,
+            "persisted sends: p99 vs rate",
+            "POST /api/chat/messages per s",
+            "p99 latency (ms, log)",
+            logy=True,
+            hline=P99_LIMIT_MS,
+        )
+    ]
 
 
 if __name__ == "__main__":

@@ -35,17 +35,29 @@ def run(quick: bool, scratch: Path, minutes: float = 10.0) -> dict[str, Any]:
         # Two processes on both cores, as deployed behind a sticky proxy (not a speed test).
         # As deployed: rate limits on (a client sends one message every 20 s, well inside them).
         with harness.topology("armada-2", url, scratch, cpus=None, RATE_LIMIT_ENABLED="true") as servers:
-            config = harness.deliver_config(servers, rooms, RATE if not quick else RATE / 5, duration, warmup=0,
-                                            send_via="socket", progress_every=SAMPLE_SECONDS, drain=30,
-                                            connect_concurrency=50)
+            config = harness.deliver_config(
+                servers,
+                rooms,
+                RATE if not quick else RATE / 5,
+                duration,
+                warmup=0,
+                send_via="socket",
+                progress_every=SAMPLE_SECONDS,
+                drain=30,
+                connect_concurrency=50,
+            )
             samples: list[dict[str, Any]] = []
             stop = threading.Event()
 
             def sample() -> None:
                 started = time.monotonic()
                 while not stop.wait(SAMPLE_SECONDS):
-                    samples.append({"t": round(time.monotonic() - started),
-                                    "rss": [harness.rss_bytes(s.worker_pid) for s in servers]})
+                    samples.append(
+                        {
+                            "t": round(time.monotonic() - started),
+                            "rss": [harness.rss_bytes(s.worker_pid) for s in servers],
+                        }
+                    )
 
             gen = harness.LoadGen(config)
             sampler: threading.Thread | None = None
@@ -67,9 +79,16 @@ def run(quick: bool, scratch: Path, minutes: float = 10.0) -> dict[str, Any]:
                 stop.set()
                 gen.close()
             logs = [s.server.output() for s in servers]
-    return {"machine": harness.machine(), "clients": clients, "duration": duration, "rate": config["rate"],
-            "load": result, "samples": samples, "progress": progress,
-            "server_errors": [line for log in logs for line in log.splitlines() if "Traceback" in line or " 500 " in line]}
+    return {
+        "machine": harness.machine(),
+        "clients": clients,
+        "duration": duration,
+        "rate": config["rate"],
+        "load": result,
+        "samples": samples,
+        "progress": progress,
+        "server_errors": [line for log in logs for line in log.splitlines() if "Traceback" in line or " 500 " in line],
+    }
 
 
 def rss_drift(result: dict[str, Any]) -> list[float | None]:
@@ -86,37 +105,76 @@ def report(result: dict[str, Any]) -> str:
     load = result["load"]
     drift = rss_drift(result)
     errors = {k: v for k, v in load["statuses"].items() if k != "ack:ok"}
-    rows = [[f"process {i + 1}", round(result["samples"][0]["rss"][i] / 2**20) if result["samples"] else None,
-             round(max(s["rss"][i] for s in result["samples"]) / 2**20) if result["samples"] else None,
-             round(result["samples"][-1]["rss"][i] / 2**20) if result["samples"] else None,
-             f"{100 * d:+.1f}%" if d is not None else None] for i, d in enumerate(drift)]
+    rows = [
+        [
+            f"process {i + 1}",
+            round(result["samples"][0]["rss"][i] / 2**20) if result["samples"] else None,
+            round(max(s["rss"][i] for s in result["samples"]) / 2**20) if result["samples"] else None,
+            round(result["samples"][-1]["rss"][i] / 2**20) if result["samples"] else None,
+            f"{100 * d:+.1f}%" if d is not None else None,
+        ]
+        for i, d in enumerate(drift)
+    ]
     flat = bool(drift) and all(d is not None and abs(d) <= RSS_TOLERANCE for d in drift)
     exact = load["deliveries_missing"] == 0 and load["duplicates"] == 0 and load["strays"] == 0
     clean = not errors and load["disconnects"] == 0 and not result["server_errors"]
-    return "\n\n".join([
-        "### Soak",
-        f"Method: {fmt(result['clients'])} `socket.io-client` sockets (one per user; rooms of {ROOM_SIZE}) spread "
-        f"over two Armada processes sharing Redis and PostgreSQL, for {result['duration'] / 60:.0f} minutes; "
-        f"three members of each room take turns sending `send_message` over their sockets ({result['rate']:g} messages/s in all, with "
-        "`client_id`s) and every socket checks it gets each message of its room exactly once. Worker RSS is "
-        f"sampled every {SAMPLE_SECONDS} s; drift compares the first sample after {SETTLE_SECONDS} s with the last.",
-        table(["", "messages", "acks ok", "errors", "deliveries expected", "received", "missing", "duplicates",
-               "disconnects", "send→deliver p50 / p99 ms"],
-              [["", load["messages"], load["statuses"].get("ack:ok", 0), errors or 0, load["deliveries_expected"],
-                load["deliveries_received"], load["deliveries_missing"], load["duplicates"], load["disconnects"],
-                f"{fmt(load['delivery'].get('p50'))} / {fmt(load['delivery'].get('p99'))}"]]),
-        table(["worker", "RSS at start MiB", "max MiB", "end MiB", "drift"], rows),
-        goal_line("1,000 clients, 10 minutes, two processes: zero errors, every message exactly once, RSS flat "
-                  "within 10%", f"{len(errors)} error kinds, {load['deliveries_missing']} missing, "
-                  f"{load['duplicates']} duplicates, RSS drift {', '.join(f'{100 * d:+.1f}%' for d in drift if d is not None)}",
-                  flat and exact and clean),
-    ])
+    return "\n\n".join(
+        [
+            "### Soak",
+            f"Method: {fmt(result['clients'])} `socket.io-client` sockets (one per user; rooms of {ROOM_SIZE}) spread "
+            f"over two Armada processes sharing Redis and PostgreSQL, for {result['duration'] / 60:.0f} minutes; "
+            f"three members of each room take turns sending "
+            f"`send_message` over their sockets ({result['rate']:g} messages/s in all, with "
+            "`client_id`s) and every socket checks it gets each message of its room exactly once. Worker RSS is "
+            f"sampled every {SAMPLE_SECONDS} s; drift compares the first sample after {SETTLE_SECONDS} s "
+            "with the last.",
+            table(
+                [
+                    "",
+                    "messages",
+                    "acks ok",
+                    "errors",
+                    "deliveries expected",
+                    "received",
+                    "missing",
+                    "duplicates",
+                    "disconnects",
+                    "send→deliver p50 / p99 ms",
+                ],
+                [
+                    [
+                        "",
+                        load["messages"],
+                        load["statuses"].get("ack:ok", 0),
+                        errors or 0,
+                        load["deliveries_expected"],
+                        load["deliveries_received"],
+                        load["deliveries_missing"],
+                        load["duplicates"],
+                        load["disconnects"],
+                        f"{fmt(load['delivery'].get('p50'))} / {fmt(load['delivery'].get('p99'))}",
+                    ]
+                ],
+            ),
+            table(["worker", "RSS at start MiB", "max MiB", "end MiB", "drift"], rows),
+            goal_line(
+                "1,000 clients, 10 minutes, two processes: zero errors, every message exactly once, RSS flat "
+                "within 10%",
+                f"{len(errors)} error kinds, {load['deliveries_missing']} missing, "
+                f"{load['duplicates']} duplicates, RSS drift "
+                f"{', '.join(f'{100 * d:+.1f}%' for d in drift if d is not None)}",
+                flat and exact and clean,
+            ),
+        ]
+    )
 
 
 def plot(result: dict[str, Any], out: Path) -> list[Path]:
     """Each worker's RSS over the soak."""
-    series = {f"process {i + 1}": ([s["t"] for s in result["samples"]], [s["rss"][i] / 2**20 for s in result["samples"]])
-              for i in range(len(result["samples"][0]["rss"]) if result["samples"] else 0)}
+    series = {
+        f"process {i + 1}": ([s["t"] for s in result["samples"]], [s["rss"][i] / 2**20 for s in result["samples"]])
+        for i in range(len(result["samples"][0]["rss"]) if result["samples"] else 0)
+    }
     return [plot_lines(out / f"{NAME}.png", series, "soak: worker memory", "seconds", "RSS (MiB)")]
 
 

@@ -95,9 +95,6 @@ def search_users(query: str, limit: int, cursor: str | None) -> Page[User]:
         )
     if cursor:
         name, after_id = decode_cursor(cursor, "cursor", (str, uuid.UUID))
-        stmt = stmt.where(
-            or_(User.display_name > name, (User.display_name == name) & (User.id > after_id))
-        )
+        stmt = stmt.where(or_(User.display_name > name, (User.display_name == name) & (User.id > after_id)))
     ordered = stmt.order_by(User.display_name, User.id)
     return keyset_page(ordered, limit, lambda user: encode_cursor([user.display_name, user.id]))
-

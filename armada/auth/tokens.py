@@ -142,4 +142,3 @@ def init_app(app: Flask) -> None:
     @jwt.user_lookup_error_loader
     def unknown_user(_header: dict[str, Any], payload: dict[str, Any]) -> tuple[Response, int]:
         return _unauthorized("invalid_token", "The token's user no longer exists.")
-

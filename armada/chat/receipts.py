@@ -67,7 +67,10 @@ def _move_read_pointer(member: ChatRoomMember, top: int, now: datetime, stamp: b
 
 
 def _targets(
-    user: User, member: ChatRoomMember, room_id: uuid.UUID, message_ids: Sequence[uuid.UUID] | None,
+    user: User,
+    member: ChatRoomMember,
+    room_id: uuid.UUID,
+    message_ids: Sequence[uuid.UUID] | None,
     up_to: uuid.UUID | None,
 ) -> tuple[int, list[uuid.UUID]]:
     """The highest seq read, and the messages to receipt: live messages of others (one's own are read already)."""

@@ -39,7 +39,7 @@ def unread_counts(user: User, room_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, 
         )
         .group_by(ChatMessage.room_id)
     )
-    return {room_id: count for room_id, count in rows}
+    return dict(rows.tuples().all())
 
 
 def _with_unread_counts(user: User, rooms: list[ChatRoom]) -> list[ChatRoom]:
@@ -80,7 +80,9 @@ def list_rooms(user: User, limit: int, cursor: str | None) -> Page[ChatRoom]:
 def room_view_unchecked(room_id: uuid.UUID) -> ChatRoom:
     """A room with its members and last message loaded, for a caller that already checked access."""
     return db.session.scalars(
-        select(ChatRoom).where(ChatRoom.id == room_id).options(*ROOM_VIEW_OPTIONS)
+        select(ChatRoom)
+        .where(ChatRoom.id == room_id)
+        .options(*ROOM_VIEW_OPTIONS)
         .execution_options(populate_existing=True)
     ).one()
 

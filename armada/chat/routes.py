@@ -78,7 +78,9 @@ class Member(MethodView):
     @rooms_blp.response(201, RoomSchema, description="Added.")
     @rooms_blp.alt_response(200, schema=RoomSchema, description="Already a member; `is_admin` applied if sent.")
     @rooms_blp.alt_response(403, description="Only a room admin can do this (`not_admin`).")
-    @rooms_blp.alt_response(409, description="A direct room (`direct_room`), or demoting the last admin (`last_admin`).")
+    @rooms_blp.alt_response(
+        409, description="A direct room (`direct_room`), or demoting the last admin (`last_admin`)."
+    )
     def post(self, data: dict[str, Any], room_id: uuid.UUID, user_id: uuid.UUID) -> Any:
         """Add a member to a group, or change a member's admin flag (admins)."""
         room, added = members.add_member(current_user, room_id, user_id, data["is_admin"])
@@ -135,7 +137,9 @@ class Message(MethodView):
     @messages_blp.arguments(EditMessageSchema)
     @messages_blp.response(200, MessageSchema)
     @messages_blp.alt_response(403, description="Only the sender can edit a message (`not_sender`).")
-    @messages_blp.alt_response(409, description="Deleted (`message_deleted`), or not a text message of one's own (`not_editable`).")
+    @messages_blp.alt_response(
+        409, description="Deleted (`message_deleted`), or not a text message of one's own (`not_editable`)."
+    )
     @messages_blp.alt_response(429, **ratelimit.documented("change_message"))
     def patch(self, data: dict[str, Any], message_id: uuid.UUID) -> Any:
         """Edit the text of your own message."""

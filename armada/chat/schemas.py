@@ -17,6 +17,7 @@ MAX_READ_IDS = 500
 PREVIEW_CHARS = 200
 DECLARED_MEDIA_FIELDS = ("media_filename", "media_size", "media_mime_type")
 
+
 def _avatar_url() -> SafeURL:
     # require_tld off: self-hosted installs serve avatars from intranet hosts such as http://files/a.png.
     return SafeURL(validate=validate.Length(max=2048), schemes={"http", "https"}, require_tld=False, allow_none=True)
@@ -130,9 +131,7 @@ class CreateRoomSchema(RequestSchema):
     """POST /api/chat/rooms."""
 
     room_type = fields.Enum(RoomType, by_value=True, required=True)
-    member_ids = fields.List(
-        fields.UUID(), load_default=list, validate=validate.Length(max=MAX_MEMBERS_PER_REQUEST)
-    )
+    member_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=MAX_MEMBERS_PER_REQUEST))
     name = TrimmedString(validate=validate.Length(min=1, max=100), allow_none=True)
     description = SafeString(validate=validate.Length(max=2000), allow_none=True)
     avatar_url = _avatar_url()
@@ -224,7 +223,9 @@ class MessageListArgsSchema(RequestSchema):
     def one_anchor(self, data: dict[str, Any], **_: Any) -> None:
         given = [name for name in ("before", "after", "changed_after") if data.get(name)]
         if len(given) > 1:
-            raise ValidationError(f"Use only one of before, after and changed_after (got {', '.join(given)}).", given[1])
+            raise ValidationError(
+                f"Use only one of before, after and changed_after (got {', '.join(given)}).", given[1]
+            )
 
 
 class MarkReadSchema(RequestSchema):

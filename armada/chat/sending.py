@@ -69,7 +69,9 @@ def _message_body(
         if content is None or not content.strip():
             raise ValidationFailed.field("content", "A text message needs content.")
         if media_url is not None:
-            raise ValidationFailed.field("media_url", "A text message has no media; use an image/video/audio/file type.")
+            raise ValidationFailed.field(
+                "media_url", "A text message has no media; use an image/video/audio/file type."
+            )
         return {"message_type": message_type, "content": content}
     # Media must be the sender's own upload; size, type and filename come from it, not from the client.
     return {"message_type": message_type, "content": content, **attach_media(user, message_type, media_url)}

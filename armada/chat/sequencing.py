@@ -41,7 +41,9 @@ def _counter_update(room_id: uuid.UUID, new_message_at: datetime | None = None) 
 
 def next_change(room_id: uuid.UUID, new_message_at: datetime | None = None) -> int:
     """Take the room's next change number (for a new message if `new_message_at`); row-locks the room until commit."""
-    change: int = db.session.execute(_counter_update(room_id, new_message_at), execution_options=UNSYNCHRONIZED).scalar_one()
+    change: int = db.session.execute(
+        _counter_update(room_id, new_message_at), execution_options=UNSYNCHRONIZED
+    ).scalar_one()
     return change
 
 

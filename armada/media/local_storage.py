@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,10 +54,8 @@ class LocalStorage:
 
     def delete(self, keys: list[str]) -> None:
         for key in keys:
-            try:
+            with contextlib.suppress(FileNotFoundError, ObjectMissing):
                 self._path(key).unlink()
-            except (FileNotFoundError, ObjectMissing):
-                pass
 
     def sign_upload(self, key: str, content_type: str, expires_in: int) -> SignedUpload:
         token = self.upload_tokens.dumps({"k": key, "t": content_type})

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, redirect, request, send_file
-from werkzeug.wrappers import Response
 from flask_jwt_extended import current_user, jwt_required
+from werkzeug.wrappers import Response
 
 from armada import database, ratelimit
 from armada.api import ArmadaBlueprint
@@ -78,7 +78,11 @@ def signed_upload_url(args: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/api/media/<token>")
 @blp.doc(security=[])
-@blp.doc(responses={"200": {"description": "The file.", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}})
+@blp.doc(
+    responses={
+        "200": {"description": "The file.", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
+    }
+)
 @blp.alt_response(403, description="The link was tampered with or has expired.")
 def download(token: str) -> Response:
     """Open a signed media link (as found in messages and upload results); no bearer token needed."""

@@ -45,7 +45,9 @@ class SupabaseStorage:
     receives_direct_uploads = False  # clients PUT to Supabase's own signed upload URLs
 
     def __init__(self, app: Flask) -> None:
-        url, key, bucket = (str(app.config.get(name) or "") for name in ("SUPABASE_URL", "SUPABASE_KEY", "SUPABASE_BUCKET"))
+        url, key, bucket = (
+            str(app.config.get(name) or "") for name in ("SUPABASE_URL", "SUPABASE_KEY", "SUPABASE_BUCKET")
+        )
         for name, value in (("SUPABASE_URL", url), ("SUPABASE_KEY", key), ("SUPABASE_BUCKET", bucket)):
             if not value or not str(value).strip():
                 raise RuntimeError(f"STORAGE_BACKEND=supabase needs {name} to be set")

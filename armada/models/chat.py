@@ -106,9 +106,7 @@ class ChatRoom(Base):
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     active_members: Mapped[list[ChatRoomMember]] = relationship(
-        primaryjoin=lambda: and_(
-            ChatRoomMember.room_id == ChatRoom.id, ChatRoomMember.is_active == true()
-        ),
+        primaryjoin=lambda: and_(ChatRoomMember.room_id == ChatRoom.id, ChatRoomMember.is_active == true()),
         order_by=lambda: (ChatRoomMember.joined_at, ChatRoomMember.id),
         viewonly=True,
     )

@@ -100,9 +100,7 @@ class RedisQueueManager(_InternalEvents, RedisManagerBase):
     def _new_publisher(self) -> Any:
         """The publishing client, made as RedisManager makes its one client, with the timeout and retry above."""
         module = self.redis_module
-        retry = module.retry.Retry(
-            module.backoff.NoBackoff(), 1, supported_errors=(module.exceptions.ConnectionError,)
-        )
+        retry = module.retry.Retry(module.backoff.NoBackoff(), 1, supported_errors=(module.exceptions.ConnectionError,))
         return self.new_redis_client(socket_timeout=PUBLISH_TIMEOUT_SECONDS, retry=retry)
 
     def _publish(self, data: Any) -> Any:

@@ -91,8 +91,15 @@ class RedisManagerBase(socketio.RedisManager):
         """An emit to publish on the channel, as PubSubManager.emit publishes one from this process (which then
         skips it when it comes back)."""
         return {
-            "method": "emit", "event": event, "data": [data], "binary": False, "namespace": namespace,
-            "room": room, "skip_sid": None, "callback": None, "host_id": self.host_id,
+            "method": "emit",
+            "event": event,
+            "data": [data],
+            "binary": False,
+            "namespace": namespace,
+            "room": room,
+            "skip_sid": None,
+            "callback": None,
+            "host_id": self.host_id,
         }
 
     def channel_payloads(self) -> Iterator[bytes]:
