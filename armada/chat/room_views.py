@@ -39,7 +39,7 @@ def unread_counts(user: User, room_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, 
         )
         .group_by(ChatMessage.room_id)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def _with_unread_counts(user: User, rooms: list[ChatRoom]) -> list[ChatRoom]:
