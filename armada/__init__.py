@@ -18,12 +18,12 @@ from armada import (
     observability,
     proxies,
     ratelimit,
+    realtime,
     secrets,
     security_headers,
     web,
 )
 from armada.extensions import api, db, migrate
-from armada.realtime import server as realtime
 from config import Config, config_from_env, load_dotenv_files
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")

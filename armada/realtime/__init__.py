@@ -1,2 +1,6 @@
-"""Real-time delivery: Socket.IO handlers (handlers.py), the one events emitter (events.py), and the server
-binding (server.py). Kept import-free so services can import `armada.realtime.events` without the handlers."""
+"""Real-time delivery: Socket.IO handlers (handlers.py), the one events emitter (events.py), the managers that
+reach sockets on every process (managers.py), and the server binding (server.py)."""
+
+from armada.realtime.server import init_app
+
+__all__ = ["init_app"]
