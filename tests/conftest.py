@@ -16,7 +16,7 @@ from sqlalchemy import event, make_url
 from armada import create_app
 from armada.extensions import db
 from config import TestingConfig
-from tests.support import ApiClient, QueryCounter, empty_all_tables, postgres_database
+from tests.helpers.support import ApiClient, QueryCounter, empty_all_tables, postgres_database
 
 PG_ENV = "ARMADA_TEST_DATABASE_URL"
 REDIS_ENV = "ARMADA_TEST_REDIS_URL"
