@@ -3,13 +3,8 @@ SQL round trips on the paths every client hits all the time, and that the cheape
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from tests.helpers.servers import ROOT, SECRETS, base_env
 from tests.helpers.support import Actor, ApiClient, QueryCounter
 
 
@@ -79,13 +74,3 @@ def test_sends_after_a_send_in_the_same_room_see_fresh_counters(pair: tuple[Acto
     assert rooms[0]["unread_count"] == 3 and rooms[0]["last_message"]["id"] == ids[-1]
 
 
-def test_the_production_entry_point_freezes_its_startup_heap_and_keeps_collecting(tmp_path: Path) -> None:
-    # wsgi.py's gc.freeze(): without it, every full collection walked the whole startup heap again (BENCHMARKS.md).
-    code = "import gc, wsgi; print(gc.get_freeze_count(), gc.isenabled(), len(gc.get_objects(2)))"
-    env = base_env(DATABASE_URL=f"sqlite:///{tmp_path / 'armada.db'}", **SECRETS)
-    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr[-3000:]
-    frozen, enabled, oldest = run.stdout.split()
-    # Flask, SQLAlchemy, marshmallow, gevent and the app: well over 100,000 objects, and hardly any left in the
-    # oldest generation that full collections walk (only what the print itself made).
-    assert int(frozen) > 100_000 and enabled == "True" and int(oldest) < 1_000, run.stdout

@@ -22,21 +22,10 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from PIL import Image, ImageChops, ImageDraw
-from playwright.sync_api import Browser, Dialog, Locator, Page, Playwright, Response, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Locator, Page, Response, expect
 
 from tests.helpers.servers import ROOT, Server, serve_fresh
 
-CHROMIUM = "/usr/bin/chromium"
-# Headless, and quiet: nothing but the page itself talks to the network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WAIT_MS = 10_000
 VIEWPORT = {"width": 960, "height": 720}
 PASSWORD = "correct horse battery"
@@ -137,20 +126,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("web_client")
     with serve_fresh(tmp, prefix="armada_web", STORAGE_BACKEND="local", MEDIA_ROOT=str(tmp / "media")) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
-    launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-    yield launched
-    launched.close()
 
 
 def open_window(browser: Browser, server: Server, name: str) -> Window:

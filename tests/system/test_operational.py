@@ -1,5 +1,9 @@
 """Operational safety over real gunicorn processes: security headers, CORS, request ids, logs without secrets,
-bounded Socket.IO messages, refused weak secrets, and Redis with a password and TLS."""
+bounded Socket.IO messages, refused weak secrets, and Redis with a password and TLS.
+
+The same in process: tests/api/test_operational.py; redaction and the settings: tests/unit; the docs page in
+Chromium: tests/browser/test_docs_page.py.
+"""
 
 from __future__ import annotations
 
@@ -22,17 +26,9 @@ import pytest
 import redis
 import requests
 import socketio
-from playwright.sync_api import expect, sync_playwright
-from flask import Flask
 from socketio.exceptions import ConnectionError as SocketConnectionError
-from sqlalchemy import text as sql_text
-from sqlalchemy.exc import DBAPIError
 
-import config
-from armada.extensions import db
-from armada.observability import incoming_request_id, redact
 from armada.security_headers import API_CSP
-from config import ConfigError, DevelopmentConfig, ProductionConfig
 from tests.helpers.servers import (
     ROOT,
     SECRETS,
@@ -54,8 +50,6 @@ GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 # gunicorn's own lines (its arbiter starting and booting the worker, before the app configures logging).
 GUNICORN_LINE = re.compile(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[[A-Z]+\] ")
 LOG_SECONDS = 10
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 PASSWORD = "pass word 123"  # tests/servers.py HttpUser's
 
 
@@ -232,25 +226,6 @@ def test_the_docs_page_allows_exactly_its_own_inline_script(server: Server) -> N
     policy = response.headers["Content-Security-Policy"]
     assert re.search(r"script-src 'self' 'sha256-[A-Za-z0-9+/]+=*'(;|$)", policy), policy
     assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
-
-
-def test_the_docs_page_renders_under_its_policy_in_chromium(server: Server) -> None:
-    assert os.path.exists(CHROMIUM), "Debian's chromium is not installed"
-    violations: list[str] = []
-    page_errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
-            page.on("pageerror", lambda error: page_errors.append(str(error)))
-            page.goto(f"{server.url}/api/docs")
-            # The title and an operation's summary come from the OpenAPI document the page's script fetched.
-            expect(page.get_by_role("heading", name=re.compile("Armada chat API"))).to_be_visible(timeout=10_000)
-            expect(page.get_by_text("Whether the service and its database answer").first).to_be_visible()
-        finally:
-            browser.close()
-    assert not violations and not page_errors, (violations, page_errors)
 
 
 def test_hsts_goes_out_over_https_only(server: Server, configured: Server) -> None:
@@ -460,50 +435,6 @@ def test_text_logs_carry_request_ids_and_no_query_strings(configured: Server) ->
     assert "not-to-be-logged" not in configured.log.read_text(errors="replace")
 
 
-@pytest.mark.parametrize(
-    ("text", "leaked"),
-    [
-        ("GET /socket.io/?EIO=4&token=abc.def.ghi&transport=polling", "abc.def.ghi"),
-        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "c2lnbmF0dXJl"),
-        ("refused eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl at connect", "eyJzdWIiOiIxIn0"),
-        ("{'email': 'a@example.com', 'password': 'hunter2 hunter2'}", "hunter2"),
-        ('{"refresh_token": "opaque-value"}', "opaque-value"),
-        ("Error 111 connecting to redis://:p4ssw0rd@cache:6379/0", "p4ssw0rd"),
-        ("postgresql+psycopg://armada:s3cret@db/armada", "s3cret"),
-        ("/socket.io/?EIO=4&transport=polling&sid=AbCdEf123&PASSWORD=x1", "AbCdEf123"),
-        ("POST /api/media/WyJhYmMiXQ.Zx9aQ.c2ln 405", "WyJhYmMiXQ"),
-        ("Exception on /api/media/WyJhYmMiXQ.Zx9aQ.c2ln/ [GET]", "c2ln"),
-        ("GET /api/media/upload/WyJ4In0.abc.def?x=1 405", "WyJ4In0"),
-        ("GET /api/media//WyJhYmMiXQ.Zx9aQ.c2ln 308", "WyJhYmMiXQ"),
-        ("GET //api//media/upload//WyJ4In0.abc.def 405", "WyJ4In0"),
-    ],
-)
-def test_redact_removes_secrets_and_keeps_the_rest(text: str, leaked: str) -> None:
-    cleaned = redact(text)
-    assert leaked not in cleaned and "[redacted" in cleaned
-    assert redact(cleaned) == cleaned
-
-
-def test_a_database_errors_text_leaves_out_the_statements_values(app: Flask) -> None:
-    """What a failed statement says (logged, or in a 500's traceback) never carries its values: message texts,
-    password hashes, session ids."""
-    with app.app_context():
-        with pytest.raises(DBAPIError) as failure:
-            db.session.execute(sql_text("SELECT * FROM no_such_table WHERE x = :secret"), {"secret": "s3cret-value"})
-        db.session.rollback()
-    assert "no_such_table" in str(failure.value) and "s3cret-value" not in str(failure.value)
-
-
-def test_redact_leaves_ordinary_messages_alone() -> None:
-    for text in ["GET /api/health 200", "Invalid session abc", "user 3f2a joined room 9", "ünïcode ✓"]:
-        assert redact(text) == text
-
-
-@pytest.mark.parametrize(("value", "kept"), [("abc", True), ("a" * 201, False), ("", False), (None, False)])
-def test_incoming_request_id_bounds(value: str | None, kept: bool) -> None:
-    assert incoming_request_id(value) == (value if kept else None)
-
-
 # ---- bounded Socket.IO messages --------------------------------------------------------------------------------
 
 
@@ -579,37 +510,6 @@ def test_a_refused_secret_is_named_but_never_printed(tmp_path: Path) -> None:
     output = stderr.decode(errors="replace")
     assert process.returncode != 0
     assert "SECRET_KEY must be set" in output and weak not in output, output[-2000:]
-
-
-def test_log_format_defaults_to_json_in_production_only() -> None:
-    assert ProductionConfig(SECRETS).LOG_FORMAT == "json"
-    assert DevelopmentConfig({}).LOG_FORMAT == "text"
-    assert config.TestingConfig({}).LOG_FORMAT == "text"
-    assert ProductionConfig({**SECRETS, "LOG_FORMAT": "Text"}).LOG_FORMAT == "text"
-    assert DevelopmentConfig({"LOG_LEVEL": "warning"}).LOG_LEVEL == "WARNING"
-    assert DevelopmentConfig({}).HSTS_SECONDS == 31536000
-    assert DevelopmentConfig({}).TRUSTED_PROXIES == 0  # no forwarding header believed unless a deployment says so
-    assert ProductionConfig({**SECRETS, "TRUSTED_PROXIES": "2"}).TRUSTED_PROXIES == 2
-
-
-@pytest.mark.parametrize(
-    "env",
-    [
-        {"LOG_FORMAT": "xml"},
-        {"LOG_FORMAT": "json\x00"},
-        {"LOG_LEVEL": "loud"},
-        {"LOG_LEVEL": "10"},
-        {"HSTS_SECONDS": "a year"},
-        {"TRUSTED_PROXIES": "-1"},
-        {"TRUSTED_PROXIES": "11"},
-        {"TRUSTED_PROXIES": "one"},
-        {"TRUSTED_PROXIES": "1\x00"},
-    ],
-)
-def test_bad_operational_settings_are_config_errors_naming_them(env: dict[str, str]) -> None:
-    (name,) = env
-    with pytest.raises(ConfigError, match=name):
-        DevelopmentConfig(env)
 
 
 # ---- Redis with a password and TLS ---------------------------------------------------------------------------------

@@ -234,3 +234,84 @@ def test_development_config_with_no_secrets_gets_generated_keys(tmp_path: Path) 
     armada.secrets.init_app(app)
     assert app.config["JWT_SECRET_KEY"] == (tmp_path / "jwt_secret_key.txt").read_text().strip()
     assert app.config["SECRET_KEY"] == (tmp_path / "secret_key.txt").read_text().strip()
+
+
+# --- logs, HSTS and proxies -----------------------------------------------------------------------------
+
+
+def test_log_format_defaults_to_json_in_production_only() -> None:
+    assert config.ProductionConfig(strong_secrets()).LOG_FORMAT == "json"
+    assert config.DevelopmentConfig({}).LOG_FORMAT == "text"
+    assert config.TestingConfig({}).LOG_FORMAT == "text"
+    assert config.ProductionConfig({**strong_secrets(), "LOG_FORMAT": "Text"}).LOG_FORMAT == "text"
+    assert config.DevelopmentConfig({"LOG_LEVEL": "warning"}).LOG_LEVEL == "WARNING"
+    assert config.DevelopmentConfig({}).HSTS_SECONDS == 31536000
+    assert config.DevelopmentConfig({}).TRUSTED_PROXIES == 0  # no forwarding header believed unless a deployment says so
+    assert config.ProductionConfig({**strong_secrets(), "TRUSTED_PROXIES": "2"}).TRUSTED_PROXIES == 2
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"LOG_FORMAT": "xml"},
+        {"LOG_FORMAT": "json\x00"},
+        {"LOG_LEVEL": "loud"},
+        {"LOG_LEVEL": "10"},
+        {"HSTS_SECONDS": "a year"},
+        {"TRUSTED_PROXIES": "-1"},
+        {"TRUSTED_PROXIES": "11"},
+        {"TRUSTED_PROXIES": "one"},
+        {"TRUSTED_PROXIES": "1\x00"},
+    ],
+)
+def test_bad_operational_settings_are_config_errors_naming_them(env: dict[str, str]) -> None:
+    (name,) = env
+    with pytest.raises(ConfigError, match=name):
+        config.DevelopmentConfig(env)
+
+
+# --- rate limits ----------------------------------------------------------------------------------------
+
+
+def test_the_defaults_are_on_with_the_documented_limits() -> None:
+    cfg = config.DevelopmentConfig({})
+    assert cfg.RATE_LIMIT_ENABLED is True
+    assert (cfg.RATE_LIMIT_LOGIN, cfg.RATE_LIMIT_REGISTER) == ("10/minute;100/hour", "5/minute;30/hour")
+    assert (cfg.RATE_LIMIT_SEND_MESSAGE, cfg.RATE_LIMIT_CREATE_ROOM) == ("30/10 seconds;600/hour", "10/minute;200/day")
+    assert cfg.RATE_LIMIT_UPLOAD == "20/minute;300/day"
+    assert (cfg.RATE_LIMIT_SOCKET_SEND_MESSAGE, cfg.RATE_LIMIT_SOCKET_TYPING) == ("30/10 seconds", "10/second")
+    assert config.TestingConfig({}).RATE_LIMIT_ENABLED is False
+    assert config.TestingConfig({"RATE_LIMIT_ENABLED": "true"}).RATE_LIMIT_ENABLED is True
+
+
+@pytest.mark.parametrize(
+    "raw, enabled",
+    [("false", False), ("0", False), ("no", False), (" OFF ", False), ("true", True), ("1", True), ("Yes", True),
+     ("", True)],
+)
+def test_rate_limit_enabled_reads_the_usual_words(raw: str, enabled: bool) -> None:
+    assert config.DevelopmentConfig({"RATE_LIMIT_ENABLED": raw}).RATE_LIMIT_ENABLED is enabled
+
+
+@pytest.mark.parametrize("raw", ["maybe", "disabled", "tru", "\x00", "ｔｒｕｅ"])
+def test_rate_limit_enabled_refuses_anything_else(raw: str) -> None:
+    with pytest.raises(ConfigError, match="RATE_LIMIT_ENABLED"):
+        config.DevelopmentConfig({"RATE_LIMIT_ENABLED": raw})
+
+
+def test_a_limit_from_the_environment_is_used_as_given() -> None:
+    env = {"RATE_LIMIT_LOGIN": " 5 per minute ", "RATE_LIMIT_SOCKET_TYPING": "2/second,50/hour"}
+    cfg = config.DevelopmentConfig(env)
+    assert (cfg.RATE_LIMIT_LOGIN, cfg.RATE_LIMIT_SOCKET_TYPING) == ("5 per minute", "2/second,50/hour")
+    assert config.DevelopmentConfig({"RATE_LIMIT_LOGIN": ""}).RATE_LIMIT_LOGIN == "10/minute;100/hour"
+
+
+@pytest.mark.parametrize("setting", ["RATE_LIMIT_LOGIN", "RATE_LIMIT_UPLOAD", "RATE_LIMIT_SOCKET_TYPING"])
+@pytest.mark.parametrize(
+    "raw",
+    ["banana", "10/fortnight", "ten/minute", "10/minute;", "-1/minute", "0/minute", "10/minute\x00", "１０/minute",
+     "10/minute;0/hour", "10"],
+)
+def test_a_malformed_limit_is_refused_at_startup(setting: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=setting):
+        config.DevelopmentConfig({setting: raw})

@@ -1,14 +1,15 @@
-"""The web client ships the official socket.io-client unchanged, and loads nothing from outside Armada."""
+"""The web client ships the official socket.io-client unchanged, and loads nothing from outside Armada.
+
+How the app serves those files: tests/api/test_web_static.py.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
-from flask.testing import FlaskClient
+from tests.helpers.servers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "armada" / "web" / "static"
 NPM_CLIENT = ROOT / "tests" / "js" / "node_modules" / "socket.io-client"
 VENDORED = STATIC / "vendor" / "socket.io.esm.min.js"
@@ -65,32 +66,3 @@ def test_external_reference_pattern_catches_what_it_must() -> None:
         assert not EXTERNAL_REFERENCE.search(fine), fine
 
 
-def test_root_serves_the_client_with_a_strict_content_security_policy(client: FlaskClient) -> None:
-    response = client.get("/")
-    assert response.status_code == 200
-    assert response.mimetype == "text/html"
-    assert b'<script type="module" src="/static/app.js">' in response.data
-    policy = response.headers["Content-Security-Policy"]
-    assert "script-src 'self'" in policy and "object-src 'none'" in policy
-    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
-
-
-def test_static_assets_are_served_with_their_types(client: FlaskClient) -> None:
-    # Browsers run ES modules served as either JavaScript type (which one depends on the Python version).
-    scripts = {"text/javascript", "application/javascript"}
-    for path, mimetypes in [
-        ("/static/app.js", scripts),
-        ("/static/vendor/socket.io.esm.min.js", scripts),
-        ("/static/styles.css", {"text/css"}),
-    ]:
-        response = client.get(path)
-        assert response.status_code == 200, path
-        assert response.mimetype in mimetypes, path
-    assert client.get("/static/vendor/socket.io.esm.min.js").data == VENDORED.read_bytes()
-
-
-def test_unknown_static_file_is_a_404_and_the_api_is_untouched(client: FlaskClient) -> None:
-    assert client.get("/static/nope.js").status_code == 404
-    assert client.get("/static/../__init__.py").status_code == 404
-    health = client.get("/api/health")
-    assert health.status_code == 200 and health.get_json()["status"] == "ok"
