@@ -49,7 +49,7 @@ from tests.api.test_authorization_rest import (
     unknown,
     worlds,
 )
-from tests.system.test_realtime import assert_refused
+from tests.helpers.realtime import assert_refused
 
 WAIT = 5.0  # seconds a server-side disconnect may take
 

@@ -1,7 +1,5 @@
-"""A PostgreSQL server of a test's own, which the test may stop and start: the shared one is never stopped.
-
-(The private redis-server lives in tests/test_realtime_cluster.py as RedisProcess.)
-"""
+"""A PostgreSQL server or a redis-server of a test's own, which the test may stop and start: the shared ones are
+never stopped."""
 
 from __future__ import annotations
 
@@ -12,13 +10,16 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
+import redis
 
 from tests.helpers.servers import free_port
 
 START_SECONDS = 30
+REDIS_SECONDS = 10  # a redis-server starts, and stops, well within this
 
 
 def postgres_bindir() -> Path:
@@ -116,3 +117,45 @@ class PostgresCluster:
                 self.stop("immediate")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+class RedisProcess:
+    """A redis-server of this test's own, on its own port: the shared one is never stopped."""
+
+    def __init__(self, log: Path) -> None:
+        self.port = free_port()
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Its URL, as REDIS_URL takes it."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start it (again, on the same port) and wait until it answers."""
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed"
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        with self.log.open("ab") as sink:
+            self.process = subprocess.Popen([binary, *args], stdout=sink, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + REDIS_SECONDS
+        with redis.Redis.from_url(self.url, socket_connect_timeout=1) as client:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except redis.ConnectionError:
+                    assert self.process.poll() is None, self.log.read_text(errors="replace")[-2000:]
+                    assert time.monotonic() < deadline, "redis-server did not answer"
+                    time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop it, if it runs: refused connections from then on."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=REDIS_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=REDIS_SECONDS)

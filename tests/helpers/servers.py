@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from tests.helpers.support import postgres_database
 
@@ -56,7 +57,7 @@ def base_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in ("HOME", "LANG", "LC_ALL", "TMPDIR")}
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
     env["ARMADA_ENV"] = "production"
-    env["RATE_LIMIT_ENABLED"] = "false"  # tests of the limits turn them on (tests/test_rate_limits.py)
+    env["RATE_LIMIT_ENABLED"] = "false"  # tests of the limits turn them on (tests/system/test_rate_limits.py)
     env.update(overrides)
     return env
 
@@ -164,13 +165,16 @@ def serve_fresh(tmp_path: Path, prefix: str = "armada_server", **env: str) -> It
             yield server
 
 
+PASSWORD = "pass word 123"  # every HttpUser's
+
+
 class HttpUser:
     """A registered user talking to a server over real HTTP."""
 
     def __init__(self, http: requests.Session, url: str, name: str) -> None:
         self.http, self.url, self.name = http, url, name
         email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com"
-        body = {"email": email, "password": "pass word 123", "display_name": name}
+        body = {"email": email, "password": PASSWORD, "display_name": name}
         response = http.post(f"{url}/api/auth/register", json=body, timeout=10)
         assert response.status_code == 201, response.text
         data = response.json()
@@ -184,6 +188,47 @@ class HttpUser:
         return self.http.request(method, f"{url or self.url}{path}", headers=headers, timeout=10, **kwargs)
 
     def rooms(self) -> dict[str, dict[str, Any]]:
+        """The rooms this user is in, by id."""
         response = self.call("GET", "/api/chat/rooms")
         assert response.status_code == 200, response.text
         return {room["id"]: room for room in response.json()["items"]}
+
+    def email(self) -> str:
+        """This user's email, as the server has it."""
+        response = self.call("GET", "/api/users/me")
+        assert response.status_code == 200, response.text
+        return str(response.json()["email"])
+
+    def login_again(self, url: str | None = None) -> str:
+        """The access token of a new login session (logging out one session leaves the others)."""
+        body = {"email": self.email(), "password": PASSWORD}
+        response = self.http.post(f"{url or self.url}/api/auth/login", json=body, timeout=10)
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    def history(self, room_id: str, url: str | None = None, **params: str) -> list[dict[str, Any]]:
+        """One page of the room's messages, oldest first."""
+        response = self.call("GET", f"/api/chat/rooms/{room_id}/messages", url, params=params)
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+
+class SourceAddress(HTTPAdapter):
+    """Opens every connection from one local address."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+@contextmanager
+def client_at(address: str) -> Iterator[requests.Session]:
+    """An HTTP client whose connections come from `address` (any of 127.0.0.0/8 is this machine's loopback)."""
+    with requests.Session() as session:
+        session.mount("http://", SourceAddress(address))
+        yield session

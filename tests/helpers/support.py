@@ -1,4 +1,4 @@
-"""Test helpers: an API client that acts as a user, factories, a query counter, database plumbing."""
+"""Test helpers: an API client that acts as a user, a query counter, database plumbing."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy import Connection, event, make_url
 from werkzeug.test import TestResponse
 
 from armada.extensions import db
+from tests.helpers.factories import make_message, make_room
 
 _counter = itertools.count(1)
 
@@ -49,23 +50,18 @@ class Actor:
     def delete(self, path: str, **kw: Any) -> TestResponse:
         return self.client.delete(path, headers=self.headers, **kw)
 
-    # Factories: short, intention-revealing, and each asserts its own success.
+    # The factories (tests/helpers/factories.py) as the actor's own calls: each asserts its own success.
     def make_group(self, *others: Actor, name: str = "Team", **extra: Any) -> dict[str, Any]:
-        body = {"room_type": "group", "name": name, "member_ids": [o.id for o in others], **extra}
-        response = self.post("/api/chat/rooms", json=body)
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()
+        """A group of this actor's with the others (make_room)."""
+        return make_room(self, *others, name=name, **extra)
 
     def make_direct(self, other: Actor) -> dict[str, Any]:
-        response = self.post("/api/chat/rooms", json={"room_type": "direct", "member_ids": [other.id]})
-        assert response.status_code in (200, 201), response.get_json()
-        return response.get_json()
+        """This actor's direct room with the other, made now or already there (make_room)."""
+        return make_room(self, other, room_type="direct")
 
     def say(self, room: dict[str, Any] | str, content: str = "hello", **extra: Any) -> dict[str, Any]:
-        room_id = room if isinstance(room, str) else room["id"]
-        response = self.post("/api/chat/messages", json={"room_id": room_id, "content": content, **extra})
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()
+        """A message of this actor's in the room (make_message)."""
+        return make_message(self, room, content, **extra)
 
 
 @dataclass

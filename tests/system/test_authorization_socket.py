@@ -12,43 +12,17 @@ import pytest
 import requests
 
 from tests.api.test_authorization_rest import claims_of
-from tests.helpers.servers import SECRETS, HttpUser, Server
-from tests.system.test_realtime import Listener, about, assert_refused, join, make_group, ok, post, serving
+from tests.helpers.factories import make_message, make_room
+from tests.helpers.realtime import Listener, about, assert_refused, ok
+from tests.helpers.servers import SECRETS, HttpUser, Server, serve_fresh
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # Registering is not what these tests are about: a cheap password hash, and no limit on registrations.
     settings = {"PASSWORD_HASH_METHOD": "scrypt:1024:8:1", "RATE_LIMIT_ENABLED": "false"}
-    with serving(tmp_path_factory.mktemp("authorization"), **settings) as running:
+    with serve_fresh(tmp_path_factory.mktemp("authorization"), **settings) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
-
-
-@pytest.fixture
-def listeners() -> Iterator[Callable[[str], Listener]]:
-    """Makes recording python-socketio clients; every one is disconnected afterwards."""
-    opened: list[Listener] = []
-
-    def make(name: str) -> Listener:
-        opened.append(Listener(name))
-        return opened[-1]
-
-    yield make
-    for listener in opened:
-        listener.close()
-
-
-def connected(server: Server, listeners: Callable[[str], Listener], who: HttpUser) -> Listener:
-    listener = listeners(who.name)
-    listener.connect(server.url, {"token": who.token})
-    listener.wait_for("connected")
-    return listener
 
 
 REAL_EVENTS: dict[str, tuple[Callable[[str, str], dict[str, Any]], str]] = {
@@ -62,21 +36,21 @@ REAL_EVENTS: dict[str, tuple[Callable[[str, str], dict[str, Any]], str]] = {
 @pytest.mark.parametrize("event", list(REAL_EVENTS))
 @pytest.mark.parametrize("who", ["non_member", "removed_while_joined"])
 def test_on_a_real_server_an_outsiders_event_gets_the_answer_for_a_missing_room_and_reaches_nobody(
-    server: Server, http: requests.Session, listeners: Callable[[str], Listener], who: str, event: str
+    user: Callable[[str], HttpUser], connect: Callable[..., Listener], who: str, event: str
 ) -> None:
-    alice, bob, carol = (HttpUser(http, server.url, name) for name in ("Alice", "Bob", "Carol"))
-    room = make_group(alice, bob)["id"]
-    first = post(alice, room, "before")
-    watcher = connected(server, listeners, alice)
-    join(watcher, room)
+    alice, bob, carol = user("Alice"), user("Bob"), user("Carol")
+    room = make_room(alice, bob)["id"]
+    first = make_message(alice, room, "before")
+    watcher = connect(alice)
+    watcher.join(room)
     if who == "removed_while_joined":
-        intruder = connected(server, listeners, bob)
-        join(intruder, room)
+        intruder = connect(bob)
+        intruder.join(room)
         ok(alice.call("DELETE", f"/api/chat/rooms/{room}/members/{bob.id}"), 204)
         intruder.wait_for("member_removed")
         watcher.wait_for("member_removed")
     else:
-        intruder = connected(server, listeners, carol)
+        intruder = connect(carol)
     seen = len(watcher.events)
     payload, code = REAL_EVENTS[event]
     hidden = intruder.call(event, payload(room, first["id"]))
@@ -86,7 +60,7 @@ def test_on_a_real_server_an_outsiders_event_gets_the_answer_for_a_missing_room_
     assert intruder.wait_for("error") == hidden["error"]
     # Events of one process reach a socket in order: once Alice's own message arrives, anything the refused event
     # had caused would have arrived before it.
-    sentinel = post(alice, room, "sentinel")
+    sentinel = make_message(alice, room, "sentinel")
     watcher.wait_for("new_message", about(sentinel["id"]))
     assert [(name, data) for name, data in watcher.events[seen:]] == [
         ("new_message", {"room_id": room, "message": sentinel})
@@ -103,9 +77,14 @@ def sign(claims: dict[str, Any], algorithm: str = "HS256") -> str:
 
 @pytest.mark.parametrize("kind", ["alg_none", "hs384_same_key", "no_exp", "sibling_of_a_logged_out_token"])
 def test_on_a_real_server_a_bad_token_cannot_connect(
-    server: Server, http: requests.Session, listeners: Callable[[str], Listener], kind: str
+    server: Server,
+    http: requests.Session,
+    user: Callable[[str], HttpUser],
+    sockets: Callable[..., Listener],
+    connect: Callable[..., Listener],
+    kind: str,
 ) -> None:
-    alice = HttpUser(http, server.url, "Alice")
+    alice = user("Alice")
     claims = claims_of(alice.token)
     if kind == "sibling_of_a_logged_out_token":
         # The refresh flow's new access token belongs to the same login: logging out with the first revokes both.
@@ -120,9 +99,9 @@ def test_on_a_real_server_a_bad_token_cannot_connect(
             "hs384_same_key": (sign(claims, "HS384"), "invalid_token"),
             "no_exp": (sign({k: v for k, v in claims.items() if k != "exp"}), "invalid_token"),
         }[kind]
-    refusal = listeners("Alice").refusal(server.url, {"token": token})
+    refusal = sockets("Alice").refusal(server.url, {"token": token})
     assert refusal["data"] == {"code": code} and refusal["message"]
     # The genuine token still works, unless that login was logged out.
     if code != "token_revoked":
-        connected(server, listeners, alice)
+        connect(alice)
 

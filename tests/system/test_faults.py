@@ -1,7 +1,7 @@
 """Faults under traffic, on real servers: PostgreSQL or Redis restarted (or frozen) while messages flow, PostgreSQL
 cut off by a network partition, slow upload clients, SIGTERM.
 
-Every service stopped here is one the test started itself (tests/private_services.py, RedisProcess): the shared
+Every service stopped here is one the test started itself (tests/helpers/private_services.py): the shared
 PostgreSQL and Redis are never touched.
 """
 
@@ -29,19 +29,14 @@ import requests
 import socketio
 from sqlalchemy import make_url
 
-from tests.helpers.private_services import PostgresCluster
+from tests.helpers.factories import make_message, make_room
+from tests.helpers.private_services import PostgresCluster, RedisProcess
 from tests.helpers.servers import HttpUser, Server, fresh_database, group_alive, migrate, run_server, serve_fresh
-from tests.system.test_realtime_cluster import (  # noqa: F401 - own_redis is a fixture
+from tests.helpers.realtime import (
     Recorder,
-    RedisProcess,
     about,
     anything,
-    make_group,
-    once,
-    own_redis,
     poll_delivery,
-    post,
-    second_login,
     two_processes,
     wait_in_log,
     wait_listening,
@@ -251,8 +246,8 @@ def test_postgres_restart_during_traffic_answers_503_then_recovers_without_half_
     migrate(database_url)
     with run_server(database_url, tmp_path, "server") as server, requests.Session() as http:
         alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-        room_id = make_group(alice, bob)
-        bob_socket = Recorder("Bob").connect(server, bob.token)
+        room_id = make_room(alice, bob)["id"]
+        bob_socket = Recorder("Bob").open(server.url, bob.token)
         bob_socket.join(room_id)
         senders = [Sender(server.url, token, room_id, name) for token, name in ((alice.token, "a"), (bob.token, "b"))]
         try:
@@ -275,7 +270,7 @@ def test_postgres_restart_during_traffic_answers_503_then_recovers_without_half_
                 # A new socket is refused with the same reason (its token check reads the database).
                 newcomer = Recorder("Bob, connecting during the outage")
                 with pytest.raises(socketio.exceptions.ConnectionError):
-                    newcomer.connect(server, bob.token)
+                    newcomer.open(server.url, bob.token)
                 assert newcomer.wait_for("connect_error")["data"] == {"code": "database_unavailable"}
 
                 own_postgres.start()
@@ -321,7 +316,7 @@ def test_postgres_restart_during_traffic_answers_503_then_recovers_without_half_
             assert_counters_consistent(conn)
 
         # A new socket connects too (its token check reads the database).
-        Recorder("Bob again").connect(server, bob.token).close()
+        Recorder("Bob again").open(server.url, bob.token).close()
 
 
 # ---- PostgreSQL cut off by a network partition ----------------------------------------------------------------
@@ -409,7 +404,7 @@ def test_a_partition_from_postgres_answers_503_in_seconds_and_frees_the_locks_of
                 cluster.connect_local("armada") as watcher,
             ):
                 alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-                room_id = make_group(alice, bob)
+                room_id = make_room(alice, bob)["id"]
                 answer: list[Attempt] = []
                 body = {"room_id": room_id, "content": "sent as the network went", "client_id": "cut"}
                 sender = threading.Thread(
@@ -493,12 +488,12 @@ def test_redis_fault_during_traffic_keeps_every_message_and_delivery_resumes(
             requests.Session() as http,
         ):
             alice, bob, carol = (HttpUser(http, a.url, name) for name in ("Alice", "Bob", "Carol"))
-            room_id = make_group(alice, bob, carol)
+            room_id = make_room(alice, bob, carol)["id"]
             bob_on_a, carol_on_a, alice_on_b = Recorder("Bob@A"), Recorder("Carol@A"), Recorder("Alice@B")
             try:
-                bob_on_a.connect(a, bob.token).join(room_id)
-                carol_on_a.connect(a, carol.token).join(room_id)
-                alice_on_b.connect(b, alice.token).join(room_id)
+                bob_on_a.open(a.url, bob.token).join(room_id)
+                carol_on_a.open(a.url, carol.token).join(room_id)
+                alice_on_b.open(b.url, alice.token).join(room_id)
                 wait_listening(own_redis.url, channel, 2)
                 sender = Sender(b.url, alice.token, room_id, "b")  # posts on B; Bob and Carol listen on A
                 with sending(sender):
@@ -538,7 +533,7 @@ def test_redis_fault_during_traffic_keeps_every_message_and_delivery_resumes(
                 assert stored == accepted | {"sock-1": ack["message"]["id"]}
 
                 # Nothing arrived twice; what Bob missed live he gets from the catch-up call.
-                heard = [data["message"]["id"] for data in bob_on_a.received("new_message")]
+                heard = [data["message"]["id"] for data in bob_on_a.matching("new_message")]
                 assert len(heard) == len(set(heard)), "a message was delivered twice"
                 caught_up: list[str] = []
                 cursor: str | None = first.body["id"]
@@ -552,7 +547,7 @@ def test_redis_fault_during_traffic_keeps_every_message_and_delivery_resumes(
                 later = {x.body["id"] for x in attempts[resumed:]}
                 for message_id in later:
                     bob_on_a.wait_for("new_message", about(message_id))
-                assert later and not carol_on_a.received("new_message", lambda d: d["message"]["id"] in later)
+                assert later and not carol_on_a.matching("new_message", lambda d: d["message"]["id"] in later)
 
                 # A -> B resumed too, and neither process was restarted.
                 reply = bob.call("POST", "/api/chat/messages", a.url, json={"room_id": room_id, "content": "back"})
@@ -578,8 +573,8 @@ def test_removal_and_logout_missed_during_redis_outage_apply_when_postgres_comes
     with two_processes(database_url, tmp_path, **queue) as cluster:
         a, b, http = cluster.a, cluster.b, cluster.http
         alice, bob, carol = cluster.user("Alice"), cluster.user("Bob"), cluster.user("Carol")
-        room_id = make_group(alice, bob, carol)
-        other_token = second_login(cluster, bob)
+        room_id = make_room(alice, bob, carol)["id"]
+        other_token = bob.login_again()
         bob_on_a, carol_on_a = cluster.socket(a, bob), cluster.socket(a, carol)
         bob_other_session = cluster.socket(a, bob, other_token)
         for recorder in (bob_on_a, carol_on_a, bob_other_session):
@@ -605,10 +600,10 @@ def test_removal_and_logout_missed_during_redis_outage_apply_when_postgres_comes
         assert carol_on_a.client.connected and bob_other_session.client.connected
         own_postgres.start()
 
-        assert once(carol_on_a, "member_removed", anything) == {"room_id": room_id, "user_id": carol.id}
+        assert carol_on_a.exactly_one("member_removed", anything) == {"room_id": room_id, "user_id": carol.id}
         bob_other_session.wait_for("disconnect", timeout=RECOVERY_SECONDS)
         poll_delivery(alice, b, room_id, bob_on_a)
-        last = post(alice, b, room_id, "after both came back")["id"]
+        last = make_message(alice, room_id, "after both came back", url=b.url)["id"]
         bob_on_a.wait_for("new_message", about(last))
         carol_on_a.assert_no("new_message")
         assert bob_on_a.client.connected and carol_on_a.client.connected
@@ -740,7 +735,7 @@ def test_sigterm_closes_websocket_and_polling_clients_and_exits_before_the_grace
     with serve_fresh(tmp_path) as server:
         with requests.Session() as session:
             alice, bob = HttpUser(session, server.url, "Alice"), HttpUser(session, server.url, "Bob")
-            room_id = make_group(alice, bob)
+            room_id = make_room(alice, bob)["id"]
         on_websocket = Recorder("Alice (websocket)")
         on_polling = Recorder("Bob (long-polling)")
         try:
@@ -748,7 +743,7 @@ def test_sigterm_closes_websocket_and_polling_clients_and_exits_before_the_grace
             # first so that the server comes to it before the others: it must not hold up their closing.
             silent = requests.get(f"{server.url}/socket.io/?EIO=4&transport=polling", timeout=REQUEST_SECONDS)
             assert silent.status_code == 200 and '"sid"' in silent.text, silent.text
-            on_websocket.connect(server, alice.token).join(room_id)
+            on_websocket.open(server.url, alice.token).join(room_id)
             on_polling.client.connect(
                 server.url, auth={"token": bob.token}, transports=["polling"], socketio_path="socket.io"
             )

@@ -17,6 +17,7 @@ import jwt
 import pytest
 import requests
 
+from tests.helpers.factories import make_room
 from tests.helpers.servers import ROOT, HttpUser, Server, serve_fresh
 
 JS_DIR = ROOT / "tests" / "js"
@@ -30,12 +31,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp_path = tmp_path_factory.mktemp("js_client")
     with serve_fresh(tmp_path, prefix="armada_js") as running:
         yield running
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
 
 
 class NodeClient:
@@ -98,13 +93,6 @@ def node_client(server: Server, token: str | None, **config: Any) -> Iterator[No
         process.wait(timeout=10)
 
 
-def make_group(owner: HttpUser, *others: HttpUser) -> str:
-    body = {"room_type": "group", "name": "JS crew", "member_ids": [other.id for other in others]}
-    response = owner.call("POST", "/api/chat/rooms", json=body)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
 @contextmanager
 def joined(server: Server, user: HttpUser, room_id: str, **config: Any) -> Iterator[NodeClient]:
     """A node client of `user` that has joined `room_id` (its join acknowledged) after upgrading to websocket."""
@@ -117,7 +105,7 @@ def test_js_client_connects_with_auth_token_upgrades_to_websocket_and_joins(
     server: Server, http: requests.Session
 ) -> None:
     alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_group(alice, bob)
+    room_id = make_room(alice, bob)["id"]
     with node_client(server, alice.token, room_id=room_id, wait_upgrade=True) as client:
         # Default transports: the handshake is long-polling, then the client upgrades to websocket.
         assert client.wait_for("open") == {"transport": "polling"}
@@ -139,7 +127,7 @@ def test_js_client_hears_connected_first(server: Server, http: requests.Session)
 
 def test_js_client_cannot_join_a_room_it_is_not_a_member_of(server: Server, http: requests.Session) -> None:
     alice, bob, eve = (HttpUser(http, server.url, name) for name in ("Alice", "Bob", "Eve"))
-    room_id = make_group(alice, bob)
+    room_id = make_room(alice, bob)["id"]
     # The refusal is the same as for a room that does not exist, as over REST: existence is not revealed.
     rest = eve.call("GET", f"/api/chat/rooms/{room_id}")
     assert rest.status_code == 404, rest.text
@@ -152,7 +140,7 @@ def test_js_client_receives_new_message_posted_over_rest_by_another_member(
     server: Server, http: requests.Session
 ) -> None:
     alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_group(alice, bob)
+    room_id = make_room(alice, bob)["id"]
     with joined(server, alice, room_id, until="new_message") as client:
         body = {"room_id": room_id, "content": "hello from REST 🚀"}
         posted = bob.call("POST", "/api/chat/messages", json=body)
@@ -170,7 +158,7 @@ def test_js_client_typing_reaches_the_other_js_client_but_not_the_typist(
     server: Server, http: requests.Session
 ) -> None:
     alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_group(alice, bob)
+    room_id = make_room(alice, bob)["id"]
     with (
         joined(server, alice, room_id) as listener,
         joined(server, bob, room_id, typing={"is_typing": True}) as typist,
@@ -186,7 +174,7 @@ def test_js_client_typing_sent_right_after_join_like_the_seed_is_forwarded(
 ) -> None:
     """The seed's JS example emits join_room then typing without waiting: the server must keep their order."""
     alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_group(alice, bob)
+    room_id = make_room(alice, bob)["id"]
     pipelined = {"room_id": room_id, "pipelined": True, "typing": {"is_typing": True}}
     with joined(server, alice, room_id) as listener:
         for _ in range(5):  # a fresh connection each time: the first one of a process can win the race by luck

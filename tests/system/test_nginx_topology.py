@@ -37,9 +37,19 @@ from typing import Any
 import pytest
 import requests
 
-from tests.helpers.servers import ROOT, HttpUser, Server, free_port, fresh_database, kill_group, migrate, run_server
-from tests.system.test_rate_limits import client_at, email_of
-from tests.system.test_realtime_cluster import wait_listening
+from tests.helpers.factories import make_message, make_room
+from tests.helpers.realtime import about, wait_listening
+from tests.helpers.servers import (
+    ROOT,
+    HttpUser,
+    Server,
+    client_at,
+    free_port,
+    fresh_database,
+    kill_group,
+    migrate,
+    run_server,
+)
 
 pytestmark = [pytest.mark.needs_postgres, pytest.mark.needs_redis]
 
@@ -305,24 +315,6 @@ def topology(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             yield Topology(a, b, proxy, redis_url, channel, http)
 
 
-def make_group(owner: HttpUser, *members: HttpUser) -> str:
-    body = {"room_type": "group", "name": "Fleet", "member_ids": [member.id for member in members]}
-    response = owner.call("POST", "/api/chat/rooms", json=body)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-def post(user: HttpUser, url: str, room_id: str, content: str) -> str:
-    """Send a message over REST to `url` (nginx or one instance); its id."""
-    response = user.call("POST", "/api/chat/messages", url, json={"room_id": room_id, "content": content})
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-def about(message_id: str) -> Callable[[Any], bool]:
-    return lambda data: data["message"]["id"] == message_id
-
-
 def upgraded_and_joined(client: JsClient, room_id: str) -> str:
     """The client opened with long-polling, upgraded to websocket and joined over it; its engine.io session id."""
     opened = client.wait_for("open")
@@ -341,7 +333,7 @@ def upgraded_and_joined(client: JsClient, room_id: str) -> str:
 def test_js_client_upgrades_through_nginx_and_events_cross_instances_exactly_once(topology: Topology) -> None:
     proxy, http = topology.proxy, topology.http
     alice, bob = HttpUser(http, proxy.url, "Alice"), HttpUser(http, proxy.url, "Bob")
-    room_id = make_group(alice, bob)
+    room_id = make_room(alice, bob)["id"]
 
     with js_client(proxy.url, alice.token, room_id) as through_nginx:
         sid = upgraded_and_joined(through_nginx, room_id)
@@ -354,10 +346,10 @@ def test_js_client_upgrades_through_nginx_and_events_cross_instances_exactly_onc
             wait_listening(topology.redis_url, topology.channel, 2)  # each instance listens from its first socket
 
             # Straight to the instance nginx does not use for Alice: reaches her only through Redis.
-            across_to_nginx = post(bob, elsewhere.url, room_id, "from the other instance 🚀")
+            across_to_nginx = make_message(bob, room_id, "from the other instance 🚀", url=elsewhere.url)["id"]
             # Through nginx, so to Alice's instance (checked in its log): reaches Bob only through Redis.
             logged = len(proxy.requests())
-            across_to_direct = post(alice, proxy.url, room_id, "through nginx ✅")
+            across_to_direct = make_message(alice, room_id, "through nginx ✅", url=proxy.url)["id"]
             sent = proxy.wait_for(lambda r: (r.method, r.target) == ("POST", "/api/chat/messages"), since=logged)
             assert (sent.status, topology.instance(sent.upstream)) == (201, sticky)
 
@@ -449,7 +441,7 @@ def test_nginx_access_log_holds_no_token_or_media_credential(topology: Topology)
 
 def test_each_client_behind_nginx_has_its_own_login_count_and_its_own_address_in_the_log(topology: Topology) -> None:
     proxy = topology.proxy
-    email = email_of(HttpUser(topology.http, proxy.url, "Dana"))
+    email = HttpUser(topology.http, proxy.url, "Dana").email()
 
     def login(client: requests.Session, password: str, forged: str) -> requests.Response:
         body = {"email": email, "password": password}

@@ -29,7 +29,10 @@ import socketio
 from socketio.exceptions import ConnectionError as SocketConnectionError
 
 from armada.security_headers import API_CSP
+from tests.helpers.factories import make_message, make_room
+from tests.helpers.realtime import about, cluster_on
 from tests.helpers.servers import (
+    PASSWORD,
     ROOT,
     SECRETS,
     HttpUser,
@@ -42,7 +45,6 @@ from tests.helpers.servers import (
     procfile_line,
     run_server,
 )
-from tests.system.test_realtime_cluster import about, cluster_on, make_group, once, post
 
 MESSAGE_LIMIT = 64 * 1024  # SOCKETIO_MAX_MESSAGE_BYTES and MAX_REQUEST_BYTES of the module's server
 APP_ORIGIN, ADMIN_ORIGIN = "https://app.example.com", "https://admin.example.com"
@@ -50,7 +52,6 @@ GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 # gunicorn's own lines (its arbiter starting and booting the worker, before the app configures logging).
 GUNICORN_LINE = re.compile(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[[A-Z]+\] ")
 LOG_SECONDS = 10
-PASSWORD = "pass word 123"  # tests/servers.py HttpUser's
 
 
 @pytest.fixture(scope="module")
@@ -76,12 +77,6 @@ def configured(database: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     env = {"ALLOWED_ORIGINS": f"{APP_ORIGIN}, {ADMIN_ORIGIN}", "HSTS_SECONDS": "0", "LOG_FORMAT": "text"}
     with run_server(database, tmp_path_factory.mktemp("configured"), **env) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
 
 
 @pytest.fixture(scope="module")
@@ -352,7 +347,7 @@ def test_the_log_holds_no_password_or_token_and_every_record_is_json_with_a_requ
     server: Server, http: requests.Session
 ) -> None:
     carol = HttpUser(http, server.url, "Carol")
-    email = carol.call("GET", "/api/users/me").json()["email"]
+    email = carol.email()
     wrong_password = f"wrong {uuid.uuid4().hex}"
     failed = http.post(f"{server.url}/api/auth/login", json={"email": email, "password": wrong_password}, timeout=10)
     assert failed.status_code == 401
@@ -591,11 +586,11 @@ def test_events_cross_processes_through_a_redis_with_a_password_over_tls(
 
     with cluster_on(secured_redis.url(), tmp_path) as cluster:
         alice, bob = cluster.user("Alice"), cluster.user("Bob")
-        room_id = make_group(alice, bob)
+        room_id = make_room(alice, bob)["id"]
         bob_on_a = cluster.socket(cluster.a, bob)
         bob_on_a.join(room_id)
-        message = post(alice, cluster.b, room_id, "across a Redis with a password, over TLS")
-        once(bob_on_a, "new_message", about(message["id"]))
+        message = make_message(alice, room_id, "across a Redis with a password, over TLS", url=cluster.b.url)
+        bob_on_a.exactly_one("new_message", about(message["id"]))
         for server in (cluster.a, cluster.b):
             text = server.log.read_text(errors="replace")
             password = secured_redis.password

@@ -21,12 +21,22 @@ import pytest
 import redis
 import requests
 from limits import parse_many
-from requests.adapters import HTTPAdapter
 
-from tests.helpers.servers import SECRETS, HttpUser, Server, free_port, fresh_database, migrate, run_server, serve_fresh
-from tests.system.test_realtime import Listener
+from tests.helpers.factories import make_room, post_message
+from tests.helpers.realtime import Listener
+from tests.helpers.servers import (
+    PASSWORD,
+    SECRETS,
+    HttpUser,
+    Server,
+    client_at,
+    free_port,
+    fresh_database,
+    migrate,
+    run_server,
+    serve_fresh,
+)
 
-PASSWORD = "pass word 123"  # HttpUser's
 LIMITED = {
     "RATE_LIMIT_ENABLED": "true",
     "RATE_LIMIT_LOGIN": "3/minute",
@@ -44,25 +54,6 @@ ADDRESSES = (f"127.0.0.{n}" for n in itertools.count(2))
 
 
 # ---- clients at addresses of their own ---------------------------------------------------------------------
-
-
-class SourceAddress(HTTPAdapter):
-    """Opens every connection from one local address."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["source_address"] = (self.address, 0)
-        super().init_poolmanager(*args, **kwargs)
-
-
-@contextmanager
-def client_at(address: str) -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        session.mount("http://", SourceAddress(address))
-        yield session
 
 
 @pytest.fixture
@@ -88,23 +79,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("limits")
     with serve_fresh(tmp, prefix="armada_limits", MEDIA_ROOT=str(tmp / "media"), **LIMITED) as running:
         yield running
-
-
-@pytest.fixture
-def sockets() -> Iterator[Callable[[HttpUser], Listener]]:
-    """Connects recording sockets as users of `server`; all disconnected afterwards."""
-    opened: list[Listener] = []
-
-    def connect(who: HttpUser) -> Listener:
-        listener = Listener(who.name)
-        opened.append(listener)
-        listener.connect(who.url, {"token": who.token})
-        listener.wait_for("connected")
-        return listener
-
-    yield connect
-    for listener in opened:
-        listener.client.disconnect()
 
 
 # ---- helpers -----------------------------------------------------------------------------------------------
@@ -140,31 +114,13 @@ def assert_refused_ack(ack: Any, limit: str) -> dict[str, Any]:
     return error
 
 
-def email_of(who: HttpUser) -> str:
-    response = who.call("GET", "/api/users/me")
-    assert response.status_code == 200, response.text
-    return str(response.json()["email"])
-
-
 def login(http: requests.Session, server: Server, email: str, password: str = PASSWORD) -> requests.Response:
     return http.post(f"{server.url}/api/auth/login", json={"email": email, "password": password}, timeout=10)
 
 
-def make_group(owner: HttpUser, *members: HttpUser) -> str:
-    body = {"room_type": "group", "name": "Crew", "member_ids": [m.id for m in members]}
-    response = owner.call("POST", "/api/chat/rooms", json=body)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-def post(sender: HttpUser, room_id: str, content: str, url: str | None = None) -> requests.Response:
-    return sender.call("POST", "/api/chat/messages", url=url, json={"room_id": room_id, "content": content})
-
-
-def history(who: HttpUser, room_id: str) -> list[str]:
-    response = who.call("GET", f"/api/chat/rooms/{room_id}/messages")
-    assert response.status_code == 200, response.text
-    return [m["content"] for m in response.json()["items"]]
+def contents_of(who: HttpUser, room_id: str) -> list[str]:
+    """The contents of the room's messages, oldest first: a refused message must not be among them."""
+    return [message["content"] for message in who.history(room_id)]
 
 
 # ---- per client address: login and register ------------------------------------------------------------------
@@ -173,7 +129,7 @@ def history(who: HttpUser, room_id: str) -> list[str]:
 def test_login_over_the_limit_is_a_429_with_retry_after_in_the_contract_format(
     server: Server, http: requests.Session
 ) -> None:
-    email = email_of(HttpUser(http, server.url, "Alice"))
+    email = HttpUser(http, server.url, "Alice").email()
     for _ in range(3):
         assert login(http, server, email, "wrong password").status_code == 401
     # Even the right password is refused now: the limit is what stops guessing.
@@ -184,7 +140,7 @@ def test_login_over_the_limit_is_a_429_with_retry_after_in_the_contract_format(
 def test_the_login_limit_is_per_client_address(
     server: Server, http: requests.Session, elsewhere: requests.Session
 ) -> None:
-    email = email_of(HttpUser(http, server.url, "Alice"))
+    email = HttpUser(http, server.url, "Alice").email()
     for _ in range(3):
         assert login(http, server, email, "wrong password").status_code == 401
     assert_rate_limited(login(http, server, email), "3 per 1 minute", "login attempts")
@@ -193,7 +149,7 @@ def test_the_login_limit_is_per_client_address(
 
 
 def test_forwarding_headers_do_not_move_a_client_to_another_address(server: Server, http: requests.Session) -> None:
-    email = email_of(HttpUser(http, server.url, "Alice"))
+    email = HttpUser(http, server.url, "Alice").email()
     forged = [
         {"X-Forwarded-For": "203.0.113.1"},
         {"X-Real-IP": "203.0.113.2"},
@@ -224,7 +180,7 @@ def forwarded_client() -> str:
 def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_login_count(
     proxied: Server, http: requests.Session
 ) -> None:
-    email = email_of(HttpUser(http, proxied.url, "Alice"))
+    email = HttpUser(http, proxied.url, "Alice").email()
     client, neighbour = forwarded_client(), forwarded_client()
 
     def attempt(forwarded_for: str | None, password: str = PASSWORD) -> requests.Response:
@@ -247,7 +203,7 @@ def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_login_count(
 def test_an_ipv6_client_is_counted_by_its_64_and_an_ipv4_one_by_its_address(
     proxied: Server, http: requests.Session
 ) -> None:
-    email = email_of(HttpUser(http, proxied.url, "Alice"))
+    email = HttpUser(http, proxied.url, "Alice").email()
     network = forwarded_client().removesuffix("::1")
 
     def attempt(forwarded_for: str) -> int:
@@ -328,15 +284,15 @@ def test_the_message_limit_is_per_user_and_a_refused_message_is_not_stored(
     server: Server, http: requests.Session
 ) -> None:
     alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_group(alice, bob)
+    room_id = make_room(alice, bob)["id"]
     for i in range(4):
-        assert post(alice, room_id, f"m{i}").status_code == 201
-    assert_rate_limited(post(alice, room_id, "one too many"), "4 per 1 minute", "messages")
+        assert post_message(alice, room_id, f"m{i}").status_code == 201
+    assert_rate_limited(post_message(alice, room_id, "one too many"), "4 per 1 minute", "messages")
     # Over the limit, a malformed send is refused the same way (the limit comes before validation).
     malformed = alice.call("POST", "/api/chat/messages", json={"room_id": "not a uuid"})
     assert_rate_limited(malformed, "4 per 1 minute", "messages")
-    assert post(bob, room_id, "bob is fine").status_code == 201
-    assert history(bob, room_id) == ["m0", "m1", "m2", "m3", "bob is fine"]
+    assert post_message(bob, room_id, "bob is fine").status_code == 201
+    assert contents_of(bob, room_id) == ["m0", "m1", "m2", "m3", "bob is fine"]
 
 
 def forged_token(who: HttpUser, **claims: Any) -> str:
@@ -348,7 +304,7 @@ def test_requests_refused_for_their_token_do_not_use_up_the_users_limit(
     server: Server, http: requests.Session
 ) -> None:
     alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_group(alice, bob)
+    room_id = make_room(alice, bob)["id"]
     expired = forged_token(alice, exp=int(time.time()) - 60)
     wrong_key = jwt.encode(
         jwt.decode(alice.token, options={"verify_signature": False}), "x" * 48, algorithm="HS256"
@@ -362,25 +318,25 @@ def test_requests_refused_for_their_token_do_not_use_up_the_users_limit(
         )
         assert response.status_code == 401, response.text
     for i in range(4):
-        assert post(alice, room_id, f"m{i}").status_code == 201
-    assert_rate_limited(post(alice, room_id, "over"), "4 per 1 minute", "messages")
+        assert post_message(alice, room_id, f"m{i}").status_code == 201
+    assert_rate_limited(post_message(alice, room_id, "over"), "4 per 1 minute", "messages")
 
 
 def test_the_room_creation_limit_is_per_user_and_listing_rooms_is_not_limited(
     server: Server, http: requests.Session, elsewhere: requests.Session
 ) -> None:
     alice, bob, carol = (HttpUser(http, server.url, name) for name in ("Alice", "Bob", "Carol"))
-    make_group(alice, bob)
-    make_group(alice, carol)
+    make_room(alice, bob)
+    make_room(alice, carol)
     direct = alice.call("POST", "/api/chat/rooms", json={"room_type": "direct", "member_ids": [carol.id]})
     assert_rate_limited(direct, "2 per 1 minute", "new rooms")
     for _ in range(5):
         assert alice.call("GET", "/api/chat/rooms").status_code == 200
     assert len(alice.rooms()) == 2
-    make_group(bob, carol)
+    make_room(bob, carol)
     # Another user at another address is just as free.
     dave = HttpUser(elsewhere, server.url, "Dave")
-    make_group(dave, alice)
+    make_room(dave, alice)
 
 
 def test_the_upload_limit_counts_uploads_and_direct_upload_urls_together(
@@ -403,12 +359,12 @@ def test_the_upload_limit_counts_uploads_and_direct_upload_urls_together(
 
 
 def test_edits_and_deletions_share_a_per_user_limit_over_rest_and_sockets(
-    server: Server, http: requests.Session, sockets: Callable[[HttpUser], Listener]
+    server: Server, http: requests.Session, connect: Callable[..., Listener]
 ) -> None:
     alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_group(alice, bob)
-    first, second = (post(alice, room_id, text).json()["id"] for text in ("first", "second"))
-    socket = sockets(alice)
+    room_id = make_room(alice, bob)["id"]
+    first, second = (post_message(alice, room_id, text).json()["id"] for text in ("first", "second"))
+    socket = connect(alice)
 
     def edit(message_id: str, content: str) -> requests.Response:
         return alice.call("PATCH", f"/api/chat/messages/{message_id}", json={"content": content})
@@ -422,10 +378,10 @@ def test_edits_and_deletions_share_a_per_user_limit_over_rest_and_sockets(
     assert_refused_ack(over, "3 per 1 minute")
     assert_refused_ack(socket.call("message_deleted", {"message_id": first}), "3 per 1 minute")
     assert_rate_limited(alice.call("DELETE", f"/api/chat/messages/{first}"), "3 per 1 minute", "message edits")
-    contents = history(bob, room_id)
+    contents = contents_of(bob, room_id)
     assert "first, edited twice" in contents and not {"over REST", "over the socket"} & set(contents), contents
     # Bob's count is his own.
-    bobs = post(bob, room_id, "bob's").json()["id"]
+    bobs = post_message(bob, room_id, "bob's").json()["id"]
     bobs_edit = bob.call("PATCH", f"/api/chat/messages/{bobs}", json={"content": "bob's, edited"})
     assert bobs_edit.status_code == 200, bobs_edit.text
 
@@ -434,11 +390,11 @@ def test_edits_and_deletions_share_a_per_user_limit_over_rest_and_sockets(
 
 
 def test_a_send_message_flood_gets_error_acks_and_the_socket_stays_usable(
-    server: Server, http: requests.Session, sockets: Callable[[HttpUser], Listener]
+    server: Server, http: requests.Session, connect: Callable[..., Listener]
 ) -> None:
     alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_group(alice, bob)
-    first, watcher = sockets(alice), sockets(bob)
+    room_id = make_room(alice, bob)["id"]
+    first, watcher = connect(alice), connect(bob)
     for listener in (first, watcher):
         assert listener.call("join_room", {"room_id": room_id}) == {"ok": True, "room_id": room_id}
 
@@ -454,20 +410,20 @@ def test_a_send_message_flood_gets_error_acks_and_the_socket_stays_usable(
 
     # Another socket of Alice's has a count of its own, but her sends also count per user (4/minute), with
     # REST and sockets together: one more goes through, then both ways are refused.
-    second = sockets(alice)
+    second = connect(alice)
     assert second.call("send_message", {"room_id": room_id, "content": "from the second socket"})["ok"] is True
     assert_refused_ack(second.call("send_message", {"room_id": room_id, "content": "over"}), "4 per 1 minute")
-    assert_rate_limited(post(alice, room_id, "over REST"), "4 per 1 minute", "messages")
-    assert post(bob, room_id, "bob is fine").status_code == 201
-    assert [c for c in history(bob, room_id) if c.startswith("flood")] == ["flood 0", "flood 1", "flood 2"]
+    assert_rate_limited(post_message(alice, room_id, "over REST"), "4 per 1 minute", "messages")
+    assert post_message(bob, room_id, "bob is fine").status_code == 201
+    assert [c for c in contents_of(bob, room_id) if c.startswith("flood")] == ["flood 0", "flood 1", "flood 2"]
 
 
 def test_join_and_leave_are_limited_per_socket_and_room(
-    server: Server, http: requests.Session, sockets: Callable[[HttpUser], Listener]
+    server: Server, http: requests.Session, connect: Callable[..., Listener]
 ) -> None:
     alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    toggled, other = make_group(alice, bob), make_group(alice, bob)
-    toggler, watcher = sockets(alice), sockets(bob)
+    toggled, other = make_room(alice, bob)["id"], make_room(alice, bob)["id"]
+    toggler, watcher = connect(alice), connect(bob)
     assert watcher.call("join_room", {"room_id": toggled})["ok"] is True
     acks = [toggler.call("leave_room" if i % 2 else "join_room", {"room_id": toggled}) for i in range(5)]
     assert [ack["ok"] for ack in acks] == [True, True, True, False, False], acks
@@ -480,16 +436,16 @@ def test_join_and_leave_are_limited_per_socket_and_room(
     assert len(watcher.matching("user_joined")) == 2 and len(watcher.matching("user_left")) == 1
     # Counted per room, and per socket: joining another room, or the same room from another socket, still works.
     assert toggler.call("join_room", {"room_id": other}) == {"ok": True, "room_id": other}
-    assert sockets(alice).call("join_room", {"room_id": toggled}) == {"ok": True, "room_id": toggled}
+    assert connect(alice).call("join_room", {"room_id": toggled}) == {"ok": True, "room_id": toggled}
     assert toggler.client.connected
 
 
 def test_join_and_leave_also_count_per_socket_over_all_rooms_unknown_and_malformed_ones_included(
-    server: Server, http: requests.Session, sockets: Callable[[HttpUser], Listener]
+    server: Server, http: requests.Session, connect: Callable[..., Listener]
 ) -> None:
     alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_group(alice, bob)
-    prober = sockets(alice)
+    room_id = make_room(alice, bob)["id"]
+    prober = connect(alice)
     # Each unknown id would start a per-room count of its own: the total (8/minute) still stops the probing.
     unknown = [prober.call("join_room", {"room_id": str(uuid.uuid4())}) for _ in range(5)]
     assert [ack["error"]["code"] for ack in unknown] == ["room_not_found"] * 5, unknown
@@ -498,16 +454,16 @@ def test_join_and_leave_also_count_per_socket_over_all_rooms_unknown_and_malform
     assert_refused_ack(prober.call("join_room", {"room_id": room_id}), "8 per 1 minute")
     assert_refused_ack(prober.call("leave_room", {"room_id": str(uuid.uuid4())}), "8 per 1 minute")
     # Per socket: another socket of Alice's joins at once.
-    assert sockets(alice).call("join_room", {"room_id": room_id}) == {"ok": True, "room_id": room_id}
+    assert connect(alice).call("join_room", {"room_id": room_id}) == {"ok": True, "room_id": room_id}
 
 
 def test_malformed_socket_edits_and_deletions_count_like_rest_ones(
-    server: Server, http: requests.Session, sockets: Callable[[HttpUser], Listener]
+    server: Server, http: requests.Session, connect: Callable[..., Listener]
 ) -> None:
     alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_group(alice, bob)
-    message_id = post(alice, room_id, "hello").json()["id"]
-    socket = sockets(alice)
+    room_id = make_room(alice, bob)["id"]
+    message_id = post_message(alice, room_id, "hello").json()["id"]
+    socket = connect(alice)
     malformed = [
         socket.call("message_edited", {"message_id": message_id}),
         socket.call("message_deleted", "not an object"),
@@ -518,15 +474,15 @@ def test_malformed_socket_edits_and_deletions_count_like_rest_ones(
     assert_refused_ack(socket.call("message_edited", {"message_id": message_id, "content": "hi"}), "3 per 1 minute")
     refused = alice.call("PATCH", f"/api/chat/messages/{message_id}", json={"content": "hi"})
     assert_rate_limited(refused, "3 per 1 minute", "message edits and deletions")
-    assert history(bob, room_id) == ["hello"]
+    assert contents_of(bob, room_id) == ["hello"]
 
 
 def test_a_typing_flood_gets_error_acks_per_socket(
-    server: Server, http: requests.Session, sockets: Callable[[HttpUser], Listener]
+    server: Server, http: requests.Session, connect: Callable[..., Listener]
 ) -> None:
     alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_group(alice, bob)
-    first, second = sockets(alice), sockets(alice)
+    room_id = make_room(alice, bob)["id"]
+    first, second = connect(alice), connect(alice)
     for listener in (first, second):
         assert listener.call("join_room", {"room_id": room_id}) == {"ok": True, "room_id": room_id}
     acks = [first.call("typing", {"room_id": room_id, "is_typing": i % 2 == 0}) for i in range(5)]
@@ -543,7 +499,7 @@ def test_a_typing_flood_gets_error_acks_per_socket(
 
 def test_the_limit_resets_when_its_window_ends(tmp_path: Path, http: requests.Session) -> None:
     with serve_fresh(tmp_path, prefix="armada_reset", RATE_LIMIT_ENABLED="true", RATE_LIMIT_LOGIN="2/2 seconds") as s:
-        email = email_of(HttpUser(http, s.url, "Alice"))
+        email = HttpUser(http, s.url, "Alice").email()
         # A slow machine may see a window end mid-way: send until refused (at most two windows' worth).
         for _ in range(6):
             refused = login(http, s, email)
@@ -561,7 +517,7 @@ def test_a_refused_attempt_counts_in_every_window_and_retry_after_names_the_one_
     env = {"RATE_LIMIT_ENABLED": "true", "RATE_LIMIT_LOGIN": two_windows, "RATE_LIMIT_SOCKET_TYPING": two_windows}
     with serve_fresh(tmp_path, prefix="armada_windows", **env) as s:
         alice, bob = HttpUser(http, s.url, "Alice"), HttpUser(http, s.url, "Bob")
-        email, room_id = email_of(alice), make_group(alice, bob)
+        email, room_id = alice.email(), make_room(alice, bob)["id"]
         typist = Listener("Alice")
         typist.connect(s.url, {"token": alice.token})
         try:
@@ -593,7 +549,7 @@ def test_limits_count_in_memory_while_redis_is_unreachable(tmp_path: Path, http:
     nothing_there = f"redis://127.0.0.1:{free_port()}/0"
     env = {"RATE_LIMIT_ENABLED": "true", "RATE_LIMIT_LOGIN": "2/minute", "REDIS_URL": nothing_there}
     with serve_fresh(tmp_path, prefix="armada_no_redis", **env) as s:
-        email = email_of(HttpUser(http, s.url, "Alice"))
+        email = HttpUser(http, s.url, "Alice").email()
         assert [login(http, s, email).status_code for _ in range(2)] == [200, 200]
         assert_rate_limited(login(http, s, email), "2 per 1 minute", "login attempts")
 
@@ -610,7 +566,7 @@ def test_socket_sends_count_per_user_in_memory_while_redis_is_unreachable(
         # REST request has found Redis unreachable for it before the first socket send does.
         with run_server(database_url, tmp_path, "setup") as setup:
             alice, bob = HttpUser(http, setup.url, "Alice"), HttpUser(http, setup.url, "Bob")
-            room_id = make_group(alice, bob)
+            room_id = make_room(alice, bob)["id"]
         with run_server(database_url, tmp_path, "limited", **limits) as limited:
             sender = Listener("Alice")
             sender.connect(limited.url, {"token": alice.token})
@@ -645,7 +601,7 @@ def test_processes_sharing_redis_and_a_channel_share_their_counts(
     with servers_on_redis(redis_url, tmp_path, a=channel, b=channel, c=other_channel) as servers:
         a, b, c = servers["a"], servers["b"], servers["c"]
         alice, bob = HttpUser(http, a.url, "Alice"), HttpUser(http, b.url, "Bob")
-        email = email_of(alice)
+        email = alice.email()
 
         # Per address: three attempts spread over both processes use up the limit on both.
         assert [login(http, server, email, "wrong").status_code for server in (a, b, a)] == [401, 401, 401]
@@ -658,8 +614,8 @@ def test_processes_sharing_redis_and_a_channel_share_their_counts(
         assert login(http, c, email).status_code == 200
 
         # Per user: REST sends on A and socket sends on B share Alice's count.
-        room_id = make_group(alice, bob)
-        assert [post(alice, room_id, f"rest {i}", url=a.url).status_code for i in range(2)] == [201, 201]
+        room_id = make_room(alice, bob)["id"]
+        assert [post_message(alice, room_id, f"rest {i}", url=a.url).status_code for i in range(2)] == [201, 201]
         listener = Listener("Alice@B")
         try:
             listener.connect(b.url, {"token": alice.token})
@@ -669,5 +625,5 @@ def test_processes_sharing_redis_and_a_channel_share_their_counts(
             assert_refused_ack(listener.call("send_message", {"room_id": room_id, "content": "over"}), "4 per 1 minute")
         finally:
             listener.client.disconnect()
-        assert_rate_limited(post(alice, room_id, "over", url=a.url), "4 per 1 minute", "messages")
-        assert_rate_limited(post(alice, room_id, "over", url=b.url), "4 per 1 minute", "messages")
+        assert_rate_limited(post_message(alice, room_id, "over", url=a.url), "4 per 1 minute", "messages")
+        assert_rate_limited(post_message(alice, room_id, "over", url=b.url), "4 per 1 minute", "messages")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,12 +10,10 @@ from typing import Any
 import jwt
 import pytest
 import requests
-import socketio
 
+from tests.helpers.factories import make_message, make_room
+from tests.helpers.realtime import QUIET, WAIT, Listener, about, assert_refused, ok
 from tests.helpers.servers import SECRETS, HttpUser, Server, serve_fresh
-
-WAIT = 5.0  # seconds an expected event may take
-QUIET = 0.5  # seconds during which an unexpected event would have arrived
 
 MESSAGE_KEYS = {
     "id", "room_id", "sender_id", "message_type", "content", "media_url", "media_filename", "media_size",
@@ -31,165 +28,17 @@ BROADCAST_ROOM_KEYS = {
 MEMBER_KEYS = {"user_id", "display_name", "is_admin", "joined_at", "last_read_at"}
 ROOM_AND_USER = {"room_id", "user_id"}
 
-Predicate = Callable[[Any], bool]
-
-
-def anything(_: Any) -> bool:
-    return True
-
-
-class Listener:
-    """One Socket.IO connection that records every server -> client event, in arrival order."""
-
-    def __init__(self, name: str = "socket") -> None:
-        self.name = name
-        self.events: list[tuple[str, Any]] = []
-        self.changed = threading.Condition()
-        self.client = socketio.Client(reconnection=False)
-        self.client.on("*", self._record)
-        self.client.on("connect_error", lambda data=None: self._record("connect_error", data))
-        self.client.on("disconnect", lambda reason=None: self._record("disconnect", reason))
-
-    def _record(self, event: str, data: Any = None, *_: Any) -> None:
-        with self.changed:
-            self.events.append((event, data))
-            self.changed.notify_all()
-
-    def connect(self, url: str, auth: Any = None, transports: list[str] | None = None) -> None:
-        self.client.connect(url, auth=auth, transports=transports or ["websocket"], wait_timeout=WAIT)
-
-    def refusal(self, url: str, auth: Any = None, transports: list[str] | None = None) -> Any:
-        """Connect, expecting a refusal; the connect_error data."""
-        with pytest.raises(socketio.exceptions.ConnectionError):
-            self.connect(url, auth, transports)
-        return self.wait_for("connect_error")
-
-    def call(self, event: str, data: Any = None) -> Any:
-        """Emit and return the acknowledgement."""
-        return self.client.call(event, data, timeout=WAIT)
-
-    def matching(self, event: str, predicate: Predicate = anything) -> list[Any]:
-        with self.changed:
-            return [data for name, data in self.events if name == event and predicate(data)]
-
-    def wait_for(self, event: str, predicate: Predicate = anything, timeout: float = WAIT) -> Any:
-        """The first recorded `event` whose data matches, waiting for it if need be."""
-        with self.changed:
-            found = self.changed.wait_for(lambda: self.matching(event, predicate), timeout)
-        assert found, f"{self.name}: no matching {event!r} in {timeout}s; got {[n for n, _ in self.events]}"
-        return found[0]
-
-    def assert_no(self, event: str, predicate: Predicate = anything, within: float = QUIET) -> None:
-        time.sleep(within)
-        assert not self.matching(event, predicate), f"{self.name}: unexpected {event!r}: {self.matching(event)}"
-
-    def exactly_one(self, event: str, predicate: Predicate = anything) -> Any:
-        """Wait for a matching event, give a duplicate time to arrive, and check there is none."""
-        data = self.wait_for(event, predicate)
-        time.sleep(QUIET)
-        assert len(self.matching(event, predicate)) == 1, f"{self.name}: {event!r} {self.matching(event, predicate)}"
-        return data
-
-    def wait_for_count(self, event: str, count: int, predicate: Predicate = anything) -> list[Any]:
-        """Wait until `count` matching events have arrived; all of them."""
-        with self.changed:
-            self.changed.wait_for(lambda: len(self.matching(event, predicate)) >= count, WAIT)
-        found = self.matching(event, predicate)
-        assert len(found) == count, f"{self.name}: wanted {count} {event!r}, got {found}"
-        return found
-
-    def close(self) -> None:
-        self.client.disconnect()
-
-
-# ---- fixtures and helpers ----------------------------------------------------------------------------------
-
-
-serving = serve_fresh  # test_catch_up.py imports it under this name
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serving(tmp_path_factory.mktemp("realtime")) as running:
+    with serve_fresh(tmp_path_factory.mktemp("realtime")) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
-
-
-@pytest.fixture
-def user(server: Server, http: requests.Session) -> Callable[[str], HttpUser]:
-    """Registers a user on the server."""
-    return lambda name: HttpUser(http, server.url, name)
-
-
-@pytest.fixture
-def sockets() -> Iterator[Callable[..., Listener]]:
-    """Opens recording sockets; every one is disconnected afterwards."""
-    opened: list[Listener] = []
-
-    def open_socket(name: str = "socket") -> Listener:
-        listener = Listener(name)
-        opened.append(listener)
-        return listener
-
-    yield open_socket
-    for listener in opened:
-        listener.close()
-
-
-@pytest.fixture
-def connect(server: Server, sockets: Callable[..., Listener]) -> Callable[..., Listener]:
-    """Connects a recording socket as a user (websocket transport unless told)."""
-
-    def connect_as(who: HttpUser, token: str | None = None, transports: list[str] | None = None) -> Listener:
-        listener = sockets(who.name)
-        listener.connect(server.url, {"token": token or who.token}, transports)
-        listener.wait_for("connected")
-        return listener
-
-    return connect_as
-
-
-def ok(response: requests.Response, status: int = 200) -> Any:
-    assert response.status_code == status, (response.status_code, response.text)
-    return response.json() if response.content else None
-
-
-def make_group(owner: HttpUser, *members: HttpUser, name: str = "Crew") -> dict[str, Any]:
-    body = {"room_type": "group", "name": name, "member_ids": [m.id for m in members]}
-    return ok(owner.call("POST", "/api/chat/rooms", json=body), 201)
-
-
-def post(sender: HttpUser, room_id: str, content: str = "hello", **extra: Any) -> dict[str, Any]:
-    return ok(sender.call("POST", "/api/chat/messages", json={"room_id": room_id, "content": content, **extra}), 201)
 
 
 def crew(user: Callable[[str], HttpUser]) -> tuple[HttpUser, HttpUser, str]:
     """Alice, Bob, and the id of a group of the two (Alice admin): most tests' cast."""
     alice, bob = user("Alice"), user("Bob")
-    return alice, bob, make_group(alice, bob)["id"]
-
-
-def join(listener: Listener, room_id: str) -> None:
-    assert listener.call("join_room", {"room_id": room_id}) == {"ok": True, "room_id": room_id}
-
-
-def about(message_id: str) -> Predicate:
-    """Matches new_message/message_edited payloads of this message."""
-    return lambda data: data["message"]["id"] == message_id
-
-
-def assert_refused(ack: Any, code: str) -> dict[str, Any]:
-    """A failed acknowledgement in the contract's shape; its error body."""
-    assert set(ack) == {"ok", "error"} and ack["ok"] is False, ack
-    error = ack["error"]
-    assert {"code", "message"} <= set(error) <= {"code", "message", "details"}, error
-    assert error["code"] == code and isinstance(error["message"], str) and error["message"], error
-    return error
+    return alice, bob, make_room(alice, bob)["id"]
 
 
 def claims_of(token: str) -> dict[str, Any]:
@@ -198,13 +47,6 @@ def claims_of(token: str) -> dict[str, Any]:
 
 def forge(claims: dict[str, Any], key: str = SECRETS["JWT_SECRET_KEY"]) -> str:
     return jwt.encode(claims, key, algorithm="HS256")
-
-
-def login_again(who: HttpUser) -> str:
-    """A second login session's access token."""
-    email = ok(who.call("GET", "/api/users/me"))["email"]
-    body = {"email": email, "password": "pass word 123"}
-    return ok(who.http.post(f"{who.url}/api/auth/login", json=body, timeout=10))["access_token"]
 
 
 # ---- connecting --------------------------------------------------------------------------------------------
@@ -229,9 +71,9 @@ def test_the_token_query_parameter_works_over_polling_upgraded_to_websocket(
     while listener.client.transport() != "websocket" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert listener.client.transport() == "websocket"
-    room = make_group(alice)
-    join(listener, room["id"])
-    sent = post(alice, room["id"], "over the upgraded transport")
+    room = make_room(alice)
+    listener.join(room["id"])
+    sent = make_message(alice, room["id"], "over the upgraded transport")
     assert listener.exactly_one("new_message", about(sent["id"]))["message"]["content"] == "over the upgraded transport"
 
 
@@ -304,9 +146,9 @@ def test_join_and_leave_tell_the_caller_and_the_others(
 ) -> None:
     alice, bob, room_id = crew(user)
     alice_socket, bob_socket = connect(alice), connect(bob)
-    join(alice_socket, room_id)
+    alice_socket.join(room_id)
     assert alice_socket.exactly_one("room_joined") == {"room_id": room_id}
-    join(bob_socket, room_id)
+    bob_socket.join(room_id)
     assert bob_socket.wait_for("room_joined") == {"room_id": room_id}
     assert alice_socket.exactly_one("user_joined") == {"room_id": room_id, "user_id": bob.id}
     assert not bob_socket.matching("user_joined", lambda d: d["user_id"] == bob.id)  # not to the joiner
@@ -314,7 +156,7 @@ def test_join_and_leave_tell_the_caller_and_the_others(
     assert bob_socket.call("leave_room", {"room_id": room_id}) == {"ok": True, "room_id": room_id}
     assert bob_socket.exactly_one("room_left") == {"room_id": room_id}
     assert alice_socket.exactly_one("user_left") == {"room_id": room_id, "user_id": bob.id}
-    post(alice, room_id, "after bob left")
+    make_message(alice, room_id, "after bob left")
     alice_socket.wait_for("new_message")
     bob_socket.assert_no("new_message")
 
@@ -323,7 +165,7 @@ def test_leaving_a_room_never_joined_is_quiet(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
     alice = user("Alice")
-    room_id = make_group(alice)["id"]
+    room_id = make_room(alice)["id"]
     listener = connect(alice)
     assert listener.call("leave_room", {"room_id": room_id}) == {"ok": True, "room_id": room_id}
     listener.assert_no("room_left")
@@ -333,14 +175,14 @@ def test_a_non_member_cannot_join_and_learns_nothing_about_the_room(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
     alice, mallory = user("Alice"), user("Mallory")
-    room_id = make_group(alice)["id"]
+    room_id = make_room(alice)["id"]
     listener = connect(mallory)
     hidden = listener.call("join_room", {"room_id": room_id})
     unknown = listener.call("join_room", {"room_id": str(uuid.uuid4())})
     assert_refused(hidden, "room_not_found")
     assert hidden == unknown
     assert listener.wait_for("error") == hidden["error"]
-    post(alice, room_id, "secret")
+    make_message(alice, room_id, "secret")
     listener.assert_no("new_message")
     assert not listener.matching("room_joined")
 
@@ -353,8 +195,8 @@ def test_send_message_over_the_socket_broadcasts_the_message_once(
 ) -> None:
     alice, bob, room_id = crew(user)
     alice_socket, bob_socket = connect(alice), connect(bob)
-    join(alice_socket, room_id)
-    join(bob_socket, room_id)
+    alice_socket.join(room_id)
+    bob_socket.join(room_id)
     ack = alice_socket.call("send_message", {"room_id": room_id, "content": "héllo 🚀"})
     assert ack["ok"] is True and ack["created"] is True
     message = ack["message"]
@@ -372,9 +214,9 @@ def test_a_reply_sent_over_the_socket_carries_its_preview(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
     alice, bob, room_id = crew(user)
-    first = post(alice, room_id, "question?")
+    first = make_message(alice, room_id, "question?")
     bob_socket = connect(bob)
-    join(bob_socket, room_id)
+    bob_socket.join(room_id)
     ack = bob_socket.call("send_message", {"room_id": room_id, "content": "answer", "reply_to_id": first["id"]})
     assert ack["ok"] is True
     event = bob_socket.exactly_one("new_message", about(ack["message"]["id"]))
@@ -387,8 +229,8 @@ def test_a_client_id_retry_over_rest_and_socket_broadcasts_once(
 ) -> None:
     alice, bob, room_id = crew(user)
     bob_socket = connect(bob)
-    join(bob_socket, room_id)
-    first = post(alice, room_id, "once", client_id="c-1")
+    bob_socket.join(room_id)
+    first = make_message(alice, room_id, "once", client_id="c-1")
     retried = connect(alice).call("send_message", {"room_id": room_id, "content": "once", "client_id": "c-1"})
     assert retried["ok"] is True and retried["created"] is False and retried["message"] == first
     again = alice.call("POST", "/api/chat/messages", json={"room_id": room_id, "content": "once", "client_id": "c-1"})
@@ -401,7 +243,7 @@ def test_a_socket_send_retried_with_its_client_id_broadcasts_once(
 ) -> None:
     alice, bob, room_id = crew(user)
     bob_socket = connect(bob)
-    join(bob_socket, room_id)
+    bob_socket.join(room_id)
     alice_socket = connect(alice)
     body = {"room_id": room_id, "content": "retry me", "client_id": "c-2"}
     first, second = alice_socket.call("send_message", body), alice_socket.call("send_message", body)
@@ -416,8 +258,8 @@ def test_notify_only_send_message_broadcasts_nothing_again(
 ) -> None:
     alice, bob, room_id = crew(user)
     bob_socket = connect(bob)
-    join(bob_socket, room_id)
-    sent = post(alice, room_id, "posted over REST")
+    bob_socket.join(room_id)
+    sent = make_message(alice, room_id, "posted over REST")
     bob_socket.wait_for("new_message", about(sent["id"]))
     notify = {"message_id": sent["id"], **({"room_id": room_id} if with_room_id else {})}
     ack = connect(alice).call("send_message", notify)
@@ -432,8 +274,8 @@ def test_notify_only_send_message_names_the_room_of_its_message(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
     alice = user("Alice")
-    room_id, other_room_id = make_group(alice)["id"], make_group(alice, name="Other")["id"]
-    sent = post(alice, room_id)
+    room_id, other_room_id = make_room(alice)["id"], make_room(alice, name="Other")["id"]
+    sent = make_message(alice, room_id)
     ack = connect(alice).call("send_message", {"message_id": sent["id"], "room_id": other_room_id})
     assert "room_id" in assert_refused(ack, "validation_failed")["details"]
 
@@ -442,7 +284,7 @@ def test_notify_only_for_a_message_you_cannot_see_is_not_found(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
     alice, mallory = user("Alice"), user("Mallory")
-    sent = post(alice, make_group(alice)["id"], "private")
+    sent = make_message(alice, make_room(alice)["id"], "private")
     listener = connect(mallory)
     hidden = listener.call("send_message", {"message_id": sent["id"]})
     unknown = listener.call("send_message", {"message_id": str(uuid.uuid4())})
@@ -467,8 +309,8 @@ def test_a_non_members_event_gets_the_same_error_as_for_unknown_ids(
     code: str,
 ) -> None:
     alice, mallory = user("Alice"), user("Mallory")
-    room_id = make_group(alice)["id"]
-    message = post(alice, room_id, "private")
+    room_id = make_room(alice)["id"]
+    message = make_message(alice, room_id, "private")
     listener = connect(mallory)
     hidden = listener.call(event, make_payload(room_id, message["id"]))
     unknown = listener.call(event, make_payload(str(uuid.uuid4()), str(uuid.uuid4())))
@@ -484,8 +326,8 @@ def test_edits_broadcast_once_and_an_unchanged_edit_is_a_no_op(
 ) -> None:
     alice, bob, room_id = crew(user)
     bob_socket, alice_socket = connect(bob), connect(alice)
-    join(bob_socket, room_id)
-    sent = post(alice, room_id, "typo")
+    bob_socket.join(room_id)
+    sent = make_message(alice, room_id, "typo")
     edit = {"message_id": sent["id"], "content": "fixed ✓"}
     first, second = alice_socket.call("message_edited", edit), alice_socket.call("message_edited", edit)
     assert (first["ok"], first["changed"], second["ok"], second["changed"]) == (True, True, True, False)
@@ -502,8 +344,8 @@ def test_edits_broadcast_once_and_an_unchanged_edit_is_a_no_op(
 def test_a_rest_edit_reaches_joined_sockets(user: Callable[[str], HttpUser], connect: Callable[..., Listener]) -> None:
     alice, bob, room_id = crew(user)
     bob_socket = connect(bob)
-    join(bob_socket, room_id)
-    sent = post(alice, room_id, "draft")
+    bob_socket.join(room_id)
+    sent = make_message(alice, room_id, "draft")
     ok(alice.call("PATCH", f"/api/chat/messages/{sent['id']}", json={"content": "final"}))
     assert bob_socket.exactly_one("message_edited", about(sent["id"]))["message"]["content"] == "final"
 
@@ -516,8 +358,8 @@ def test_an_edit_that_is_not_allowed_is_refused(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener], editor: str, deleted_first: bool, code: str
 ) -> None:
     people = {"Alice": user("Alice"), "Bob": user("Bob"), "Mallory": user("Mallory")}
-    room_id = make_group(people["Alice"], people["Bob"])["id"]
-    sent = post(people["Alice"], room_id, "mine")
+    room_id = make_room(people["Alice"], people["Bob"])["id"]
+    sent = make_message(people["Alice"], room_id, "mine")
     if deleted_first:
         ok(people["Alice"].call("DELETE", f"/api/chat/messages/{sent['id']}"))
     listener = connect(people[editor])
@@ -532,8 +374,8 @@ def test_deletes_broadcast_once_and_a_repeat_is_a_no_op(
 ) -> None:
     alice, bob, room_id = crew(user)
     bob_socket, alice_socket = connect(bob), connect(alice)
-    join(bob_socket, room_id)
-    sent = post(alice, room_id, "oops")
+    bob_socket.join(room_id)
+    sent = make_message(alice, room_id, "oops")
     first = alice_socket.call("message_deleted", {"message_id": sent["id"]})
     second = alice_socket.call("message_deleted", {"message_id": sent["id"]})
     assert (first["ok"], first["changed"], second["ok"], second["changed"]) == (True, True, True, False)
@@ -546,8 +388,8 @@ def test_an_admin_deletes_others_messages_but_a_member_cannot(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
     alice, bob, carol = user("Alice"), user("Bob"), user("Carol")
-    room_id = make_group(alice, bob, carol)["id"]
-    by_bob = post(bob, room_id, "bob's")
+    room_id = make_room(alice, bob, carol)["id"]
+    by_bob = make_message(bob, room_id, "bob's")
     assert_refused(connect(carol).call("message_deleted", {"message_id": by_bob["id"]}), "not_allowed")
     assert connect(alice).call("message_deleted", {"message_id": by_bob["id"]})["changed"] is True
 
@@ -560,8 +402,8 @@ def test_mark_as_read_tells_the_room_once_per_new_receipt(
 ) -> None:
     alice, bob, room_id = crew(user)
     alice_socket, bob_socket = connect(alice), connect(bob)
-    join(alice_socket, room_id)
-    first, second = post(alice, room_id, "one"), post(alice, room_id, "two")
+    alice_socket.join(room_id)
+    first, second = make_message(alice, room_id, "one"), make_message(alice, room_id, "two")
 
     ack = bob_socket.call("mark_as_read", {"room_id": room_id, "message_ids": [first["id"]]})
     assert ack["ok"] is True and ack["message_ids"] == [first["id"]] and ack["unread_count"] == 1
@@ -583,8 +425,8 @@ def test_mark_as_read_of_another_rooms_message_is_refused(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
     alice, bob = user("Alice"), user("Bob")
-    room_id, other_id = make_group(alice, bob)["id"], make_group(alice, bob, name="Other")["id"]
-    elsewhere = post(alice, other_id)
+    room_id, other_id = make_room(alice, bob)["id"], make_room(alice, bob, name="Other")["id"]
+    elsewhere = make_message(alice, other_id)
     ack = connect(bob).call("mark_as_read", {"room_id": room_id, "message_ids": [elsewhere["id"]]})
     assert "message_ids" in assert_refused(ack, "validation_failed")["details"]
     assert bob.rooms()[other_id]["unread_count"] == 1
@@ -598,8 +440,8 @@ def test_typing_reaches_the_others_only_and_is_throttled_unless_it_flips(
 ) -> None:
     alice, bob, room_id = crew(user)
     alice_socket, bob_socket = connect(alice), connect(bob)
-    join(alice_socket, room_id)
-    join(bob_socket, room_id)
+    alice_socket.join(room_id)
+    bob_socket.join(room_id)
     typing = {"room_id": room_id, "is_typing": True}
     assert alice_socket.call("typing", typing) == {"ok": True, "forwarded": True}
     assert alice_socket.call("typing", typing) == {"ok": True, "forwarded": False}
@@ -616,8 +458,8 @@ def test_typing_is_forwarded_again_after_the_interval(
 ) -> None:
     alice, bob, room_id = crew(user)
     alice_socket, bob_socket = connect(alice), connect(bob)
-    join(alice_socket, room_id)
-    join(bob_socket, room_id)
+    alice_socket.join(room_id)
+    bob_socket.join(room_id)
     typing = {"room_id": room_id, "is_typing": True}
     assert alice_socket.call("typing", typing)["forwarded"] is True
     time.sleep(1.1)  # TYPING_MIN_INTERVAL_MS defaults to 1000
@@ -630,7 +472,7 @@ def test_typing_in_a_room_not_joined_is_refused(
 ) -> None:
     alice, bob, room_id = crew(user)
     bob_socket = connect(bob)
-    join(bob_socket, room_id)
+    bob_socket.join(room_id)
     ack = connect(alice).call("typing", {"room_id": room_id, "is_typing": True})
     assert "room_id" in assert_refused(ack, "validation_failed")["details"]
     bob_socket.assert_no("user_typing")
@@ -644,7 +486,7 @@ def test_a_socket_that_never_joined_gets_membership_events_but_no_room_events(
 ) -> None:
     alice, bob, carol = user("Alice"), user("Bob"), user("Carol")
     bob_socket, carol_socket, alice_socket = connect(bob), connect(carol), connect(alice)
-    room = make_group(alice, bob, name="Launch")
+    room = make_room(alice, bob, name="Launch")
     room_id = room["id"]
     created = bob_socket.exactly_one("room_created")
     assert set(created) == {"room"} and set(created["room"]) == BROADCAST_ROOM_KEYS
@@ -662,8 +504,8 @@ def test_a_socket_that_never_joined_gets_membership_events_but_no_room_events(
     ok(alice.call("POST", f"/api/chat/rooms/{room_id}/members/{carol.id}"), 201)
     assert carol_socket.exactly_one("member_added") == {"room_id": room_id, "user_id": carol.id}
 
-    join(alice_socket, room_id)
-    sent = post(alice, room_id, "room event")
+    alice_socket.join(room_id)
+    sent = make_message(alice, room_id, "room event")
     alice_socket.wait_for("new_message", about(sent["id"]))
     bob_socket.assert_no("new_message")
     carol_socket.assert_no("new_message")
@@ -679,7 +521,7 @@ def test_a_joined_member_gets_a_room_update_once_not_once_per_channel(
 ) -> None:
     alice, bob, room_id = crew(user)
     bob_socket = connect(bob)
-    join(bob_socket, room_id)
+    bob_socket.join(room_id)
     ok(alice.call("PATCH", f"/api/chat/rooms/{room_id}", json={"description": "now with topic"}))
     assert bob_socket.exactly_one("room_updated")["room"]["description"] == "now with topic"
     ok(alice.call("POST", f"/api/chat/rooms/{room_id}/members/{bob.id}", json={"is_admin": True}))
@@ -694,7 +536,7 @@ def test_every_socket_of_a_user_hears_about_a_new_room(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
     alice, bob = user("Alice"), user("Bob")
-    phone, laptop = connect(bob), connect(bob, login_again(bob))
+    phone, laptop = connect(bob), connect(bob, bob.login_again())
     room = ok(alice.call("POST", "/api/chat/rooms", json={"room_type": "direct", "member_ids": [bob.id]}), 201)
     for listener in (phone, laptop):
         event = listener.exactly_one("room_created")
@@ -706,15 +548,15 @@ def test_a_removed_member_hears_of_it_and_then_nothing_more_of_the_room(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
     alice, bob, carol = user("Alice"), user("Bob"), user("Carol")
-    room_id = make_group(alice, bob, carol)["id"]
+    room_id = make_room(alice, bob, carol)["id"]
     bob_socket, carol_socket = connect(bob), connect(carol)
-    join(bob_socket, room_id)
-    join(carol_socket, room_id)
+    bob_socket.join(room_id)
+    carol_socket.join(room_id)
     ok(alice.call("DELETE", f"/api/chat/rooms/{room_id}/members/{carol.id}"), 204)
     assert carol_socket.exactly_one("member_removed") == {"room_id": room_id, "user_id": carol.id}
     assert bob_socket.exactly_one("member_removed") == {"room_id": room_id, "user_id": carol.id}
 
-    later = post(alice, room_id, "after carol left")
+    later = make_message(alice, room_id, "after carol left")
     ok(alice.call("PATCH", f"/api/chat/messages/{later['id']}", json={"content": "edited after"}))
     bob_socket.wait_for("message_edited", about(later["id"]))
     carol_socket.assert_no("new_message")
@@ -727,12 +569,12 @@ def test_a_member_who_leaves_over_rest_stops_receiving_the_room(
 ) -> None:
     alice, bob, room_id = crew(user)
     bob_socket = connect(bob)
-    join(bob_socket, room_id)
+    bob_socket.join(room_id)
     ok(bob.call("DELETE", f"/api/chat/rooms/{room_id}/members/{bob.id}"), 204)
     assert bob_socket.exactly_one("member_removed") == {"room_id": room_id, "user_id": bob.id}
     alice_socket = connect(alice)
-    join(alice_socket, room_id)
-    sent = post(alice, room_id, "anyone?")
+    alice_socket.join(room_id)
+    sent = make_message(alice, room_id, "anyone?")
     alice_socket.wait_for("new_message", about(sent["id"]))
     bob_socket.assert_no("new_message")
 
@@ -789,9 +631,9 @@ def test_a_bad_payload_is_a_validation_error_not_a_dropped_connection(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener], event: str, payload: Any, field: str
 ) -> None:
     alice = user("Alice")
-    room_id = make_group(alice)["id"]
+    room_id = make_room(alice)["id"]
     listener = connect(alice)
-    join(listener, room_id)
+    listener.join(room_id)
     ack = listener.call(event, with_room(payload, room_id))
     error = assert_refused(ack, "validation_failed")
     details = error["details"]
@@ -810,21 +652,21 @@ def test_logout_disconnects_that_sessions_sockets_only(
     user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
     alice = user("Alice")
-    other_token = login_again(alice)
-    room_id = make_group(alice)["id"]
+    other_token = alice.login_again()
+    room_id = make_room(alice)["id"]
     this_session, other_session = connect(alice), connect(alice, other_token)
     ok(alice.call("POST", "/api/auth/logout"), 204)
     this_session.wait_for("disconnect")
     assert not this_session.client.connected
     other_session.assert_no("disconnect")
-    join(other_session, room_id)
+    other_session.join(room_id)
     assert other_session.call("typing", {"room_id": room_id, "is_typing": True})["ok"] is True
 
 
 @pytest.fixture(scope="module")
 def short_token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server whose access tokens live two seconds."""
-    with serving(tmp_path_factory.mktemp("short"), JWT_ACCESS_TOKEN_EXPIRES="2") as running:
+    with serve_fresh(tmp_path_factory.mktemp("short"), JWT_ACCESS_TOKEN_EXPIRES="2") as running:
         yield running
 
 
@@ -832,10 +674,10 @@ def test_an_event_after_the_token_expired_is_refused_and_disconnects(
     short_token_server: Server, http: requests.Session, sockets: Callable[..., Listener]
 ) -> None:
     alice = HttpUser(http, short_token_server.url, "Alice")
-    room_id = make_group(alice)["id"]
+    room_id = make_room(alice)["id"]
     listener = sockets("Alice")
     listener.connect(short_token_server.url, {"token": alice.token})
-    join(listener, room_id)
+    listener.join(room_id)
     time.sleep(max(0.0, claims_of(alice.token)["exp"] - time.time()) + 1)
     ack = listener.call("send_message", {"room_id": room_id, "content": "too late"})
     error = assert_refused(ack, "token_expired")
