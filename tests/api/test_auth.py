@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -20,10 +19,10 @@ from armada import create_app
 from armada.extensions import db
 from armada.models import RevokedSession, User, utcnow
 from tests.helpers.support import ApiClient, assert_error, committed_just_before
+from tests.helpers.tokens import OMIT, access_claims, claims_of, forge
 
 USER_FIELDS = {"id", "email", "display_name", "avatar_url", "created_at"}
 PASSWORD = "correct horse 1"
-OMIT = object()  # a claim value meaning "leave this claim out"
 
 
 def register(client: FlaskClient, **fields: Any) -> TestResponse:
@@ -51,23 +50,6 @@ def stored_user(app: Flask, email: str) -> User | None:
         return user
 
 
-def forge(app: Flask, user_id: Any, key: str | None = None, algorithm: str = "HS256", **claims: Any) -> str:
-    """A token built by hand with flask-jwt-extended's claims; `OMIT` drops a claim."""
-    now = int(time.time())
-    payload: dict[str, Any] = {
-        "sub": user_id,
-        "type": "access",
-        "jti": str(uuid.uuid4()),
-        "iat": now,
-        "nbf": now,
-        "exp": now + 300,
-        "sid": "forged-session",
-        "fresh": False,
-        **claims,
-    }
-    payload = {name: value for name, value in payload.items() if value is not OMIT}
-    secret = app.config["JWT_SECRET_KEY"] if key is None else key
-    return jwt.encode(payload, None if algorithm == "none" else secret, algorithm=algorithm)
 
 
 # --- register -------------------------------------------------------------------------------------------
@@ -336,7 +318,7 @@ def test_a_logout_racing_another_with_the_same_token_succeeds_too(
     app: Flask, client: FlaskClient, api: ApiClient
 ) -> None:
     alice = api.register("Alice")
-    sid = jwt.decode(alice.access_token, options={"verify_signature": False})["sid"]
+    sid = claims_of(alice.access_token)["sid"]
 
     def the_other_logout(connection: Connection) -> None:
         connection.execute(insert(RevokedSession).values(sid=sid, expires_at=utcnow() + timedelta(days=1)))
@@ -396,75 +378,77 @@ def test_garbage_token_is_refused(client: FlaskClient, token: str) -> None:
     assert_error(client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"}), 401)
 
 
-def test_forged_token_with_the_app_key_is_accepted(app: Flask, client: FlaskClient, api: ApiClient) -> None:
+def test_forged_token_with_the_app_key_is_accepted(jwt_key: str, client: FlaskClient, api: ApiClient) -> None:
     # Proves forge() builds what the app issues, so the refusals below test one defect each.
     alice = api.register("Alice")
-    assert me(client, forge(app, alice.id)).get_json()["id"] == alice.id
+    assert me(client, forge(access_claims(alice.id), jwt_key)).get_json()["id"] == alice.id
 
 
-def test_token_signed_with_another_key_is_refused(app: Flask, client: FlaskClient, api: ApiClient) -> None:
+def test_token_signed_with_another_key_is_refused(client: FlaskClient, api: ApiClient) -> None:
     alice = api.register("Alice")
-    token = forge(app, alice.id, key="another-key-that-is-long-enough-0123456789abcdef")
+    token = forge(access_claims(alice.id), "another-key-that-is-long-enough-0123456789abcdef")
     assert_error(me(client, token), 401, "invalid_token")
 
 
-def test_unsigned_alg_none_token_is_refused(app: Flask, client: FlaskClient, api: ApiClient) -> None:
+def test_unsigned_alg_none_token_is_refused(client: FlaskClient, api: ApiClient) -> None:
     alice = api.register("Alice")
-    assert_error(me(client, forge(app, alice.id, algorithm="none")), 401, "invalid_token")
+    assert_error(me(client, forge(access_claims(alice.id), None, algorithm="none")), 401, "invalid_token")
 
 
 @pytest.mark.parametrize("claim", ["exp", "sid", "sub"])
 def test_token_without_a_required_claim_is_refused(
-    app: Flask, client: FlaskClient, api: ApiClient, claim: str
+    jwt_key: str, client: FlaskClient, api: ApiClient, claim: str
 ) -> None:
     alice = api.register("Alice")
-    assert_error(me(client, forge(app, alice.id, **{claim: OMIT})), 401, "invalid_token")
+    assert_error(me(client, forge(access_claims(alice.id), jwt_key, **{claim: OMIT})), 401, "invalid_token")
 
 
 @pytest.mark.parametrize("sid", [123, None, ["a"], {"a": 1}])
-def test_token_whose_sid_is_not_a_string_is_refused(app: Flask, client: FlaskClient, api: ApiClient, sid: Any) -> None:
+def test_token_whose_sid_is_not_a_string_is_refused(
+    jwt_key: str, client: FlaskClient, api: ApiClient, sid: Any
+) -> None:
     alice = api.register("Alice")
-    assert_error(me(client, forge(app, alice.id, sid=sid)), 401, "invalid_token")
+    assert_error(me(client, forge(access_claims(alice.id, sid=sid), jwt_key)), 401, "invalid_token")
 
 
 @pytest.mark.parametrize("sub", ["not-a-uuid", "", "1", "00000000-0000-0000-0000-00000000000g"])
-def test_token_whose_sub_is_not_a_uuid_is_refused(app: Flask, client: FlaskClient, sub: str) -> None:
-    assert_error(me(client, forge(app, sub)), 401, "invalid_token")
+def test_token_whose_sub_is_not_a_uuid_is_refused(jwt_key: str, client: FlaskClient, sub: str) -> None:
+    assert_error(me(client, forge(access_claims(sub), jwt_key)), 401, "invalid_token")
 
 
-def test_token_whose_sub_is_not_a_string_is_refused(app: Flask, client: FlaskClient) -> None:
-    assert_error(me(client, forge(app, 12345)), 401, "invalid_token")
+def test_token_whose_sub_is_not_a_string_is_refused(jwt_key: str, client: FlaskClient) -> None:
+    assert_error(me(client, forge(access_claims(12345), jwt_key)), 401, "invalid_token")
 
 
-def test_token_of_an_unknown_user_is_refused(app: Flask, client: FlaskClient, api: ApiClient) -> None:
+def test_token_of_an_unknown_user_is_refused(jwt_key: str, client: FlaskClient, api: ApiClient) -> None:
     api.register("Alice")
-    assert_error(me(client, forge(app, str(uuid.uuid4()))), 401, "invalid_token")
+    assert_error(me(client, forge(access_claims(str(uuid.uuid4())), jwt_key)), 401, "invalid_token")
 
 
-def test_expired_token_is_refused_as_expired(app: Flask, client: FlaskClient, api: ApiClient) -> None:
+def test_expired_token_is_refused_as_expired(jwt_key: str, client: FlaskClient, api: ApiClient) -> None:
     alice = api.register("Alice")
     past = int(time.time()) - 3600
-    token = forge(app, alice.id, iat=past - 60, nbf=past - 60, exp=past)
+    token = forge(access_claims(alice.id, iat=past - 60, nbf=past - 60, exp=past), jwt_key)
     assert_error(me(client, token), 401, "token_expired")
 
 
-def test_expired_refresh_token_is_refused_as_expired(app: Flask, client: FlaskClient, api: ApiClient) -> None:
+def test_expired_refresh_token_is_refused_as_expired(jwt_key: str, client: FlaskClient, api: ApiClient) -> None:
     alice = api.register("Alice")
     past = int(time.time()) - 3600
-    token = forge(app, alice.id, type="refresh", iat=past - 60, nbf=past - 60, exp=past)
+    token = forge(access_claims(alice.id, type="refresh", iat=past - 60, nbf=past - 60, exp=past), jwt_key)
     assert_error(client.post("/api/auth/refresh", headers=bearer(token)), 401, "token_expired")
 
 
-def test_token_not_yet_valid_is_refused(app: Flask, client: FlaskClient, api: ApiClient) -> None:
+def test_token_not_yet_valid_is_refused(jwt_key: str, client: FlaskClient, api: ApiClient) -> None:
     alice = api.register("Alice")
     future = int(time.time()) + 3600
-    assert_error(me(client, forge(app, alice.id, iat=future, nbf=future, exp=future + 300)), 401)
+    assert_error(me(client, forge(access_claims(alice.id, iat=future, nbf=future, exp=future + 300), jwt_key)), 401)
 
 
 def test_token_sub_is_the_user_id(client: FlaskClient, api: ApiClient) -> None:
     alice = api.register("Alice")
     for token, kind in ((alice.access_token, "access"), (alice.refresh_token, "refresh")):
-        claims = jwt.decode(token, options={"verify_signature": False})
+        claims = claims_of(token)
         assert claims["sub"] == alice.id
         assert claims["type"] == kind
         assert isinstance(claims["exp"], int) and isinstance(claims["sid"], str)
@@ -475,7 +459,7 @@ def test_both_tokens_of_a_login_share_one_session_and_logins_do_not(client: Flas
     second = login(client, alice.user["email"]).get_json()
 
     def sid(token: str) -> str:
-        return jwt.decode(token, options={"verify_signature": False})["sid"]
+        return claims_of(token)["sid"]
 
     assert sid(alice.access_token) == sid(alice.refresh_token)
     assert sid(second["access_token"]) == sid(second["refresh_token"]) != sid(alice.access_token)

@@ -1,7 +1,7 @@
 """Authorization matrix, Socket.IO: every client -> server event x actor x target, and every kind of bad token.
 
 The cells run through Flask-SocketIO's in-process test client on the cast of the REST matrix
-(tests/test_authorization_rest.py). An event that does what a REST call does must answer what that call's row in the
+(tests/helpers/authorization.py). An event that does what a REST call does must answer what that call's row in the
 REST tables says, so the two can never drift apart; the events with no REST twin have their own rows below.
 The most important cells run again against a real gunicorn server: tests/system/test_authorization_socket.py.
 """
@@ -22,8 +22,7 @@ from socketio import packet
 
 from armada.extensions import db, socketio
 from armada.models import RevokedSession, utcnow
-from tests.helpers.support import ApiClient
-from tests.api.test_authorization_rest import (
+from tests.helpers.authorization import (
     CALLER_POLICY,
     MESSAGE_POLICY,
     NA,
@@ -39,9 +38,8 @@ from tests.api.test_authorization_rest import (
     assert_effect,
     bad_token,
     cells,
-    claims_of,
     everyone,
-    forge,
+    forged,
     new_id,
     people,
     snapshot,
@@ -50,6 +48,8 @@ from tests.api.test_authorization_rest import (
     worlds,
 )
 from tests.helpers.realtime import assert_refused
+from tests.helpers.support import ApiClient
+from tests.helpers.tokens import claims_of
 
 WAIT = 5.0  # seconds a server-side disconnect may take
 
@@ -286,9 +286,9 @@ def test_a_socket_with_a_bad_token_is_refused_saying_why(
 
 
 def test_a_token_re_signed_unchanged_connects(api: ApiClient, app: Flask, sockets: Callable[..., InProcessSocket]) -> None:
-    # Proves forge() changes only what it is asked to, so each refusal above comes from its one defect.
+    # Proves forged() changes only what it is asked to, so each refusal above comes from its one defect.
     (alice,) = people(api, app, "Alice")
-    socket = sockets(forge("resigned", alice.access_token, app.config["JWT_SECRET_KEY"]))
+    socket = sockets(forged("resigned", alice.access_token, app.config["JWT_SECRET_KEY"]))
     assert socket.is_connected() and socket.received("connected") == [{"user_id": alice.id}]
 
 

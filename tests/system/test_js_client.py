@@ -8,17 +8,16 @@ import shutil
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import jwt
 import pytest
 import requests
 
 from tests.helpers.factories import make_room
 from tests.helpers.servers import ROOT, HttpUser, Server, serve_fresh
+from tests.helpers.tokens import access_claims, forge
 
 JS_DIR = ROOT / "tests" / "js"
 CLIENT = JS_DIR / "client.mjs"
@@ -184,18 +183,16 @@ def test_js_client_typing_sent_right_after_join_like_the_seed_is_forwarded(
                 assert listener.wait_for("user_typing") == {"room_id": room_id, "user_id": bob.id, "is_typing": True}
 
 
-def forged_token(user_id: str) -> str:
-    """A well-formed access token signed with a key the server does not have."""
-    claims = {"sub": user_id, "type": "access", "jti": uuid.uuid4().hex, "exp": int(time.time()) + 600}
-    return jwt.encode(claims, "x" * 48, algorithm="HS256")
-
-
 @pytest.mark.parametrize("kind", ["garbage", "forged", "tampered"])
 def test_js_client_with_a_bad_token_gets_connect_error_saying_it_is_invalid(
     server: Server, http: requests.Session, kind: str
 ) -> None:
     alice = HttpUser(http, server.url, "Alice")
-    token = {"garbage": "not-a-jwt", "forged": forged_token(alice.id), "tampered": alice.token[:-4] + "AAAA"}[kind]
+    token = {
+        "garbage": "not-a-jwt",
+        "forged": forge(access_claims(alice.id), "x" * 48),  # well-formed, signed with a key the server has not
+        "tampered": alice.token[:-4] + "AAAA",
+    }[kind]
     with node_client(server, token) as client:
         error = client.wait_for("connect_error")
         assert "token is invalid" in error["message"], error

@@ -16,7 +16,6 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 import redis
 import requests
@@ -36,6 +35,7 @@ from tests.helpers.servers import (
     run_server,
     serve_fresh,
 )
+from tests.helpers.tokens import forge
 
 LIMITED = {
     "RATE_LIMIT_ENABLED": "true",
@@ -295,20 +295,13 @@ def test_the_message_limit_is_per_user_and_a_refused_message_is_not_stored(
     assert contents_of(bob, room_id) == ["m0", "m1", "m2", "m3", "bob is fine"]
 
 
-def forged_token(who: HttpUser, **claims: Any) -> str:
-    original = jwt.decode(who.token, options={"verify_signature": False})
-    return jwt.encode({**original, **claims}, SECRETS["JWT_SECRET_KEY"], algorithm="HS256")
-
-
 def test_requests_refused_for_their_token_do_not_use_up_the_users_limit(
     server: Server, http: requests.Session
 ) -> None:
     alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
     room_id = make_room(alice, bob)["id"]
-    expired = forged_token(alice, exp=int(time.time()) - 60)
-    wrong_key = jwt.encode(
-        jwt.decode(alice.token, options={"verify_signature": False}), "x" * 48, algorithm="HS256"
-    )
+    expired = forge(alice.token, SECRETS["JWT_SECRET_KEY"], exp=int(time.time()) - 60)
+    wrong_key = forge(alice.token, "x" * 48)
     for token in [expired, wrong_key, "garbage", expired, wrong_key, "garbage"]:
         response = http.post(
             f"{server.url}/api/chat/messages",

@@ -7,13 +7,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import jwt
 import pytest
 import requests
 
 from tests.helpers.factories import make_message, make_room
 from tests.helpers.realtime import QUIET, WAIT, Listener, about, assert_refused, ok
 from tests.helpers.servers import SECRETS, HttpUser, Server, serve_fresh
+from tests.helpers.tokens import OMIT, claims_of, forge
 
 MESSAGE_KEYS = {
     "id", "room_id", "sender_id", "message_type", "content", "media_url", "media_filename", "media_size",
@@ -39,14 +39,6 @@ def crew(user: Callable[[str], HttpUser]) -> tuple[HttpUser, HttpUser, str]:
     """Alice, Bob, and the id of a group of the two (Alice admin): most tests' cast."""
     alice, bob = user("Alice"), user("Bob")
     return alice, bob, make_room(alice, bob)["id"]
-
-
-def claims_of(token: str) -> dict[str, Any]:
-    return jwt.decode(token, options={"verify_signature": False})
-
-
-def forge(claims: dict[str, Any], key: str = SECRETS["JWT_SECRET_KEY"]) -> str:
-    return jwt.encode(claims, key, algorithm="HS256")
 
 
 # ---- connecting --------------------------------------------------------------------------------------------
@@ -98,13 +90,12 @@ def test_connect_without_a_usable_token_is_refused(
 
 def forged_variants(token: str) -> dict[str, tuple[str, str]]:
     """Tokens made from a real access token's claims: (token, the code the server must refuse it with)."""
-    claims = claims_of(token)
-    now = int(time.time())
+    key, now = SECRETS["JWT_SECRET_KEY"], int(time.time())
     return {
-        "other_key": (forge(claims, "x" * 48), "invalid_token"),
-        "expired": (forge({**claims, "iat": now - 120, "nbf": now - 120, "exp": now - 60}), "token_expired"),
-        "unknown_user": (forge({**claims, "sub": str(uuid.uuid4())}), "invalid_token"),
-        "no_session": (forge({k: v for k, v in claims.items() if k != "sid"}), "invalid_token"),
+        "other_key": (forge(token, "x" * 48), "invalid_token"),
+        "expired": (forge(token, key, iat=now - 120, nbf=now - 120, exp=now - 60), "token_expired"),
+        "unknown_user": (forge(token, key, sub=str(uuid.uuid4())), "invalid_token"),
+        "no_session": (forge(token, key, sid=OMIT), "invalid_token"),
     }
 
 

@@ -1,0 +1,14 @@
+"""Fixtures for tests through the in-process Flask test client (the session's `app`, `client` and `api` come from
+tests/conftest.py)."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+
+@pytest.fixture
+def jwt_key(app: Flask) -> str:
+    """The key the app signs its tokens with, to forge tokens it would accept."""
+    key: str = app.config["JWT_SECRET_KEY"]
+    return key
