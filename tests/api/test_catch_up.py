@@ -36,11 +36,6 @@ def ids(body: dict[str, Any]) -> list[str]:
     return [m["id"] for m in body["items"]]
 
 
-@pytest.fixture
-def pair(api: ApiClient) -> tuple[Actor, Actor]:
-    return api.register("Alice"), api.register("Bob")
-
-
 def edit(actor: Actor, message_id: str, content: str) -> None:
     assert actor.patch(f"/api/chat/messages/{message_id}", json={"content": content}).status_code == 200
 

@@ -3,14 +3,7 @@ SQL round trips on the paths every client hits all the time, and that the cheape
 
 from __future__ import annotations
 
-import pytest
-
 from tests.helpers.support import Actor, ApiClient, QueryCounter
-
-
-@pytest.fixture
-def pair(api: ApiClient) -> tuple[Actor, Actor]:
-    return api.register("Alice"), api.register("Bob")
 
 
 def test_an_authenticated_request_checks_its_session_and_loads_its_user_in_one_statement(

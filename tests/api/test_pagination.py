@@ -101,11 +101,6 @@ def assert_no_offset_paging(statements: list[str], offset_log: list[tuple[str, A
         assert parameters[-1] == 0, (statement, parameters)
 
 
-@pytest.fixture
-def pair(api: ApiClient) -> tuple[Actor, Actor]:
-    return api.register("Alice"), api.register("Bob")
-
-
 # ---- walking the history ---------------------------------------------------------------------------------
 
 

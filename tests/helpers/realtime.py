@@ -10,14 +10,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import redis
 import requests
 import socketio
 
-from tests.helpers.factories import make_message
+from tests.helpers.factories import make_message, make_room
 from tests.helpers.servers import HttpUser, Server, fresh_database, migrate, run_server
 
 WAIT = 5.0  # seconds an expected event may take within one process
@@ -136,6 +136,24 @@ class Recorder(Listener):
         super().__init__(name, wait=EVENT_SECONDS, quiet=SETTLE_SECONDS)
 
 
+class Crew(NamedTuple):
+    """Alice and Bob, and the id of a group of the two (Alice its admin): most real-time tests' cast."""
+
+    alice: HttpUser
+    bob: HttpUser
+    room_id: str
+
+
+class Joined(NamedTuple):
+    """The crew, each with a socket connected and joined to their group: the opening of most real-time tests."""
+
+    alice: HttpUser
+    bob: HttpUser
+    room_id: str
+    alice_socket: Listener
+    bob_socket: Listener
+
+
 def ok(response: requests.Response, status: int = 200) -> Any:
     """The response has this status; its JSON body (None if empty)."""
     assert response.status_code == status, (response.status_code, response.text)
@@ -213,6 +231,17 @@ def cluster_on(redis_url: str, tmp_path: Path) -> Iterator[Cluster]:
                 cluster.socket(server, probe)
             wait_listening(redis_url, channel, 2)
             yield cluster
+
+
+def joined_across(cluster: Cluster) -> Joined:
+    """The crew on a cluster: Bob's socket joined on process A, Alice's on B, so that what one does on their
+    process reaches the other only through Redis."""
+    alice, bob = cluster.user("Alice"), cluster.user("Bob")
+    room_id = make_room(alice, bob)["id"]
+    bob_on_a, alice_on_b = cluster.socket(cluster.a, bob), cluster.socket(cluster.b, alice)
+    bob_on_a.join(room_id)
+    alice_on_b.join(room_id)
+    return Joined(alice, bob, room_id, alice_on_b, bob_on_a)
 
 
 def poll_delivery(sender: HttpUser, via: Server, room_id: str, listener: Listener) -> float:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.helpers.factories import make_room
 from tests.helpers.private_services import RedisProcess
-from tests.helpers.realtime import Listener
+from tests.helpers.realtime import Crew, Joined, Listener
 from tests.helpers.servers import HttpUser, Server
 
 
@@ -52,6 +53,22 @@ def connect(server: Server, sockets: Callable[..., Listener]) -> Callable[..., L
         return sockets(who.name).open(server.url, token or who.token, transports)
 
     return connect_as
+
+
+@pytest.fixture
+def crew(user: Callable[[str], HttpUser]) -> Crew:
+    """Alice and Bob on the module's server, in a group of theirs (Alice its admin)."""
+    alice, bob = user("Alice"), user("Bob")
+    return Crew(alice, bob, make_room(alice, bob)["id"])
+
+
+@pytest.fixture
+def joined(crew: Crew, connect: Callable[..., Listener]) -> Joined:
+    """The crew, each with a socket connected and joined to their group."""
+    alice_socket, bob_socket = connect(crew.alice), connect(crew.bob)
+    alice_socket.join(crew.room_id)
+    bob_socket.join(crew.room_id)
+    return Joined(*crew, alice_socket, bob_socket)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from tests.helpers.factories import make_room
+from tests.helpers.realtime import Crew
 from tests.helpers.servers import ROOT, HttpUser, Server, serve_fresh
 from tests.helpers.tokens import access_claims, forge
 
@@ -100,11 +101,8 @@ def joined(server: Server, user: HttpUser, room_id: str, **config: Any) -> Itera
         yield client
 
 
-def test_js_client_connects_with_auth_token_upgrades_to_websocket_and_joins(
-    server: Server, http: requests.Session
-) -> None:
-    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_room(alice, bob)["id"]
+def test_js_client_connects_with_auth_token_upgrades_to_websocket_and_joins(crew: Crew, server: Server) -> None:
+    alice, bob, room_id = crew
     with node_client(server, alice.token, room_id=room_id, wait_upgrade=True) as client:
         # Default transports: the handshake is long-polling, then the client upgrades to websocket.
         assert client.wait_for("open") == {"transport": "polling"}
@@ -115,8 +113,8 @@ def test_js_client_connects_with_auth_token_upgrades_to_websocket_and_joins(
         assert "connect_error" not in client.events() and "upgrade_error" not in client.events()
 
 
-def test_js_client_hears_connected_first(server: Server, http: requests.Session) -> None:
-    alice = HttpUser(http, server.url, "Alice")
+def test_js_client_hears_connected_first(user: Callable[[str], HttpUser], server: Server) -> None:
+    alice = user("Alice")
     with node_client(server, alice.token, count=1) as client:
         assert client.exit() == ("got connected", 0)
         assert [line for line in client.seen if line["event"] not in ("open", "connect", "upgrade", "exit")] == [
@@ -124,8 +122,8 @@ def test_js_client_hears_connected_first(server: Server, http: requests.Session)
         ]
 
 
-def test_js_client_cannot_join_a_room_it_is_not_a_member_of(server: Server, http: requests.Session) -> None:
-    alice, bob, eve = (HttpUser(http, server.url, name) for name in ("Alice", "Bob", "Eve"))
+def test_js_client_cannot_join_a_room_it_is_not_a_member_of(user: Callable[[str], HttpUser], server: Server) -> None:
+    alice, bob, eve = (user(name) for name in ("Alice", "Bob", "Eve"))
     room_id = make_room(alice, bob)["id"]
     # The refusal is the same as for a room that does not exist, as over REST: existence is not revealed.
     rest = eve.call("GET", f"/api/chat/rooms/{room_id}")
@@ -135,11 +133,8 @@ def test_js_client_cannot_join_a_room_it_is_not_a_member_of(server: Server, http
         assert "room_joined" not in client.events()
 
 
-def test_js_client_receives_new_message_posted_over_rest_by_another_member(
-    server: Server, http: requests.Session
-) -> None:
-    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_room(alice, bob)["id"]
+def test_js_client_receives_new_message_posted_over_rest_by_another_member(crew: Crew, server: Server) -> None:
+    alice, bob, room_id = crew
     with joined(server, alice, room_id, until="new_message") as client:
         body = {"room_id": room_id, "content": "hello from REST 🚀"}
         posted = bob.call("POST", "/api/chat/messages", json=body)
@@ -153,11 +148,8 @@ def test_js_client_receives_new_message_posted_over_rest_by_another_member(
         assert client.events().count("new_message") == 1
 
 
-def test_js_client_typing_reaches_the_other_js_client_but_not_the_typist(
-    server: Server, http: requests.Session
-) -> None:
-    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_room(alice, bob)["id"]
+def test_js_client_typing_reaches_the_other_js_client_but_not_the_typist(crew: Crew, server: Server) -> None:
+    alice, bob, room_id = crew
     with (
         joined(server, alice, room_id) as listener,
         joined(server, bob, room_id, typing={"is_typing": True}) as typist,
@@ -168,12 +160,9 @@ def test_js_client_typing_reaches_the_other_js_client_but_not_the_typist(
         assert listener.wait_for("user_typing") == {"room_id": room_id, "user_id": bob.id, "is_typing": True}
 
 
-def test_js_client_typing_sent_right_after_join_like_the_seed_is_forwarded(
-    server: Server, http: requests.Session
-) -> None:
+def test_js_client_typing_sent_right_after_join_like_the_seed_is_forwarded(crew: Crew, server: Server) -> None:
     """The seed's JS example emits join_room then typing without waiting: the server must keep their order."""
-    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_room(alice, bob)["id"]
+    alice, bob, room_id = crew
     pipelined = {"room_id": room_id, "pipelined": True, "typing": {"is_typing": True}}
     with joined(server, alice, room_id) as listener:
         for _ in range(5):  # a fresh connection each time: the first one of a process can win the race by luck
@@ -185,9 +174,9 @@ def test_js_client_typing_sent_right_after_join_like_the_seed_is_forwarded(
 
 @pytest.mark.parametrize("kind", ["garbage", "forged", "tampered"])
 def test_js_client_with_a_bad_token_gets_connect_error_saying_it_is_invalid(
-    server: Server, http: requests.Session, kind: str
+    user: Callable[[str], HttpUser], server: Server, kind: str
 ) -> None:
-    alice = HttpUser(http, server.url, "Alice")
+    alice = user("Alice")
     token = {
         "garbage": "not-a-jwt",
         "forged": forge(access_claims(alice.id), "x" * 48),  # well-formed, signed with a key the server has not
@@ -206,8 +195,10 @@ def test_js_client_without_a_token_is_told_to_send_one(server: Server, http: req
         assert "auth payload" in error["message"] and error["data"] == {"code": "authorization_required"}
 
 
-def test_js_client_with_a_logged_out_token_is_told_it_was_revoked(server: Server, http: requests.Session) -> None:
-    alice = HttpUser(http, server.url, "Alice")
+def test_js_client_with_a_logged_out_token_is_told_it_was_revoked(
+    user: Callable[[str], HttpUser], server: Server
+) -> None:
+    alice = user("Alice")
     assert alice.call("POST", "/api/auth/logout").status_code == 204
     with node_client(server, alice.token) as client:
         error = client.wait_for("connect_error")

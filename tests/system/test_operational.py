@@ -29,8 +29,8 @@ import socketio
 from socketio.exceptions import ConnectionError as SocketConnectionError
 
 from armada.security_headers import API_CSP
-from tests.helpers.factories import make_message, make_room
-from tests.helpers.realtime import about, cluster_on
+from tests.helpers.factories import make_message
+from tests.helpers.realtime import about, cluster_on, joined_across
 from tests.helpers.servers import (
     PASSWORD,
     ROOT,
@@ -585,10 +585,7 @@ def test_events_cross_processes_through_a_redis_with_a_password_over_tls(
         unchecked.ping()  # the self-signed certificate is in no system store
 
     with cluster_on(secured_redis.url(), tmp_path) as cluster:
-        alice, bob = cluster.user("Alice"), cluster.user("Bob")
-        room_id = make_room(alice, bob)["id"]
-        bob_on_a = cluster.socket(cluster.a, bob)
-        bob_on_a.join(room_id)
+        alice, _, room_id, _, bob_on_a = joined_across(cluster)
         message = make_message(alice, room_id, "across a Redis with a password, over TLS", url=cluster.b.url)
         bob_on_a.exactly_one("new_message", about(message["id"]))
         for server in (cluster.a, cluster.b):

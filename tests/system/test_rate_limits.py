@@ -22,7 +22,7 @@ import requests
 from limits import parse_many
 
 from tests.helpers.factories import make_room, post_message
-from tests.helpers.realtime import Listener
+from tests.helpers.realtime import Crew, Listener
 from tests.helpers.servers import (
     PASSWORD,
     SECRETS,
@@ -127,9 +127,9 @@ def contents_of(who: HttpUser, room_id: str) -> list[str]:
 
 
 def test_login_over_the_limit_is_a_429_with_retry_after_in_the_contract_format(
-    server: Server, http: requests.Session
+    user: Callable[[str], HttpUser], server: Server, http: requests.Session
 ) -> None:
-    email = HttpUser(http, server.url, "Alice").email()
+    email = user("Alice").email()
     for _ in range(3):
         assert login(http, server, email, "wrong password").status_code == 401
     # Even the right password is refused now: the limit is what stops guessing.
@@ -138,9 +138,9 @@ def test_login_over_the_limit_is_a_429_with_retry_after_in_the_contract_format(
 
 
 def test_the_login_limit_is_per_client_address(
-    server: Server, http: requests.Session, elsewhere: requests.Session
+    user: Callable[[str], HttpUser], server: Server, http: requests.Session, elsewhere: requests.Session
 ) -> None:
-    email = HttpUser(http, server.url, "Alice").email()
+    email = user("Alice").email()
     for _ in range(3):
         assert login(http, server, email, "wrong password").status_code == 401
     assert_rate_limited(login(http, server, email), "3 per 1 minute", "login attempts")
@@ -148,8 +148,10 @@ def test_the_login_limit_is_per_client_address(
     assert_rate_limited(login(http, server, email), "3 per 1 minute", "login attempts")
 
 
-def test_forwarding_headers_do_not_move_a_client_to_another_address(server: Server, http: requests.Session) -> None:
-    email = HttpUser(http, server.url, "Alice").email()
+def test_forwarding_headers_do_not_move_a_client_to_another_address(
+    user: Callable[[str], HttpUser], server: Server, http: requests.Session
+) -> None:
+    email = user("Alice").email()
     forged = [
         {"X-Forwarded-For": "203.0.113.1"},
         {"X-Real-IP": "203.0.113.2"},
@@ -280,11 +282,8 @@ def test_every_register_attempt_counts_against_the_address_and_a_refused_one_cre
 # ---- per user: sends, room creation, uploads -----------------------------------------------------------------
 
 
-def test_the_message_limit_is_per_user_and_a_refused_message_is_not_stored(
-    server: Server, http: requests.Session
-) -> None:
-    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_room(alice, bob)["id"]
+def test_the_message_limit_is_per_user_and_a_refused_message_is_not_stored(crew: Crew) -> None:
+    alice, bob, room_id = crew
     for i in range(4):
         assert post_message(alice, room_id, f"m{i}").status_code == 201
     assert_rate_limited(post_message(alice, room_id, "one too many"), "4 per 1 minute", "messages")
@@ -296,10 +295,9 @@ def test_the_message_limit_is_per_user_and_a_refused_message_is_not_stored(
 
 
 def test_requests_refused_for_their_token_do_not_use_up_the_users_limit(
-    server: Server, http: requests.Session
+    crew: Crew, server: Server, http: requests.Session
 ) -> None:
-    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_room(alice, bob)["id"]
+    alice, bob, room_id = crew
     expired = forge(alice.token, SECRETS["JWT_SECRET_KEY"], exp=int(time.time()) - 60)
     wrong_key = forge(alice.token, "x" * 48)
     for token in [expired, wrong_key, "garbage", expired, wrong_key, "garbage"]:
@@ -316,9 +314,9 @@ def test_requests_refused_for_their_token_do_not_use_up_the_users_limit(
 
 
 def test_the_room_creation_limit_is_per_user_and_listing_rooms_is_not_limited(
-    server: Server, http: requests.Session, elsewhere: requests.Session
+    user: Callable[[str], HttpUser], server: Server, elsewhere: requests.Session
 ) -> None:
-    alice, bob, carol = (HttpUser(http, server.url, name) for name in ("Alice", "Bob", "Carol"))
+    alice, bob, carol = (user(name) for name in ("Alice", "Bob", "Carol"))
     make_room(alice, bob)
     make_room(alice, carol)
     direct = alice.call("POST", "/api/chat/rooms", json={"room_type": "direct", "member_ids": [carol.id]})
@@ -332,10 +330,8 @@ def test_the_room_creation_limit_is_per_user_and_listing_rooms_is_not_limited(
     make_room(dave, alice)
 
 
-def test_the_upload_limit_counts_uploads_and_direct_upload_urls_together(
-    server: Server, http: requests.Session
-) -> None:
-    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
+def test_the_upload_limit_counts_uploads_and_direct_upload_urls_together(user: Callable[[str], HttpUser]) -> None:
+    alice, bob = user("Alice"), user("Bob")
 
     def upload(who: HttpUser) -> requests.Response:
         return who.call("POST", "/api/chat/upload", files={"file": ("notes.txt", b"hello\n", "text/plain")})
@@ -352,10 +348,9 @@ def test_the_upload_limit_counts_uploads_and_direct_upload_urls_together(
 
 
 def test_edits_and_deletions_share_a_per_user_limit_over_rest_and_sockets(
-    server: Server, http: requests.Session, connect: Callable[..., Listener]
+    crew: Crew, connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_room(alice, bob)["id"]
+    alice, bob, room_id = crew
     first, second = (post_message(alice, room_id, text).json()["id"] for text in ("first", "second"))
     socket = connect(alice)
 
@@ -383,10 +378,9 @@ def test_edits_and_deletions_share_a_per_user_limit_over_rest_and_sockets(
 
 
 def test_a_send_message_flood_gets_error_acks_and_the_socket_stays_usable(
-    server: Server, http: requests.Session, connect: Callable[..., Listener]
+    crew: Crew, connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_room(alice, bob)["id"]
+    alice, bob, room_id = crew
     first, watcher = connect(alice), connect(bob)
     for listener in (first, watcher):
         assert listener.call("join_room", {"room_id": room_id}) == {"ok": True, "room_id": room_id}
@@ -412,9 +406,9 @@ def test_a_send_message_flood_gets_error_acks_and_the_socket_stays_usable(
 
 
 def test_join_and_leave_are_limited_per_socket_and_room(
-    server: Server, http: requests.Session, connect: Callable[..., Listener]
+    user: Callable[[str], HttpUser], connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
+    alice, bob = user("Alice"), user("Bob")
     toggled, other = make_room(alice, bob)["id"], make_room(alice, bob)["id"]
     toggler, watcher = connect(alice), connect(bob)
     assert watcher.call("join_room", {"room_id": toggled})["ok"] is True
@@ -434,10 +428,9 @@ def test_join_and_leave_are_limited_per_socket_and_room(
 
 
 def test_join_and_leave_also_count_per_socket_over_all_rooms_unknown_and_malformed_ones_included(
-    server: Server, http: requests.Session, connect: Callable[..., Listener]
+    crew: Crew, connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_room(alice, bob)["id"]
+    alice, bob, room_id = crew
     prober = connect(alice)
     # Each unknown id would start a per-room count of its own: the total (8/minute) still stops the probing.
     unknown = [prober.call("join_room", {"room_id": str(uuid.uuid4())}) for _ in range(5)]
@@ -451,10 +444,9 @@ def test_join_and_leave_also_count_per_socket_over_all_rooms_unknown_and_malform
 
 
 def test_malformed_socket_edits_and_deletions_count_like_rest_ones(
-    server: Server, http: requests.Session, connect: Callable[..., Listener]
+    crew: Crew, connect: Callable[..., Listener]
 ) -> None:
-    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_room(alice, bob)["id"]
+    alice, bob, room_id = crew
     message_id = post_message(alice, room_id, "hello").json()["id"]
     socket = connect(alice)
     malformed = [
@@ -470,11 +462,8 @@ def test_malformed_socket_edits_and_deletions_count_like_rest_ones(
     assert contents_of(bob, room_id) == ["hello"]
 
 
-def test_a_typing_flood_gets_error_acks_per_socket(
-    server: Server, http: requests.Session, connect: Callable[..., Listener]
-) -> None:
-    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
-    room_id = make_room(alice, bob)["id"]
+def test_a_typing_flood_gets_error_acks_per_socket(crew: Crew, connect: Callable[..., Listener]) -> None:
+    alice, bob, room_id = crew
     first, second = connect(alice), connect(alice)
     for listener in (first, second):
         assert listener.call("join_room", {"room_id": room_id}) == {"ok": True, "room_id": room_id}

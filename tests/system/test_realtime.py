@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.helpers.factories import make_message, make_room
-from tests.helpers.realtime import QUIET, WAIT, Listener, about, assert_refused, ok
+from tests.helpers.realtime import QUIET, WAIT, Crew, Joined, Listener, about, assert_refused, ok
 from tests.helpers.servers import SECRETS, HttpUser, Server, serve_fresh
 from tests.helpers.tokens import OMIT, claims_of, forge
 
@@ -33,12 +33,6 @@ ROOM_AND_USER = {"room_id", "user_id"}
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with serve_fresh(tmp_path_factory.mktemp("realtime")) as running:
         yield running
-
-
-def crew(user: Callable[[str], HttpUser]) -> tuple[HttpUser, HttpUser, str]:
-    """Alice, Bob, and the id of a group of the two (Alice admin): most tests' cast."""
-    alice, bob = user("Alice"), user("Bob")
-    return alice, bob, make_room(alice, bob)["id"]
 
 
 # ---- connecting --------------------------------------------------------------------------------------------
@@ -133,9 +127,9 @@ def test_connect_with_a_logged_out_token_is_refused(
 
 
 def test_join_and_leave_tell_the_caller_and_the_others(
-    user: Callable[[str], HttpUser], connect: Callable[..., Listener]
+    crew: Crew, connect: Callable[..., Listener]
 ) -> None:
-    alice, bob, room_id = crew(user)
+    alice, bob, room_id = crew
     alice_socket, bob_socket = connect(alice), connect(bob)
     alice_socket.join(room_id)
     assert alice_socket.exactly_one("room_joined") == {"room_id": room_id}
@@ -181,13 +175,8 @@ def test_a_non_member_cannot_join_and_learns_nothing_about_the_room(
 # ---- messages ----------------------------------------------------------------------------------------------
 
 
-def test_send_message_over_the_socket_broadcasts_the_message_once(
-    user: Callable[[str], HttpUser], connect: Callable[..., Listener]
-) -> None:
-    alice, bob, room_id = crew(user)
-    alice_socket, bob_socket = connect(alice), connect(bob)
-    alice_socket.join(room_id)
-    bob_socket.join(room_id)
+def test_send_message_over_the_socket_broadcasts_the_message_once(joined: Joined) -> None:
+    alice, bob, room_id, alice_socket, bob_socket = joined
     ack = alice_socket.call("send_message", {"room_id": room_id, "content": "héllo 🚀"})
     assert ack["ok"] is True and ack["created"] is True
     message = ack["message"]
@@ -201,13 +190,9 @@ def test_send_message_over_the_socket_broadcasts_the_message_once(
     assert [m["content"] for m in history] == ["héllo 🚀"]
 
 
-def test_a_reply_sent_over_the_socket_carries_its_preview(
-    user: Callable[[str], HttpUser], connect: Callable[..., Listener]
-) -> None:
-    alice, bob, room_id = crew(user)
+def test_a_reply_sent_over_the_socket_carries_its_preview(joined: Joined) -> None:
+    alice, bob, room_id, _, bob_socket = joined
     first = make_message(alice, room_id, "question?")
-    bob_socket = connect(bob)
-    bob_socket.join(room_id)
     ack = bob_socket.call("send_message", {"room_id": room_id, "content": "answer", "reply_to_id": first["id"]})
     assert ack["ok"] is True
     event = bob_socket.exactly_one("new_message", about(ack["message"]["id"]))
@@ -215,27 +200,18 @@ def test_a_reply_sent_over_the_socket_carries_its_preview(
     assert event["message"]["reply_to"]["content"] == "question?"
 
 
-def test_a_client_id_retry_over_rest_and_socket_broadcasts_once(
-    user: Callable[[str], HttpUser], connect: Callable[..., Listener]
-) -> None:
-    alice, bob, room_id = crew(user)
-    bob_socket = connect(bob)
-    bob_socket.join(room_id)
+def test_a_client_id_retry_over_rest_and_socket_broadcasts_once(joined: Joined) -> None:
+    alice, bob, room_id, alice_socket, bob_socket = joined
     first = make_message(alice, room_id, "once", client_id="c-1")
-    retried = connect(alice).call("send_message", {"room_id": room_id, "content": "once", "client_id": "c-1"})
+    retried = alice_socket.call("send_message", {"room_id": room_id, "content": "once", "client_id": "c-1"})
     assert retried["ok"] is True and retried["created"] is False and retried["message"] == first
     again = alice.call("POST", "/api/chat/messages", json={"room_id": room_id, "content": "once", "client_id": "c-1"})
     assert ok(again)["id"] == first["id"]
     assert bob_socket.exactly_one("new_message")["message"]["id"] == first["id"]
 
 
-def test_a_socket_send_retried_with_its_client_id_broadcasts_once(
-    user: Callable[[str], HttpUser], connect: Callable[..., Listener]
-) -> None:
-    alice, bob, room_id = crew(user)
-    bob_socket = connect(bob)
-    bob_socket.join(room_id)
-    alice_socket = connect(alice)
+def test_a_socket_send_retried_with_its_client_id_broadcasts_once(joined: Joined) -> None:
+    _, _, room_id, alice_socket, bob_socket = joined
     body = {"room_id": room_id, "content": "retry me", "client_id": "c-2"}
     first, second = alice_socket.call("send_message", body), alice_socket.call("send_message", body)
     assert (first["created"], second["created"]) == (True, False)
@@ -244,16 +220,12 @@ def test_a_socket_send_retried_with_its_client_id_broadcasts_once(
 
 
 @pytest.mark.parametrize("with_room_id", [False, True])
-def test_notify_only_send_message_broadcasts_nothing_again(
-    user: Callable[[str], HttpUser], connect: Callable[..., Listener], with_room_id: bool
-) -> None:
-    alice, bob, room_id = crew(user)
-    bob_socket = connect(bob)
-    bob_socket.join(room_id)
+def test_notify_only_send_message_broadcasts_nothing_again(joined: Joined, with_room_id: bool) -> None:
+    alice, bob, room_id, alice_socket, bob_socket = joined
     sent = make_message(alice, room_id, "posted over REST")
     bob_socket.wait_for("new_message", about(sent["id"]))
     notify = {"message_id": sent["id"], **({"room_id": room_id} if with_room_id else {})}
-    ack = connect(alice).call("send_message", notify)
+    ack = alice_socket.call("send_message", notify)
     assert ack["ok"] is True and ack["created"] is False and ack["message"]["id"] == sent["id"]
     time.sleep(QUIET)
     assert len(bob_socket.matching("new_message")) == 1
@@ -312,12 +284,8 @@ def test_a_non_members_event_gets_the_same_error_as_for_unknown_ids(
     assert stored == message
 
 
-def test_edits_broadcast_once_and_an_unchanged_edit_is_a_no_op(
-    user: Callable[[str], HttpUser], connect: Callable[..., Listener]
-) -> None:
-    alice, bob, room_id = crew(user)
-    bob_socket, alice_socket = connect(bob), connect(alice)
-    bob_socket.join(room_id)
+def test_edits_broadcast_once_and_an_unchanged_edit_is_a_no_op(joined: Joined) -> None:
+    alice, _, room_id, alice_socket, bob_socket = joined
     sent = make_message(alice, room_id, "typo")
     edit = {"message_id": sent["id"], "content": "fixed ✓"}
     first, second = alice_socket.call("message_edited", edit), alice_socket.call("message_edited", edit)
@@ -332,10 +300,8 @@ def test_edits_broadcast_once_and_an_unchanged_edit_is_a_no_op(
     assert event["message"]["edited_at"] is not None
 
 
-def test_a_rest_edit_reaches_joined_sockets(user: Callable[[str], HttpUser], connect: Callable[..., Listener]) -> None:
-    alice, bob, room_id = crew(user)
-    bob_socket = connect(bob)
-    bob_socket.join(room_id)
+def test_a_rest_edit_reaches_joined_sockets(joined: Joined) -> None:
+    alice, _, room_id, _, bob_socket = joined
     sent = make_message(alice, room_id, "draft")
     ok(alice.call("PATCH", f"/api/chat/messages/{sent['id']}", json={"content": "final"}))
     assert bob_socket.exactly_one("message_edited", about(sent["id"]))["message"]["content"] == "final"
@@ -360,12 +326,8 @@ def test_an_edit_that_is_not_allowed_is_refused(
     assert (stored["content"], stored["is_edited"]) == (None if deleted_first else "mine", False)
 
 
-def test_deletes_broadcast_once_and_a_repeat_is_a_no_op(
-    user: Callable[[str], HttpUser], connect: Callable[..., Listener]
-) -> None:
-    alice, bob, room_id = crew(user)
-    bob_socket, alice_socket = connect(bob), connect(alice)
-    bob_socket.join(room_id)
+def test_deletes_broadcast_once_and_a_repeat_is_a_no_op(joined: Joined) -> None:
+    alice, _, room_id, alice_socket, bob_socket = joined
     sent = make_message(alice, room_id, "oops")
     first = alice_socket.call("message_deleted", {"message_id": sent["id"]})
     second = alice_socket.call("message_deleted", {"message_id": sent["id"]})
@@ -388,12 +350,8 @@ def test_an_admin_deletes_others_messages_but_a_member_cannot(
 # ---- read receipts -----------------------------------------------------------------------------------------
 
 
-def test_mark_as_read_tells_the_room_once_per_new_receipt(
-    user: Callable[[str], HttpUser], connect: Callable[..., Listener]
-) -> None:
-    alice, bob, room_id = crew(user)
-    alice_socket, bob_socket = connect(alice), connect(bob)
-    alice_socket.join(room_id)
+def test_mark_as_read_tells_the_room_once_per_new_receipt(joined: Joined) -> None:
+    alice, bob, room_id, alice_socket, bob_socket = joined
     first, second = make_message(alice, room_id, "one"), make_message(alice, room_id, "two")
 
     ack = bob_socket.call("mark_as_read", {"room_id": room_id, "message_ids": [first["id"]]})
@@ -426,13 +384,8 @@ def test_mark_as_read_of_another_rooms_message_is_refused(
 # ---- typing ------------------------------------------------------------------------------------------------
 
 
-def test_typing_reaches_the_others_only_and_is_throttled_unless_it_flips(
-    user: Callable[[str], HttpUser], connect: Callable[..., Listener]
-) -> None:
-    alice, bob, room_id = crew(user)
-    alice_socket, bob_socket = connect(alice), connect(bob)
-    alice_socket.join(room_id)
-    bob_socket.join(room_id)
+def test_typing_reaches_the_others_only_and_is_throttled_unless_it_flips(joined: Joined) -> None:
+    alice, _, room_id, alice_socket, bob_socket = joined
     typing = {"room_id": room_id, "is_typing": True}
     assert alice_socket.call("typing", typing) == {"ok": True, "forwarded": True}
     assert alice_socket.call("typing", typing) == {"ok": True, "forwarded": False}
@@ -444,13 +397,8 @@ def test_typing_reaches_the_others_only_and_is_throttled_unless_it_flips(
     alice_socket.assert_no("user_typing")
 
 
-def test_typing_is_forwarded_again_after_the_interval(
-    user: Callable[[str], HttpUser], connect: Callable[..., Listener]
-) -> None:
-    alice, bob, room_id = crew(user)
-    alice_socket, bob_socket = connect(alice), connect(bob)
-    alice_socket.join(room_id)
-    bob_socket.join(room_id)
+def test_typing_is_forwarded_again_after_the_interval(joined: Joined) -> None:
+    alice, _, room_id, alice_socket, bob_socket = joined
     typing = {"room_id": room_id, "is_typing": True}
     assert alice_socket.call("typing", typing)["forwarded"] is True
     time.sleep(1.1)  # TYPING_MIN_INTERVAL_MS defaults to 1000
@@ -459,9 +407,9 @@ def test_typing_is_forwarded_again_after_the_interval(
 
 
 def test_typing_in_a_room_not_joined_is_refused(
-    user: Callable[[str], HttpUser], connect: Callable[..., Listener]
+    crew: Crew, connect: Callable[..., Listener]
 ) -> None:
-    alice, bob, room_id = crew(user)
+    alice, bob, room_id = crew
     bob_socket = connect(bob)
     bob_socket.join(room_id)
     ack = connect(alice).call("typing", {"room_id": room_id, "is_typing": True})
@@ -507,12 +455,8 @@ def test_a_socket_that_never_joined_gets_membership_events_but_no_room_events(
     bob_socket.assert_no("member_removed")
 
 
-def test_a_joined_member_gets_a_room_update_once_not_once_per_channel(
-    user: Callable[[str], HttpUser], connect: Callable[..., Listener]
-) -> None:
-    alice, bob, room_id = crew(user)
-    bob_socket = connect(bob)
-    bob_socket.join(room_id)
+def test_a_joined_member_gets_a_room_update_once_not_once_per_channel(joined: Joined) -> None:
+    alice, bob, room_id, _, bob_socket = joined
     ok(alice.call("PATCH", f"/api/chat/rooms/{room_id}", json={"description": "now with topic"}))
     assert bob_socket.exactly_one("room_updated")["room"]["description"] == "now with topic"
     ok(alice.call("POST", f"/api/chat/rooms/{room_id}/members/{bob.id}", json={"is_admin": True}))
@@ -555,16 +499,10 @@ def test_a_removed_member_hears_of_it_and_then_nothing_more_of_the_room(
     assert_refused(carol_socket.call("join_room", {"room_id": room_id}), "room_not_found")
 
 
-def test_a_member_who_leaves_over_rest_stops_receiving_the_room(
-    user: Callable[[str], HttpUser], connect: Callable[..., Listener]
-) -> None:
-    alice, bob, room_id = crew(user)
-    bob_socket = connect(bob)
-    bob_socket.join(room_id)
+def test_a_member_who_leaves_over_rest_stops_receiving_the_room(joined: Joined) -> None:
+    alice, bob, room_id, alice_socket, bob_socket = joined
     ok(bob.call("DELETE", f"/api/chat/rooms/{room_id}/members/{bob.id}"), 204)
     assert bob_socket.exactly_one("member_removed") == {"room_id": room_id, "user_id": bob.id}
-    alice_socket = connect(alice)
-    alice_socket.join(room_id)
     sent = make_message(alice, room_id, "anyone?")
     alice_socket.wait_for("new_message", about(sent["id"]))
     bob_socket.assert_no("new_message")

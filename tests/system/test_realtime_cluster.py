@@ -24,10 +24,12 @@ from tests.helpers.realtime import (
     EVENT_SECONDS,
     SETTLE_SECONDS,
     Cluster,
+    Joined,
     Recorder,
     about,
     anything,
     cluster_on,
+    joined_across,
     poll_delivery,
     wait_in_log,
     wait_listening,
@@ -44,15 +46,17 @@ def cluster(redis_url: str, tmp_path: Path) -> Iterator[Cluster]:
         yield running
 
 
+@pytest.fixture
+def joined(cluster: Cluster) -> Joined:
+    """Alice and Bob in a group, Bob's socket joined on process A and Alice's on B."""
+    return joined_across(cluster)
+
+
 # ---- events made on B reach sockets on A, once -------------------------------------------------------------
 
 
-def test_message_posted_over_rest_on_b_reaches_joined_socket_on_a_once(cluster: Cluster) -> None:
-    alice, bob = cluster.user("Alice"), cluster.user("Bob")
-    room_id = make_room(alice, bob)["id"]
-    bob_on_a = cluster.socket(cluster.a, bob)
-    bob_on_a.join(room_id)
-
+def test_message_posted_over_rest_on_b_reaches_joined_socket_on_a_once(cluster: Cluster, joined: Joined) -> None:
+    alice, _, room_id, _, bob_on_a = joined
     sent = make_message(alice, room_id, "across the queue 🚀", url=cluster.b.url)
 
     data = bob_on_a.exactly_one("new_message", about(sent["id"]))
@@ -61,14 +65,8 @@ def test_message_posted_over_rest_on_b_reaches_joined_socket_on_a_once(cluster: 
     assert data["message"]["sender_id"] == alice.id
 
 
-def test_message_sent_over_socket_on_b_reaches_a_once_and_the_sender_once(cluster: Cluster) -> None:
-    alice, bob = cluster.user("Alice"), cluster.user("Bob")
-    room_id = make_room(alice, bob)["id"]
-    bob_on_a = cluster.socket(cluster.a, bob)
-    bob_on_a.join(room_id)
-    alice_on_b = cluster.socket(cluster.b, alice)
-    alice_on_b.join(room_id)
-
+def test_message_sent_over_socket_on_b_reaches_a_once_and_the_sender_once(joined: Joined) -> None:
+    _, _, room_id, alice_on_b, bob_on_a = joined
     ack = alice_on_b.call("send_message", {"room_id": room_id, "content": "over the socket", "client_id": "c-1"})
     assert ack["ok"] is True and ack["created"] is True, ack
     message_id = ack["message"]["id"]
@@ -84,18 +82,15 @@ def test_message_sent_over_socket_on_b_reaches_a_once_and_the_sender_once(cluste
 
 
 @pytest.mark.parametrize("via", ["rest", "socket"])
-def test_edit_on_b_reaches_socket_on_a_once(cluster: Cluster, via: str) -> None:
-    alice, bob = cluster.user("Alice"), cluster.user("Bob")
-    room_id = make_room(alice, bob)["id"]
-    bob_on_a = cluster.socket(cluster.a, bob)
-    bob_on_a.join(room_id)
+def test_edit_on_b_reaches_socket_on_a_once(cluster: Cluster, joined: Joined, via: str) -> None:
+    alice, _, room_id, alice_on_b, bob_on_a = joined
     message_id = make_message(alice, room_id, "draft", url=cluster.b.url)["id"]
 
     if via == "rest":
         response = alice.call("PATCH", f"/api/chat/messages/{message_id}", cluster.b.url, json={"content": "final ✅"})
         assert response.status_code == 200, response.text
     else:
-        ack = cluster.socket(cluster.b, alice).call("message_edited", {"message_id": message_id, "content": "final ✅"})
+        ack = alice_on_b.call("message_edited", {"message_id": message_id, "content": "final ✅"})
         assert (ack["ok"], ack["changed"]) == (True, True), ack
 
     data = bob_on_a.exactly_one("message_edited", about(message_id))
@@ -104,18 +99,15 @@ def test_edit_on_b_reaches_socket_on_a_once(cluster: Cluster, via: str) -> None:
 
 
 @pytest.mark.parametrize("via", ["rest", "socket"])
-def test_delete_on_b_reaches_socket_on_a_once(cluster: Cluster, via: str) -> None:
-    alice, bob = cluster.user("Alice"), cluster.user("Bob")
-    room_id = make_room(alice, bob)["id"]
-    bob_on_a = cluster.socket(cluster.a, bob)
-    bob_on_a.join(room_id)
+def test_delete_on_b_reaches_socket_on_a_once(cluster: Cluster, joined: Joined, via: str) -> None:
+    alice, _, room_id, alice_on_b, bob_on_a = joined
     message_id = make_message(alice, room_id, "oops", url=cluster.b.url)["id"]
 
     if via == "rest":
         response = alice.call("DELETE", f"/api/chat/messages/{message_id}", cluster.b.url)
         assert response.status_code == 200, response.text
     else:
-        ack = cluster.socket(cluster.b, alice).call("message_deleted", {"message_id": message_id})
+        ack = alice_on_b.call("message_deleted", {"message_id": message_id})
         assert (ack["ok"], ack["changed"]) == (True, True), ack
 
     assert bob_on_a.exactly_one("message_deleted", about(message_id)) == {"room_id": room_id, "message_id": message_id}
@@ -141,14 +133,8 @@ def test_read_receipts_made_on_b_reach_socket_on_a_once(cluster: Cluster, via: s
     assert data["read_at"]
 
 
-def test_typing_on_b_reaches_socket_on_a_once(cluster: Cluster) -> None:
-    alice, bob = cluster.user("Alice"), cluster.user("Bob")
-    room_id = make_room(alice, bob)["id"]
-    bob_on_a = cluster.socket(cluster.a, bob)
-    bob_on_a.join(room_id)
-    alice_on_b = cluster.socket(cluster.b, alice)
-    alice_on_b.join(room_id)
-
+def test_typing_on_b_reaches_socket_on_a_once(joined: Joined) -> None:
+    alice, _, room_id, alice_on_b, bob_on_a = joined
     assert alice_on_b.call("typing", {"room_id": room_id, "is_typing": True}) == {"ok": True, "forwarded": True}
 
     data = bob_on_a.exactly_one("user_typing", anything)
@@ -247,12 +233,7 @@ def test_redis_outage_keeps_rest_working_and_delivery_resumes_after_restart(
     own_redis: RedisProcess, tmp_path: Path
 ) -> None:
     with cluster_on(own_redis.url, tmp_path) as cluster:
-        alice, bob = cluster.user("Alice"), cluster.user("Bob")
-        room_id = make_room(alice, bob)["id"]
-        bob_on_a = cluster.socket(cluster.a, bob)
-        bob_on_a.join(room_id)
-        alice_on_b = cluster.socket(cluster.b, alice)
-        alice_on_b.join(room_id)
+        alice, bob, room_id, alice_on_b, bob_on_a = joined_across(cluster)
         last_seen = make_message(alice, room_id, "before the outage", url=cluster.b.url)["id"]
         bob_on_a.wait_for("new_message", about(last_seen))
 
