@@ -1,7 +1,7 @@
 """Property tests: history pages under concurrent writes, and the message state machine against a model.
 
 Both run on whatever database the suite has (SQLite by default, PostgreSQL with ARMADA_TEST_DATABASE_URL).
-`ARMADA_PROPERTY_EXAMPLES=200 .venv/bin/pytest tests/test_properties.py` explores much more than `make test`.
+`ARMADA_PROPERTY_EXAMPLES=200 .venv/bin/pytest tests/fuzz/test_properties.py` explores much more than `make test`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Media fixtures, loaded with `pytest_plugins = ["tests.helpers.media_fixtures"]`: `media` runs a test on each backend.
 
 STORAGE_BACKEND=local (MEDIA_ROOT in a temporary folder) and STORAGE_BACKEND=supabase against
-tests/fake_supabase.py, or against the real service when SUPABASE_URL, SUPABASE_KEY and SUPABASE_BUCKET are set.
+tests/helpers/fake_supabase.py, or against the real service when SUPABASE_URL, SUPABASE_KEY and SUPABASE_BUCKET are set.
 """
 
 from __future__ import annotations

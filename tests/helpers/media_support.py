@@ -1,6 +1,6 @@
 """Media test helpers: sample files, multipart bodies, and a client that opens Armada's links like a browser.
 
-The fixtures that run each test on every storage backend are in tests/media_fixtures.py.
+The fixtures that run each test on every storage backend are in tests/helpers/media_fixtures.py.
 """
 
 from __future__ import annotations

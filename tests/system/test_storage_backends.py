@@ -1,6 +1,6 @@
 """One conformance suite for every storage backend: local files, and Supabase through the real storage3 client.
 
-Supabase runs against tests/fake_supabase.py, or against the real service when SUPABASE_URL, SUPABASE_KEY and
+Supabase runs against tests/helpers/fake_supabase.py, or against the real service when SUPABASE_URL, SUPABASE_KEY and
 SUPABASE_BUCKET are set (objects go under a random `armada-conformance/` prefix and are removed afterwards).
 """
 

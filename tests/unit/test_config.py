@@ -51,7 +51,7 @@ def test_config_uses_the_normalized_database_url() -> None:
 
 
 def test_db_network_timeout_of_0_leaves_the_os_defaults_and_a_bad_one_is_refused() -> None:
-    # What a positive value does is shown on a real partition (tests/test_faults.py).
+    # What a positive value does is shown on a real partition (tests/system/test_faults.py).
     url = {"DATABASE_URL": "postgres://u@db.example/armada"}
     off = config.DevelopmentConfig({**url, "DB_NETWORK_TIMEOUT": "0"})
     assert off.SQLALCHEMY_ENGINE_OPTIONS["connect_args"] == {"connect_timeout": 5}
@@ -246,7 +246,8 @@ def test_log_format_defaults_to_json_in_production_only() -> None:
     assert config.ProductionConfig({**strong_secrets(), "LOG_FORMAT": "Text"}).LOG_FORMAT == "text"
     assert config.DevelopmentConfig({"LOG_LEVEL": "warning"}).LOG_LEVEL == "WARNING"
     assert config.DevelopmentConfig({}).HSTS_SECONDS == 31536000
-    assert config.DevelopmentConfig({}).TRUSTED_PROXIES == 0  # no forwarding header believed unless a deployment says so
+    # No forwarding header is believed unless a deployment says so.
+    assert config.DevelopmentConfig({}).TRUSTED_PROXIES == 0
     assert config.ProductionConfig({**strong_secrets(), "TRUSTED_PROXIES": "2"}).TRUSTED_PROXIES == 2
 
 
