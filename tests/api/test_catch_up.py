@@ -3,25 +3,14 @@ through the Flask test client."""
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from typing import Any
 
 import pytest
 
-from tests.helpers.support import Actor, ApiClient, assert_error
+from tests.helpers.support import Actor, ApiClient, assert_error, cursor_of, history_url
 
 # A client that reconnects to a real server and catches up: tests/system/test_catch_up.py.
-
-
-def history_url(room_id: str) -> str:
-    return f"/api/chat/rooms/{room_id}/messages"
-
-
-def cursor_of(value: Any) -> str:
-    """A hand-made cursor in the server's packing (URL-safe base64 of JSON)."""
-    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
 def page(actor: Actor, room_id: str, **params: Any) -> dict[str, Any]:

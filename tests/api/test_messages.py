@@ -14,7 +14,7 @@ from werkzeug.test import TestResponse
 
 from armada.extensions import db
 from armada.models import ChatMessage
-from tests.helpers.support import Actor, ApiClient, assert_error
+from tests.helpers.support import Actor, ApiClient, assert_error, details_of
 
 MESSAGES = "/api/chat/messages"
 MESSAGE_KEYS = {
@@ -52,12 +52,6 @@ def history(actor: Actor, room_id: str) -> list[dict[str, Any]]:
     response = actor.get(f"/api/chat/rooms/{room_id}/messages")
     assert response.status_code == 200, response.get_json()
     return response.get_json()["items"]
-
-
-def details_of(response: TestResponse, status: int = 422) -> dict[str, Any]:
-    """The `details` of a contract error body with this status."""
-    error = assert_error(response, status)
-    return error.get("details") or {}
 
 
 @pytest.fixture

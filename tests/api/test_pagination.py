@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -11,16 +9,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import event
-from werkzeug.test import TestResponse
 
 from armada.extensions import db
-from tests.helpers.support import Actor, ApiClient, QueryCounter, assert_error
+from tests.helpers.support import Actor, ApiClient, QueryCounter, assert_error, cursor_of, details_of, history_url
 
 MAX_PAGES = 20  # a walk that goes on longer than this is looping
-
-
-def history_url(room_id: str) -> str:
-    return f"/api/chat/rooms/{room_id}/messages"
 
 
 def fill(actor: Actor, room: dict[str, Any], count: int) -> list[str]:
@@ -35,16 +28,6 @@ def page(actor: Actor, room_id: str, **params: Any) -> dict[str, Any]:
     body = response.get_json()
     assert set(body) == {"items", "next_cursor"}
     return body
-
-
-def cursor_of(value: Any) -> str:
-    """A hand-made cursor in the same packing as the server's (URL-safe base64 of JSON)."""
-    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
-
-
-def details_of(response: TestResponse) -> dict[str, Any]:
-    """The details of a 422 validation error."""
-    return assert_error(response, 422, "validation_failed").get("details") or {}
 
 
 def walk(

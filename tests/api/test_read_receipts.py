@@ -13,7 +13,7 @@ from werkzeug.test import TestResponse
 
 from armada.extensions import db
 from armada.models import ChatMessage, ChatRoomMember, MessageReadReceipt
-from tests.helpers.support import Actor, ApiClient, assert_error, committed_just_before
+from tests.helpers.support import Actor, ApiClient, assert_error, committed_just_before, details_of
 
 RESULT_KEYS = {"room_id", "user_id", "message_ids", "read_at", "unread_count"}
 
@@ -46,11 +46,6 @@ def last_read_at(viewer: Actor, room_id: str, member: Actor) -> str | None:
     assert response.status_code == 200
     (entry,) = [m for m in response.get_json()["members"] if m["user_id"] == member.id]
     return entry["last_read_at"]
-
-
-def details_of(response: TestResponse) -> dict[str, Any]:
-    """The details of a 422 validation error."""
-    return assert_error(response, 422, "validation_failed").get("details") or {}
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from typing import Any
@@ -13,7 +12,7 @@ from sqlalchemy import func, select
 
 from armada.extensions import db
 from armada.models import ChatRoom, ChatRoomMember
-from tests.helpers.support import Actor, ApiClient, QueryCounter, assert_error
+from tests.helpers.support import Actor, ApiClient, QueryCounter, assert_error, cursor_of
 
 ROOMS = "/api/chat/rooms"
 ROOM_KEYS = {
@@ -391,11 +390,6 @@ def test_limit_of_100_is_accepted(api: ApiClient) -> None:
     alice = api.register("Alice")
     alice.make_group(name="Solo")
     assert len(alice.get(ROOMS, query_string={"limit": "100"}).get_json()["items"]) == 1
-
-
-def cursor_of(values: list[Any]) -> str:
-    """A cursor in the API's encoding (URL-safe base64 of a JSON list), with values of our choosing."""
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
 ROOM_ID = "00000000-0000-4000-8000-000000000000"

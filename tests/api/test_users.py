@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from typing import Any
 
@@ -11,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.helpers.support import Actor, ApiClient, assert_error
+from tests.helpers.support import Actor, ApiClient, assert_error, cursor_of
 
 USER_FIELDS = {"id", "email", "display_name", "avatar_url", "created_at"}
 
@@ -43,10 +41,6 @@ def walk(actor: Actor, **params: Any) -> tuple[list[dict[str, Any]], int]:
         if cursor is None:
             return items, pages
         assert pages < 50, "pagination does not terminate"
-
-
-def make_cursor(value: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
 # --- /me ------------------------------------------------------------------------------------------------
@@ -184,14 +178,14 @@ def test_search_accepts_limits_at_the_bounds(api: ApiClient, limit: str) -> None
     [
         "garbage!!",
         "not-base64-at-all",
-        make_cursor({"name": "a"}),
-        make_cursor("a string"),
-        make_cursor(["only one"]),
-        make_cursor(["a", str(uuid.uuid4()), "extra"]),
-        make_cursor(["a", "not-a-uuid"]),
-        make_cursor([1, str(uuid.uuid4())]),
-        make_cursor(["a\u0000b", str(uuid.uuid4())]),
-        make_cursor(["a\ud800b", str(uuid.uuid4())]),
+        cursor_of({"name": "a"}),
+        cursor_of("a string"),
+        cursor_of(["only one"]),
+        cursor_of(["a", str(uuid.uuid4()), "extra"]),
+        cursor_of(["a", "not-a-uuid"]),
+        cursor_of([1, str(uuid.uuid4())]),
+        cursor_of(["a\u0000b", str(uuid.uuid4())]),
+        cursor_of(["a\ud800b", str(uuid.uuid4())]),
         "bad\u0000cursor",
         "x" * 600,
     ],

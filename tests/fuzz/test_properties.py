@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
 from armada.chat.schemas import PREVIEW_CHARS
-from tests.helpers.support import Actor, ApiClient, assert_error
+from tests.helpers.support import Actor, ApiClient, assert_error, history_url
 
 EXAMPLES = int(os.environ.get("ARMADA_PROPERTY_EXAMPLES") or 0)
 MAX_PAGES = 500  # a walk longer than this is looping
@@ -32,10 +32,6 @@ COMMON = {
     "derandomize": True,
     "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 }
-
-
-def history_url(room_id: str) -> str:
-    return f"/api/chat/rooms/{room_id}/messages"
 
 
 def get_page(actor: Actor, room_id: str, **params: Any) -> dict[str, Any]:

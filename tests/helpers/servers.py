@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import secrets
@@ -76,12 +77,20 @@ def fresh_database(tmp_path: Path, prefix: str = "armada_server") -> AbstractCon
 
 @dataclass
 class Server:
+    """A server process, where it listens, and the file its output goes to."""
+
     process: subprocess.Popen[bytes]
     url: str
     log: Path
 
     def output(self) -> str:
+        """The end of its output, for a failure's message."""
         return self.log.read_text(errors="replace")[-3000:]
+
+    def records(self) -> list[dict[str, Any]]:
+        """The JSON records it has logged so far (a production server's; gunicorn's own lines are text)."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:

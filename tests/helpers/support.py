@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -98,6 +100,23 @@ def assert_error(response: TestResponse, status: int, code: str | None = None) -
     if code is not None:
         assert error["code"] == code, error
     return error
+
+
+def details_of(response: TestResponse, status: int = 422) -> dict[str, Any]:
+    """The `details` of a contract-shaped error with this status (a 422 is always validation_failed)."""
+    error = assert_error(response, status, "validation_failed" if status == 422 else None)
+    details: dict[str, Any] = error.get("details") or {}
+    return details
+
+
+def history_url(room_id: str) -> str:
+    """The room's message history (GET /api/chat/rooms/{room_id}/messages)."""
+    return f"/api/chat/rooms/{room_id}/messages"
+
+
+def cursor_of(value: Any) -> str:
+    """A hand-made cursor in the server's packing (URL-safe base64 of JSON), with values of the test's choosing."""
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
 class QueryCounter:

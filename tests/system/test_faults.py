@@ -31,7 +31,6 @@ from sqlalchemy import make_url
 
 from tests.helpers.factories import make_message, make_room
 from tests.helpers.private_services import PostgresCluster, RedisProcess
-from tests.helpers.servers import HttpUser, Server, fresh_database, group_alive, migrate, run_server, serve_fresh
 from tests.helpers.realtime import (
     Recorder,
     about,
@@ -41,6 +40,7 @@ from tests.helpers.realtime import (
     wait_in_log,
     wait_listening,
 )
+from tests.helpers.servers import HttpUser, Server, fresh_database, group_alive, migrate, run_server, serve_fresh
 
 REQUEST_SECONDS = 10  # no request may take longer, outage or not: a hang is a failure
 RECOVERY_SECONDS = 15  # how long after a restart the same server process must be serving again

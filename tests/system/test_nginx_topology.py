@@ -40,6 +40,7 @@ import requests
 from tests.helpers.factories import make_message, make_room
 from tests.helpers.realtime import about, wait_listening
 from tests.helpers.servers import (
+    PASSWORD,
     ROOT,
     HttpUser,
     Server,
@@ -452,24 +453,19 @@ def test_each_client_behind_nginx_has_its_own_login_count_and_its_own_address_in
     with client_at("127.0.0.2") as guesser, client_at("127.0.0.3") as neighbour:
         wrong = [login(guesser, "wrong password", f"203.0.113.{n}") for n in range(3)]
         assert [r.status_code for r in wrong] == [401, 401, 401], [r.text for r in wrong]
-        refused = login(guesser, "pass word 123", "203.0.113.99")
+        refused = login(guesser, PASSWORD, "203.0.113.99")
         assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited", refused.text
-        assert login(neighbour, "pass word 123", "127.0.0.2").status_code == 200
+        assert login(neighbour, PASSWORD, "127.0.0.2").status_code == 200
 
     request_id = refused.headers["X-Request-ID"]
     deadline = time.monotonic() + EVENT_SECONDS
-    while not (records := [r for r in instance_records(topology) if r.get("request_id") == request_id]):
+    both = (topology.a, topology.b)
+    while not (records := [r for server in both for r in server.records() if r.get("request_id") == request_id]):
         assert time.monotonic() < deadline, "no log record of the refused login on either instance"
         time.sleep(0.05)
     assert [(r["status"], r["remote_addr"]) for r in records if r["logger"] == "armada.request"] == [
         (429, "127.0.0.2")
     ], records
-
-
-def instance_records(topology: Topology) -> list[dict[str, Any]]:
-    """The JSON records both instances have logged so far."""
-    lines = [line for s in (topology.a, topology.b) for line in s.log.read_text(errors="replace").splitlines()]
-    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 @pytest.mark.parametrize("path", ["/api/chat/upload", "/api/chat/messages", "/socket.io/?EIO=4&transport=polling"])

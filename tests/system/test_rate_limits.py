@@ -8,7 +8,6 @@ address of its own (127.0.0.N: Linux routes the whole 127.0.0.0/8 to the loopbac
 from __future__ import annotations
 
 import itertools
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -238,7 +237,7 @@ def test_the_request_log_names_the_client_a_trusted_proxy_forwarded(proxied: Ser
     assert response.status_code == 200
     request_id = response.headers["X-Request-ID"]
     deadline = time.monotonic() + 5
-    while not (records := [r for r in log_records(proxied) if r.get("request_id") == request_id]):
+    while not (records := [r for r in proxied.records() if r.get("request_id") == request_id]):
         assert time.monotonic() < deadline, proxied.output()
         time.sleep(0.05)
     assert [r["remote_addr"] for r in records if r["logger"] == "armada.request"] == [client], records
@@ -251,12 +250,6 @@ def test_only_a_trusted_proxy_makes_a_request_https(server: Server, proxied: Ser
     assert trusted.headers.get("Strict-Transport-Security") == "max-age=31536000", trusted.headers
     untrusted = http.get(f"{server.url}/api/health", headers=https, timeout=10)
     assert untrusted.status_code == 200 and "Strict-Transport-Security" not in untrusted.headers
-
-
-def log_records(server: Server) -> list[dict[str, Any]]:
-    """The JSON records of a production server's log (gunicorn's own lines are text)."""
-    lines = server.log.read_text(errors="replace").splitlines()
-    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 def test_every_register_attempt_counts_against_the_address_and_a_refused_one_creates_nobody(
