@@ -3,11 +3,26 @@ tests/conftest.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from flask import Flask
+from sqlalchemy import event
 
+from armada.extensions import db
 from tests.helpers.factories import make_user
-from tests.helpers.support import Actor, ApiClient
+from tests.helpers.support import Actor, ApiClient, QueryCounter
+
+
+@pytest.fixture
+def count_queries(app: Flask) -> Iterator[QueryCounter]:
+    """Counts SQL statements sent to the database while active."""
+    counter = QueryCounter()
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", counter.on_execute)
+    yield counter
+    event.remove(engine, "before_cursor_execute", counter.on_execute)
 
 
 @pytest.fixture
