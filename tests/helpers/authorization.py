@@ -73,6 +73,7 @@ class Outcome:
 
     @property
     def refused(self) -> bool:
+        """Whether the cell is a refusal (a 4xx)."""
         return self.status >= 400
 
     def __str__(self) -> str:
@@ -285,10 +286,12 @@ def assert_cells(role: str, target: str, row: list[tuple[str, Any]], cell: Calla
 
 
 def new_id() -> str:
+    """An id that exists nowhere."""
     return str(uuid.uuid4())
 
 
 def member_url(room_id: str, user: Actor | str) -> str:
+    """The URL of a user's membership of a room."""
     return f"{ROOMS}/{room_id}/members/{user if isinstance(user, str) else user.id}"
 
 
@@ -312,14 +315,17 @@ class Scene:
 
     @property
     def actor(self) -> Actor:
+        """Who acts in this cell."""
         return self.cast[self.role]
 
     @property
     def headers(self) -> dict[str, str]:
+        """What the actor sends as its credentials."""
         return self.actor.headers if self.presented is None else self.presented
 
     @property
     def room(self) -> str:
+        """Team's id."""
         return self.ids["room"]
 
 
@@ -370,10 +376,12 @@ def signed_upload(actor: Actor, put: bool) -> dict[str, Any]:
 
 
 def token_of(url: str) -> str:
+    """The token at the end of a signed link."""
     return url.rsplit("/", 1)[1]
 
 
 def tampered(token: str) -> str:
+    """The token with one character of its signature changed."""
     payload, stamp, signature = token.rsplit(".", 2)
     return f"{payload}.{stamp}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
 
@@ -382,6 +390,7 @@ class TwoHoursAgoSigner(TimestampSigner):
     """Signs as if it were two hours ago: past MEDIA_URL_EXPIRES (an hour)."""
 
     def get_timestamp(self) -> int:
+        """Two hours ago."""
         return int(time.time()) - 2 * 3600
 
 

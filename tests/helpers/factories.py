@@ -8,16 +8,16 @@ make_group, make_direct and say are these factories, spelt as the actor's own ca
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
-if TYPE_CHECKING:  # at runtime the caller's kind is told by its methods: support.py imports this module
+if TYPE_CHECKING:  # only for the types: support.py, which servers.py imports, imports this module
     import requests
     from werkzeug.test import TestResponse
 
     from tests.helpers.servers import HttpUser
     from tests.helpers.support import Actor, ApiClient
 
-    Caller = Actor | HttpUser
+    Caller: TypeAlias = Actor | HttpUser
 
 ROOMS = "/api/chat/rooms"
 MESSAGES = "/api/chat/messages"
@@ -25,7 +25,9 @@ MESSAGES = "/api/chat/messages"
 
 def _post(who: Caller, path: str, body: dict[str, Any], url: str | None) -> requests.Response | TestResponse:
     """POST a JSON body as `who`: over HTTP for an HttpUser (to `url`, if given), else through the test client."""
-    if hasattr(who, "call"):  # an HttpUser
+    from tests.helpers.servers import HttpUser  # here, not above: servers.py imports support.py, which imports us
+
+    if isinstance(who, HttpUser):
         return who.call("POST", path, url, json=body)
     assert url is None, "an in-process Actor has no other process to send to"
     return who.post(path, json=body)
@@ -59,6 +61,18 @@ def make_room(
     assert response.status_code in ((201,) if room_type == "group" else (200, 201)), _text(response)
     room: dict[str, Any] = _body(response)
     return room
+
+
+@overload
+def post_message(
+    sender: HttpUser, room: dict[str, Any] | str, content: str = ..., url: str | None = ..., **extra: Any
+) -> requests.Response: ...
+
+
+@overload
+def post_message(
+    sender: Actor, room: dict[str, Any] | str, content: str = ..., url: str | None = ..., **extra: Any
+) -> TestResponse: ...
 
 
 def post_message(

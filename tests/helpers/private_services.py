@@ -65,6 +65,7 @@ class PostgresCluster:
         assert done.returncode == 0, f"{Path(args[0]).name} {args[-1]} failed:\n{output}"
 
     def output(self) -> str:
+        """Its log, for a failure's message."""
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
 
     def init(self) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 import pytest
 import redis
@@ -62,7 +62,7 @@ class Listener:
         """Connect (websocket transport unless told), without waiting for the server's `connected`."""
         self.client.connect(url, auth=auth, transports=transports or ["websocket"], wait_timeout=self.wait)
 
-    def open(self, url: str, token: str, transports: list[str] | None = None) -> Listener:
+    def open(self, url: str, token: str, transports: list[str] | None = None) -> Self:
         """Connect with the token in the auth payload and wait for the server's `connected`; this listener."""
         self.connect(url, {"token": token}, transports)
         self.wait_for("connected")

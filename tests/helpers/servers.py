@@ -103,6 +103,7 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
 
 
 def group_alive(pgid: int) -> bool:
+    """Whether any process of the group is still running."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -111,6 +112,7 @@ def group_alive(pgid: int) -> bool:
 
 
 def wait_until_healthy(server: Server) -> None:
+    """Wait until /api/health answers 200; fail if the server exits or takes too long."""
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         assert server.process.poll() is None, f"server exited early:\n{server.output()}"
@@ -231,6 +233,7 @@ class SourceAddress(HTTPAdapter):
         super().__init__()
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """Bind every new connection to the address."""
         kwargs["source_address"] = (self.address, 0)
         super().init_poolmanager(*args, **kwargs)
 

@@ -34,22 +34,28 @@ class Actor:
 
     @property
     def id(self) -> str:
+        """The user's id."""
         return self.user["id"]
 
     @property
     def headers(self) -> dict[str, str]:
+        """The bearer header of the actor's access token."""
         return {"Authorization": f"Bearer {self.access_token}"}
 
     def get(self, path: str, **kw: Any) -> TestResponse:
+        """GET as this actor."""
         return self.client.get(path, headers=self.headers, **kw)
 
     def post(self, path: str, **kw: Any) -> TestResponse:
+        """POST as this actor."""
         return self.client.post(path, headers=self.headers, **kw)
 
     def patch(self, path: str, **kw: Any) -> TestResponse:
+        """PATCH as this actor."""
         return self.client.patch(path, headers=self.headers, **kw)
 
     def delete(self, path: str, **kw: Any) -> TestResponse:
+        """DELETE as this actor."""
         return self.client.delete(path, headers=self.headers, **kw)
 
     # The factories (tests/helpers/factories.py) as the actor's own calls: each asserts its own success.
@@ -74,6 +80,7 @@ class ApiClient:
     actors: list[Actor] = field(default_factory=list)
 
     def register(self, name: str | None = None, email: str | None = None, password: str = "correct horse 1") -> Actor:
+        """A user registered through the endpoint (a unique name and email unless given)."""
         n = next(_counter)
         name = name or f"User {n}"
         email = email or f"user{n}@example.com"
@@ -87,6 +94,7 @@ class ApiClient:
         return actor
 
     def users(self, *names: str) -> list[Actor]:
+        """One registered user per name."""
         return [self.register(name) for name in names]
 
 
@@ -128,6 +136,7 @@ class QueryCounter:
         self.statements: list[str] = []
 
     def on_execute(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        """Count the statement, while active (a before_cursor_execute listener)."""
         if self.active:
             self.count += 1
             self.statements.append(statement)

@@ -40,4 +40,5 @@ def forge(base: str | dict[str, Any], key: str | None, algorithm: str = "HS256",
     signed with `key` by `algorithm` ("none": not signed at all)."""
     claims = claims_of(base) if isinstance(base, str) else dict(base)
     claims = {name: value for name, value in {**claims, **changes}.items() if value is not OMIT}
-    return jwt.encode(claims, None if algorithm == "none" else key, algorithm=algorithm)
+    signing_key: Any = None if algorithm == "none" else key  # PyJWT wants no key at all for "none"
+    return jwt.encode(claims, signing_key, algorithm=algorithm)
