@@ -361,4 +361,3 @@ def test_socket_payload_fields_a_client_may_not_set_are_ignored(
         assert message["is_deleted"] is False and not message["created_at"].startswith("2000")
         assert message["id"] != values["<new>"]
     assert sent["message"]["is_edited"] is False and edited["message"]["id"] == scene.ids["own_message"]
-

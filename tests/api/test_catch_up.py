@@ -137,4 +137,3 @@ def test_a_removed_member_can_no_longer_catch_up(pair: tuple[Actor, Actor]) -> N
     assert alice.delete(f"/api/chat/rooms/{room['id']}/members/{bob.id}").status_code == 204
     alice.say(room, "after removal")
     assert_error(bob.get(history_url(room["id"]), query_string={"changed_after": anchor}), 404, "room_not_found")
-

@@ -45,4 +45,3 @@ def test_a_direct_upload_mime_type_of_127_characters_is_accepted(api: ApiClient)
     mime_type = "application/" + "x" * 115
     response = api.register().get(SIGNED_URL, query_string={"filename": "a.bin", "mime_type": mime_type, "size": 10})
     assert response.status_code == 200, response.get_json()
-

@@ -65,5 +65,3 @@ def test_sends_after_a_send_in_the_same_room_see_fresh_counters(pair: tuple[Acto
     assert [m["id"] for m in listed] == ids
     rooms = bob.get("/api/chat/rooms").get_json()["items"]
     assert rooms[0]["unread_count"] == 3 and rooms[0]["last_message"]["id"] == ids[-1]
-
-

@@ -19,4 +19,3 @@ def test_a_database_errors_text_leaves_out_the_statements_values(app: Flask) -> 
             db.session.execute(sql_text("SELECT * FROM no_such_table WHERE x = :secret"), {"secret": "s3cret-value"})
         db.session.rollback()
     assert "no_such_table" in str(failure.value) and "s3cret-value" not in str(failure.value)
-

@@ -46,4 +46,3 @@ def test_limited_operations_document_the_429_and_its_retry_after(app: Flask, met
     response = spec["paths"][path][method]["responses"]["429"]
     assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     assert response["headers"]["Retry-After"]["schema"] == {"type": "integer"}
-

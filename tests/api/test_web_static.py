@@ -41,4 +41,3 @@ def test_unknown_static_file_is_a_404_and_the_api_is_untouched(client: FlaskClie
     assert client.get("/static/../__init__.py").status_code == 404
     health = client.get("/api/health")
     assert health.status_code == 200 and health.get_json()["status"] == "ok"
-

@@ -249,4 +249,3 @@ def test_the_strict_document_leaves_no_status_to_default(app: Flask) -> None:
     document = strict_document(app)
     operations = [op for item in document["paths"].values() for op in item.values() if isinstance(op, dict)]
     assert operations and all("default" not in op["responses"] and op["responses"] for op in operations)
-

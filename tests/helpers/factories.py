@@ -49,7 +49,11 @@ def make_user(api: ApiClient, name: str | None = None, **fields: Any) -> Actor:
 
 
 def make_room(
-    owner: Caller, *members: Caller, room_type: str = "group", name: str = "Team", url: str | None = None,
+    owner: Caller,
+    *members: Caller,
+    room_type: str = "group",
+    name: str = "Team",
+    url: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """A room made by `owner`: a group with `members` (named `name`), or the direct room with the one member (made

@@ -97,4 +97,3 @@ def test_on_a_real_server_a_bad_token_cannot_connect(
     # The genuine token still works, unless that login was logged out.
     if code != "token_revoked":
         connect(alice)
-

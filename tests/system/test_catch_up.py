@@ -75,4 +75,3 @@ def test_a_reconnecting_client_catches_up_on_exactly_what_it_missed(
     assert seen["id"] not in final and early[0]["id"] not in final
 
     back.assert_no("new_message")  # catching up is the client's fetch, not a replay
-

@@ -102,7 +102,7 @@ def joined(server: Server, user: HttpUser, room_id: str, **config: Any) -> Itera
 
 
 def test_js_client_connects_with_auth_token_upgrades_to_websocket_and_joins(crew: Crew, server: Server) -> None:
-    alice, bob, room_id = crew
+    alice, _, room_id = crew
     with node_client(server, alice.token, room_id=room_id, wait_upgrade=True) as client:
         # Default transports: the handshake is long-polling, then the client upgrades to websocket.
         assert client.wait_for("open") == {"transport": "polling"}

@@ -290,7 +290,7 @@ def test_the_message_limit_is_per_user_and_a_refused_message_is_not_stored(crew:
 def test_requests_refused_for_their_token_do_not_use_up_the_users_limit(
     crew: Crew, server: Server, http: requests.Session
 ) -> None:
-    alice, bob, room_id = crew
+    alice, _, room_id = crew
     expired = forge(alice.token, SECRETS["JWT_SECRET_KEY"], exp=int(time.time()) - 60)
     wrong_key = forge(alice.token, "x" * 48)
     for token in [expired, wrong_key, "garbage", expired, wrong_key, "garbage"]:
@@ -423,7 +423,7 @@ def test_join_and_leave_are_limited_per_socket_and_room(
 def test_join_and_leave_also_count_per_socket_over_all_rooms_unknown_and_malformed_ones_included(
     crew: Crew, connect: Callable[..., Listener]
 ) -> None:
-    alice, bob, room_id = crew
+    alice, _, room_id = crew
     prober = connect(alice)
     # Each unknown id would start a per-room count of its own: the total (8/minute) still stops the probing.
     unknown = [prober.call("join_room", {"room_id": str(uuid.uuid4())}) for _ in range(5)]
@@ -456,7 +456,7 @@ def test_malformed_socket_edits_and_deletions_count_like_rest_ones(
 
 
 def test_a_typing_flood_gets_error_acks_per_socket(crew: Crew, connect: Callable[..., Listener]) -> None:
-    alice, bob, room_id = crew
+    alice, _, room_id = crew
     first, second = connect(alice), connect(alice)
     for listener in (first, second):
         assert listener.call("join_room", {"room_id": room_id}) == {"ok": True, "room_id": room_id}

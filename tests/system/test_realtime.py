@@ -191,7 +191,7 @@ def test_send_message_over_the_socket_broadcasts_the_message_once(joined: Joined
 
 
 def test_a_reply_sent_over_the_socket_carries_its_preview(joined: Joined) -> None:
-    alice, bob, room_id, _, bob_socket = joined
+    alice, _, room_id, _, bob_socket = joined
     first = make_message(alice, room_id, "question?")
     ack = bob_socket.call("send_message", {"room_id": room_id, "content": "answer", "reply_to_id": first["id"]})
     assert ack["ok"] is True
@@ -201,7 +201,7 @@ def test_a_reply_sent_over_the_socket_carries_its_preview(joined: Joined) -> Non
 
 
 def test_a_client_id_retry_over_rest_and_socket_broadcasts_once(joined: Joined) -> None:
-    alice, bob, room_id, alice_socket, bob_socket = joined
+    alice, _, room_id, alice_socket, bob_socket = joined
     first = make_message(alice, room_id, "once", client_id="c-1")
     retried = alice_socket.call("send_message", {"room_id": room_id, "content": "once", "client_id": "c-1"})
     assert retried["ok"] is True and retried["created"] is False and retried["message"] == first

@@ -39,4 +39,3 @@ def test_redact_leaves_ordinary_messages_alone() -> None:
 @pytest.mark.parametrize(("value", "kept"), [("abc", True), ("a" * 201, False), ("", False), (None, False)])
 def test_incoming_request_id_bounds(value: str | None, kept: bool) -> None:
     assert incoming_request_id(value) == (value if kept else None)
-

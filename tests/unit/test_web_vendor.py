@@ -64,5 +64,3 @@ def test_external_reference_pattern_catches_what_it_must() -> None:
         assert EXTERNAL_REFERENCE.search(bad), bad
     for fine in ['<script src="/static/app.js">', '<link href="/static/styles.css">', "url(/static/a.png)"]:
         assert not EXTERNAL_REFERENCE.search(fine), fine
-
-
