@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.servers import ROOT, SECRETS, Server, base_env, free_port, migrate, procfile_line, serve_process
-from tests.support import postgres_database
+from tests.helpers.servers import ROOT, SECRETS, Server, base_env, free_port, migrate, procfile_line, serve_process
+from tests.helpers.support import postgres_database
 
 BENCH = ROOT / "bench"
 NODE = BENCH / "node"

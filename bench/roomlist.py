@@ -20,7 +20,7 @@ from sqlalchemy import event
 
 from bench import harness
 from bench.history import load_note, pinned_client, summary, timed
-from tests.support import QueryCounter
+from tests.helpers.support import QueryCounter
 
 NAME = "roomlist"
 DEFAULT_LIMIT = 50  # armada.schemas.DEFAULT_PAGE_SIZE

@@ -1,4 +1,10 @@
-"""Fixtures: one migrated database per run (SQLite file, or a fresh PostgreSQL database), emptied per test."""
+"""Session-wide fixtures: one migrated database per run (SQLite file, or a fresh PostgreSQL database), emptied per
+test, and the app on it; and the needs_postgres / needs_redis markers.
+
+The layers: tests/unit (pure functions), tests/api (the in-process test client), tests/system (real servers and
+services), tests/browser (Chromium), tests/fuzz (schemathesis and hypothesis); helpers and factories are in
+tests/helpers. Each layer's conftest.py holds what only its tests use.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +17,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import event, make_url
+from sqlalchemy import make_url
 
 from armada import create_app
 from armada.extensions import db
 from config import TestingConfig
-from tests.support import ApiClient, QueryCounter, empty_all_tables, postgres_database
+from tests.helpers.support import ApiClient, empty_all_tables, postgres_database
 
 PG_ENV = "ARMADA_TEST_DATABASE_URL"
 REDIS_ENV = "ARMADA_TEST_REDIS_URL"
@@ -79,6 +85,7 @@ def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    """The app's test client."""
     return app.test_client()
 
 
@@ -86,17 +93,6 @@ def client(app: Flask) -> FlaskClient:
 def api(client: FlaskClient) -> ApiClient:
     """Makes users and talks to the API as them."""
     return ApiClient(client)
-
-
-@pytest.fixture
-def count_queries(app: Flask) -> Iterator[QueryCounter]:
-    """Counts SQL statements sent to the database while active."""
-    counter = QueryCounter()
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", counter.on_execute)
-    yield counter
-    event.remove(engine, "before_cursor_execute", counter.on_execute)
 
 
 def pytest_report_header(config: Any) -> list[str]:

@@ -1,4 +1,4 @@
-// Drives the official socket.io-client against a real Armada server for tests/test_js_client.py.
+// Drives the official socket.io-client against a real Armada server for tests/system/test_js_client.py.
 //
 // Config: one JSON object as argv[2] (or on stdin when there is no argument):
 //   url          server base URL (required)

@@ -1,5 +1,5 @@
 // The official socket.io-client with its default transports (long-polling, then the upgrade to websocket),
-// for tests/test_nginx_topology.py: it connects through nginx (or straight to one instance) and reports
+// for tests/system/test_nginx_topology.py: it connects through nginx (or straight to one instance) and reports
 // everything, naming the engine.io session so the test can find its requests in the access logs.
 //
 // Config: one JSON object as argv[2]:

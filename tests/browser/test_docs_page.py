@@ -1,0 +1,34 @@
+"""The offline Swagger UI at /api/docs renders in Chromium under its strict Content-Security-Policy."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.helpers.servers import Server, serve_fresh
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The Procfile's web line with production defaults, which send the docs page's own policy."""
+    with serve_fresh(tmp_path_factory.mktemp("docs_page"), prefix="armada_docs") as running:
+        yield running
+
+
+def test_the_docs_page_renders_under_its_policy_in_chromium(server: Server, browser: Browser) -> None:
+    violations: list[str] = []
+    page_errors: list[str] = []
+    page = browser.new_page()
+    try:
+        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+        page.on("pageerror", lambda error: page_errors.append(str(error)))
+        page.goto(f"{server.url}/api/docs")
+        # The title and an operation's summary come from the OpenAPI document the page's script fetched.
+        expect(page.get_by_role("heading", name=re.compile("Armada chat API"))).to_be_visible(timeout=10_000)
+        expect(page.get_by_text("Whether the service and its database answer").first).to_be_visible()
+    finally:
+        page.close()
+    assert not violations and not page_errors, (violations, page_errors)
