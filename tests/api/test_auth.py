@@ -50,8 +50,6 @@ def stored_user(app: Flask, email: str) -> User | None:
         return user
 
 
-
-
 # --- register -------------------------------------------------------------------------------------------
 
 

@@ -104,8 +104,13 @@ MESSAGE_CALLS: dict[str, Call] = {
 def create_group(scene: Scene, user: str) -> TestResponse:
     """A group with `user`, the body also claiming the user created it and is its admin, and Team's id."""
     body = {
-        "room_type": "group", "name": "New", "member_ids": [user],
-        "id": scene.room, "created_by": user, "is_admin": True, "is_active": False,
+        "room_type": "group",
+        "name": "New",
+        "member_ids": [user],
+        "id": scene.room,
+        "created_by": user,
+        "is_admin": True,
+        "is_active": False,
         "members": [{"user_id": user, "is_admin": True}],
     }
     return scene.actor.post(ROOMS, json=body)
@@ -140,10 +145,6 @@ LINK_CALLS: dict[str, Call] = {
 
 
 # ---- checks ----------------------------------------------------------------------------------------------------
-
-
-
-
 
 
 def check(response: TestResponse, outcome: Outcome) -> None:
@@ -309,6 +310,7 @@ def test_every_endpoint_of_the_chat_and_media_apis_is_in_the_matrix(api: ApiClie
 
 # ---- tokens ----------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Bench:
     """Alice, in a group with Bob, each having said something: enough for every endpoint to have real ids."""
@@ -347,7 +349,9 @@ TOKEN_CALLS: dict[str, TokenCall] = {
         "/api/chat/upload", headers=h, data={"file": (io.BytesIO(b"hello"), "hello.txt")}
     ),
     "signed_upload_url": lambda a, h, b: a.client.get(
-        "/api/chat/upload/signed-url", headers=h, query_string={"filename": "a.txt", "mime_type": "text/plain", "size": 5}
+        "/api/chat/upload/signed-url",
+        headers=h,
+        query_string={"filename": "a.txt", "mime_type": "text/plain", "size": 5},
     ),
     "logout": lambda a, h, b: a.client.post("/api/auth/logout", headers=h),
 }
@@ -355,23 +359,33 @@ TOKEN_CALLS: dict[str, TokenCall] = {
 
 # The route each call above exercises; every /api route but these public ones needs an access token.
 TOKEN_ROUTES = {
-    "me": ("GET", "/api/users/me"), "search_users": ("GET", "/api/users"), "list_rooms": ("GET", ROOMS),
-    "create_room": ("POST", ROOMS), "get_room": ("GET", "/api/chat/rooms/<uuid:room_id>"),
+    "me": ("GET", "/api/users/me"),
+    "search_users": ("GET", "/api/users"),
+    "list_rooms": ("GET", ROOMS),
+    "create_room": ("POST", ROOMS),
+    "get_room": ("GET", "/api/chat/rooms/<uuid:room_id>"),
     "rename": ("PATCH", "/api/chat/rooms/<uuid:room_id>"),
     "promote": ("POST", "/api/chat/rooms/<uuid:room_id>/members/<uuid:user_id>"),
     "remove_member": ("DELETE", "/api/chat/rooms/<uuid:room_id>/members/<uuid:user_id>"),
     "history": ("GET", "/api/chat/rooms/<uuid:room_id>/messages"),
-    "mark_read": ("POST", "/api/chat/rooms/<uuid:room_id>/read"), "send": ("POST", MESSAGES),
+    "mark_read": ("POST", "/api/chat/rooms/<uuid:room_id>/read"),
+    "send": ("POST", MESSAGES),
     "edit": ("PATCH", "/api/chat/messages/<uuid:message_id>"),
     "delete": ("DELETE", "/api/chat/messages/<uuid:message_id>"),
-    "upload": ("POST", "/api/chat/upload"), "signed_upload_url": ("GET", "/api/chat/upload/signed-url"),
+    "upload": ("POST", "/api/chat/upload"),
+    "signed_upload_url": ("GET", "/api/chat/upload/signed-url"),
     "logout": ("POST", "/api/auth/logout"),
 }
 PUBLIC_ROUTES = {
-    ("POST", "/api/auth/register"), ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/register"),
+    ("POST", "/api/auth/login"),
     ("POST", "/api/auth/refresh"),  # takes the refresh token: test_refresh_refuses_a_bad_refresh_token
-    ("GET", "/api/health"), ("GET", "/api/media/<token>"), ("PUT", "/api/media/upload/<token>"),
-    ("GET", "/api/openapi.json"), ("GET", "/api/docs"), ("GET", "/api/docs/"),
+    ("GET", "/api/health"),
+    ("GET", "/api/media/<token>"),
+    ("PUT", "/api/media/upload/<token>"),
+    ("GET", "/api/openapi.json"),
+    ("GET", "/api/docs"),
+    ("GET", "/api/docs/"),
     ("GET", "/api/docs/assets/<path:filename>"),
 }
 
@@ -433,9 +447,15 @@ def test_a_signed_link_answers_a_bad_token_as_it_answers_anyone(api: ApiClient, 
 @pytest.mark.parametrize(
     ("kind", "code"),
     [
-        ("alg_none", "invalid_token"), ("wrong_key", "invalid_token"), ("hs384_same_key", "invalid_token"),
-        ("no_exp", "invalid_token"), ("no_sid", "invalid_token"), ("unknown_user", "invalid_token"),
-        ("not_yet_valid", "invalid_token"), ("expired", "token_expired"), ("access_token", "invalid_token"),
+        ("alg_none", "invalid_token"),
+        ("wrong_key", "invalid_token"),
+        ("hs384_same_key", "invalid_token"),
+        ("no_exp", "invalid_token"),
+        ("no_sid", "invalid_token"),
+        ("unknown_user", "invalid_token"),
+        ("not_yet_valid", "invalid_token"),
+        ("expired", "token_expired"),
+        ("access_token", "invalid_token"),
     ],
 )
 def test_refresh_refuses_a_bad_refresh_token(api: ApiClient, app: Flask, kind: str, code: str) -> None:
@@ -455,8 +475,13 @@ def test_an_edit_cannot_move_reassign_or_undelete_a_message(api: ApiClient, app:
     other = scene.cast["member"].make_group(name="Other")["id"]
     message_id = scene.ids["own_message"]
     body = {
-        "content": "edited", "sender_id": scene.cast["bystander"].id, "room_id": other, "id": new_id(),
-        "is_deleted": True, "is_edited": False, "created_at": "2000-01-01T00:00:00+00:00",
+        "content": "edited",
+        "sender_id": scene.cast["bystander"].id,
+        "room_id": other,
+        "id": new_id(),
+        "is_deleted": True,
+        "is_edited": False,
+        "created_at": "2000-01-01T00:00:00+00:00",
     }
     response = scene.actor.patch(f"{MESSAGES}/{message_id}", json=body)
     assert response.status_code == 200, response.get_json()
@@ -692,9 +717,10 @@ def test_a_member_removed_while_their_message_change_waits_is_refused(api: ApiCl
         assert_error(response, 404, "room_not_found" if change in ("send", "mark_read") else "message_not_found")
     assert alice.get(f"{ROOMS}/{room}/messages").get_json()["items"] == before
     with app.app_context():
-        assert db.session.scalar(
-            select(MessageReadReceipt.id).where(MessageReadReceipt.user_id == uuid.UUID(bob.id))
-        ) is None
+        assert (
+            db.session.scalar(select(MessageReadReceipt.id).where(MessageReadReceipt.user_id == uuid.UUID(bob.id)))
+            is None
+        )
 
 
 @pytest.mark.needs_postgres

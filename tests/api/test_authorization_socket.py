@@ -131,22 +131,26 @@ def send_file(socket: InProcessSocket, room: str, media_url: str) -> Any:
 MIRRORED: dict[str, tuple[str, SocketCall]] = {
     "send_message": ("send", lambda c, s, room: c.call("send_message", {"room_id": room, "content": "hi"})),
     "mark_as_read": (
-        "mark_read", lambda c, s, room: c.call("mark_as_read", {"room_id": room, "up_to": s.ids["others_message"]})
+        "mark_read",
+        lambda c, s, room: c.call("mark_as_read", {"room_id": room, "up_to": s.ids["others_message"]}),
     ),
     "message_edited": ("edit", lambda c, s, m: c.call("message_edited", {"message_id": m, "content": "edited"})),
     "message_deleted": ("delete", lambda c, s, m: c.call("message_deleted", {"message_id": m})),
     "send_message:reply": (
-        "reply", lambda c, s, m: c.call("send_message", {"room_id": s.room, "content": "re", "reply_to_id": m})
+        "reply",
+        lambda c, s, m: c.call("send_message", {"room_id": s.room, "content": "re", "reply_to_id": m}),
     ),
     "send_message:forward_here": (
-        "forward_here", lambda c, s, m: c.call("send_message", {"room_id": s.room, "forwarded_from_id": m})
+        "forward_here",
+        lambda c, s, m: c.call("send_message", {"room_id": s.room, "forwarded_from_id": m}),
     ),
     "send_message:forward_out": (
         "forward_out",
         lambda c, s, m: c.call("send_message", {"room_id": s.ids["side_room"], "forwarded_from_id": m}),
     ),
     "mark_as_read:message_ids": (
-        "read_ids", lambda c, s, m: c.call("mark_as_read", {"room_id": s.room, "message_ids": [m]})
+        "read_ids",
+        lambda c, s, m: c.call("mark_as_read", {"room_id": s.room, "message_ids": [m]}),
     ),
     "mark_as_read:up_to": ("read_up_to", lambda c, s, m: c.call("mark_as_read", {"room_id": s.room, "up_to": m})),
     "send_message:media": ("send_media", lambda c, s, media: send_file(c, s.room, media)),
@@ -159,23 +163,23 @@ NOT_JOINED = unknown("room_id")  # typing is only for a room the socket joined
 # Events with no REST twin: (event, target) -> outcome per role.
 #                                          owner    admin    member   removed     non_member
 SOCKET_POLICY: dict[tuple[str, str], Row] = {
-    ("join_room", "room"):                (READ,    READ,    READ,    NO_ROOM,    NO_ROOM),
-    ("join_room", "other_room"):          everyone(NO_ROOM),
-    ("join_room", "missing_room"):        everyone(NO_ROOM),
-    ("leave_room", "room"):               everyone(QUIET),
-    ("leave_room", "other_room"):         everyone(QUIET),
-    ("leave_room", "missing_room"):       everyone(QUIET),
-    ("typing", "room"):                   (READ,    READ,    READ,    NOT_JOINED, NOT_JOINED),
-    ("typing", "other_room"):             everyone(NOT_JOINED),
-    ("typing", "missing_room"):           everyone(NOT_JOINED),
+    ("join_room", "room"): (READ, READ, READ, NO_ROOM, NO_ROOM),
+    ("join_room", "other_room"): everyone(NO_ROOM),
+    ("join_room", "missing_room"): everyone(NO_ROOM),
+    ("leave_room", "room"): everyone(QUIET),
+    ("leave_room", "other_room"): everyone(QUIET),
+    ("leave_room", "missing_room"): everyone(QUIET),
+    ("typing", "room"): (READ, READ, READ, NOT_JOINED, NOT_JOINED),
+    ("typing", "other_room"): everyone(NOT_JOINED),
+    ("typing", "missing_room"): everyone(NOT_JOINED),
     # send_message {message_id}: the seed's "I posted this over REST" notice; it sends nothing again.
-    ("notify", "own_message"):            (READ,    READ,    READ,    NO_MESSAGE, NA),
-    ("notify", "others_message"):         (READ,    READ,    READ,    NO_MESSAGE, NO_MESSAGE),
-    ("notify", "own_deleted"):            (READ,    READ,    READ,    NO_MESSAGE, NA),
-    ("notify", "others_deleted"):         (READ,    READ,    READ,    NO_MESSAGE, NO_MESSAGE),
-    ("notify", "side_message"):           everyone(READ),
-    ("notify", "foreign_message"):        everyone(NO_MESSAGE),
-    ("notify", "missing_message"):        everyone(NO_MESSAGE),
+    ("notify", "own_message"): (READ, READ, READ, NO_MESSAGE, NA),
+    ("notify", "others_message"): (READ, READ, READ, NO_MESSAGE, NO_MESSAGE),
+    ("notify", "own_deleted"): (READ, READ, READ, NO_MESSAGE, NA),
+    ("notify", "others_deleted"): (READ, READ, READ, NO_MESSAGE, NO_MESSAGE),
+    ("notify", "side_message"): everyone(READ),
+    ("notify", "foreign_message"): everyone(NO_MESSAGE),
+    ("notify", "missing_message"): everyone(NO_MESSAGE),
 }
 SOCKET_ONLY: dict[str, SocketCall] = {
     "join_room": lambda c, s, room: c.call("join_room", {"room_id": room}),
@@ -285,7 +289,9 @@ def test_a_socket_with_a_bad_token_is_refused_saying_why(
     assert socket.queue == []
 
 
-def test_a_token_re_signed_unchanged_connects(api: ApiClient, app: Flask, sockets: Callable[..., InProcessSocket]) -> None:
+def test_a_token_re_signed_unchanged_connects(
+    api: ApiClient, app: Flask, sockets: Callable[..., InProcessSocket]
+) -> None:
     # Proves forged() changes only what it is asked to, so each refusal above comes from its one defect.
     (alice,) = people(api, app, "Alice")
     socket = sockets(forged("resigned", alice.access_token, app.config["JWT_SECRET_KEY"]))

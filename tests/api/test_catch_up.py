@@ -94,9 +94,19 @@ def bad_values(room_id: str, other_room_message: str) -> dict[str, dict[str, str
 @pytest.mark.parametrize(
     "case",
     [
-        "unknown id", "other room's id", "garbage cursor", "cursor of a string", "cursor of two values",
-        "negative cursor", "boolean cursor", "huge cursor", "NUL", "too long", "after unknown id",
-        "after other room's id", "after not a uuid",
+        "unknown id",
+        "other room's id",
+        "garbage cursor",
+        "cursor of a string",
+        "cursor of two values",
+        "negative cursor",
+        "boolean cursor",
+        "huge cursor",
+        "NUL",
+        "too long",
+        "after unknown id",
+        "after other room's id",
+        "after not a uuid",
     ],
 )
 def test_a_bad_catch_up_anchor_is_a_422_on_its_parameter(pair: tuple[Actor, Actor], case: str) -> None:

@@ -128,9 +128,7 @@ def test_form_encoded_fields_are_not_read_as_the_body(world: World) -> None:
 
 
 @pytest.mark.parametrize("endpoint", BODY_ENDPOINTS)
-@pytest.mark.parametrize(
-    "raw", [b'{"content": "\xff\xfe"}', b'{"content": "caf\xe9"}', b'{"content": "\xed\xa0\x80"}']
-)
+@pytest.mark.parametrize("raw", [b'{"content": "\xff\xfe"}', b'{"content": "caf\xe9"}', b'{"content": "\xed\xa0\x80"}'])
 def test_invalid_utf8_in_json_body_is_400(world: World, endpoint: str, raw: bytes) -> None:
     assert_error(world.send(endpoint, data=raw, content_type=JSON), 400, "malformed_json")
 
@@ -349,6 +347,7 @@ def test_422_details_for_query_parameters(world: World, query: str) -> None:
 
 
 # ---- the error envelope everywhere ------------------------------------------------------------------------
+
 
 def wrong_password(w: World) -> TestResponse:
     return w.client.post("/api/auth/login", json={"email": w.alice.user["email"], "password": "nope nope"})

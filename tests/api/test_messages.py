@@ -18,9 +18,25 @@ from tests.helpers.support import Actor, ApiClient, assert_error, details_of
 
 MESSAGES = "/api/chat/messages"
 MESSAGE_KEYS = {
-    "id", "room_id", "sender_id", "message_type", "content", "media_url", "media_filename", "media_size",
-    "media_mime_type", "thumbnail_url", "reply_to_id", "reply_to", "forwarded_from_id", "is_edited", "edited_at", "is_deleted",
-    "deleted_at", "created_at", "client_id",
+    "id",
+    "room_id",
+    "sender_id",
+    "message_type",
+    "content",
+    "media_url",
+    "media_filename",
+    "media_size",
+    "media_mime_type",
+    "thumbnail_url",
+    "reply_to_id",
+    "reply_to",
+    "forwarded_from_id",
+    "is_edited",
+    "edited_at",
+    "is_deleted",
+    "deleted_at",
+    "created_at",
+    "client_id",
 }
 PREVIEW_KEYS = {"id", "sender_id", "message_type", "content", "is_deleted"}
 
@@ -89,8 +105,15 @@ def test_sender_and_server_fields_in_the_body_are_ignored(app: Flask, trio: tupl
     room = alice.make_group(bob)
     forged_id = str(uuid.uuid4())
     response = send(
-        alice, room["id"], content="mine", sender_id=bob.id, id=forged_id, is_deleted=True, is_edited=True,
-        created_at="2000-01-01T00:00:00+00:00", seq=1,
+        alice,
+        room["id"],
+        content="mine",
+        sender_id=bob.id,
+        id=forged_id,
+        is_deleted=True,
+        is_edited=True,
+        created_at="2000-01-01T00:00:00+00:00",
+        seq=1,
     )
     assert response.status_code == 201
     message = response.get_json()
@@ -347,7 +370,11 @@ def test_a_reply_carries_a_preview_of_the_message_it_answers(trio: tuple[Actor, 
     reply = response.get_json()
     assert reply["reply_to_id"] == question["id"]
     assert reply["reply_to"] == {
-        "id": question["id"], "sender_id": alice.id, "message_type": "text", "content": "lunch?", "is_deleted": False
+        "id": question["id"],
+        "sender_id": alice.id,
+        "message_type": "text",
+        "content": "lunch?",
+        "is_deleted": False,
     }
     assert history(alice, room["id"])[-1]["reply_to"] == reply["reply_to"]
 
@@ -578,5 +605,6 @@ def test_deleting_twice_is_a_no_op(trio: tuple[Actor, Actor, Actor]) -> None:
 def test_a_malformed_message_id_in_the_path_is_404(trio: tuple[Actor, Actor, Actor]) -> None:
     alice, _, _ = trio
     assert_error(alice.delete(f"{MESSAGES}/not-a-uuid"), 404)
-    assert_error(alice.patch(f"{MESSAGES}/not-a-uuid", data=json.dumps({"content": "x"}),
-                             content_type="application/json"), 404)
+    assert_error(
+        alice.patch(f"{MESSAGES}/not-a-uuid", data=json.dumps({"content": "x"}), content_type="application/json"), 404
+    )

@@ -25,7 +25,15 @@ from armada.models import utcnow
 from tests.helpers.support import ApiClient, postgres_database
 
 PG_ENV = "ARMADA_TEST_DATABASE_URL"
-TABLES = {"users", "revoked_sessions", "chat_rooms", "chat_room_members", "chat_messages", "message_read_receipts", "media_uploads"}
+TABLES = {
+    "users",
+    "revoked_sessions",
+    "chat_rooms",
+    "chat_room_members",
+    "chat_messages",
+    "message_read_receipts",
+    "media_uploads",
+}
 
 
 def schema_diff(engine: Engine) -> list[Any]:

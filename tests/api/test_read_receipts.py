@@ -61,7 +61,7 @@ Chat = tuple[Actor, Actor, dict[str, Any], list[str]]
 
 
 def test_marking_messages_read_by_id_reports_what_changed(app: Flask, chat: Chat) -> None:
-    alice, bob, room, ids = chat
+    _, bob, room, ids = chat
     response = mark(bob, room["id"], message_ids=ids[:2])
     assert response.status_code == 200
     result = response.get_json()
@@ -144,7 +144,7 @@ def test_own_messages_get_no_receipt(app: Flask, chat: Chat) -> None:
 
 
 def test_ids_of_another_room_are_refused_like_unknown_ones(app: Flask, api: ApiClient, chat: Chat) -> None:
-    alice, bob, room, ids = chat
+    _, bob, room, ids = chat
     other_room = bob.make_group(api.register("Carol"))
     elsewhere = bob.say(other_room, "over there")["id"]
     cross = mark(bob, room["id"], message_ids=[ids[0], elsewhere])
@@ -155,10 +155,8 @@ def test_ids_of_another_room_are_refused_like_unknown_ones(app: Flask, api: ApiC
     assert unread_in_room_list(bob, room["id"]) == 3
 
 
-def test_up_to_a_message_of_another_room_is_refused_like_an_unknown_one(
-    app: Flask, api: ApiClient, chat: Chat
-) -> None:
-    alice, bob, room, _ = chat
+def test_up_to_a_message_of_another_room_is_refused_like_an_unknown_one(app: Flask, api: ApiClient, chat: Chat) -> None:
+    _, bob, room, _ = chat
     other_room = bob.make_group(api.register("Carol"))
     elsewhere = bob.say(other_room, "over there")["id"]
     cross = mark(bob, room["id"], up_to=elsewhere)

@@ -16,8 +16,18 @@ from tests.helpers.support import Actor, ApiClient, QueryCounter, assert_error, 
 
 ROOMS = "/api/chat/rooms"
 ROOM_KEYS = {
-    "id", "name", "room_type", "description", "avatar_url", "created_by", "created_at", "updated_at",
-    "is_active", "members", "unread_count", "last_message",
+    "id",
+    "name",
+    "room_type",
+    "description",
+    "avatar_url",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "is_active",
+    "members",
+    "unread_count",
+    "last_message",
 }
 MEMBER_KEYS = {"user_id", "display_name", "is_admin", "joined_at", "last_read_at"}
 
@@ -31,11 +41,14 @@ def room_count(app: Flask) -> int:
 def membership_count(app: Flask, room_id: str, user_id: str) -> int:
     """How many membership rows (active or not) a user has in a room."""
     with app.app_context():
-        return db.session.scalar(
-            select(func.count()).where(
-                ChatRoomMember.room_id == uuid.UUID(room_id), ChatRoomMember.user_id == uuid.UUID(user_id)
+        return (
+            db.session.scalar(
+                select(func.count()).where(
+                    ChatRoomMember.room_id == uuid.UUID(room_id), ChatRoomMember.user_id == uuid.UUID(user_id)
+                )
             )
-        ) or 0
+            or 0
+        )
 
 
 def members_by_id(room: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -272,8 +285,14 @@ def test_https_avatar_url_round_trips(api: ApiClient) -> None:
 
 @pytest.mark.parametrize(
     "avatar_url",
-    ["ftp://example.com/a.png", "javascript:alert(1)", "not a url", "/relative/a.png", 42,
-     "https://example.com/" + "a" * 2048],
+    [
+        "ftp://example.com/a.png",
+        "javascript:alert(1)",
+        "not a url",
+        "/relative/a.png",
+        42,
+        "https://example.com/" + "a" * 2048,
+    ],
     ids=["ftp", "javascript", "text", "relative", "number", "too-long"],
 )
 def test_avatar_url_must_be_an_http_url(api: ApiClient, app: Flask, avatar_url: Any) -> None:
@@ -287,8 +306,13 @@ def test_extra_fields_cannot_mass_assign(api: ApiClient) -> None:
     alice, bob = api.users("Alice", "Bob")
     forged_id = str(uuid.uuid4())
     body = {
-        "room_type": "group", "name": "Team", "member_ids": [bob.id],
-        "id": forged_id, "created_by": bob.id, "is_admin": True, "is_active": False,
+        "room_type": "group",
+        "name": "Team",
+        "member_ids": [bob.id],
+        "id": forged_id,
+        "created_by": bob.id,
+        "is_admin": True,
+        "is_active": False,
     }
     response = create(alice, body)
     assert response.status_code == 201
@@ -398,15 +422,31 @@ ROOM_ID = "00000000-0000-4000-8000-000000000000"
 @pytest.mark.parametrize(
     "cursor",
     [
-        "garbage!!", "bm90IGpzb24", "WzEsMl0", "W10", "x" * 600, "bad\u0000cursor",
+        "garbage!!",
+        "bm90IGpzb24",
+        "WzEsMl0",
+        "W10",
+        "x" * 600,
+        "bad\u0000cursor",
         cursor_of(["2024-01-01T00:00:00", ROOM_ID]),
         cursor_of(["2024-01-01T00:00:00+00:00", "not-a-uuid"]),
         cursor_of(["2024-01-01T00:00:00+00:00", ROOM_ID, 1]),
         cursor_of(["0001-01-01T00:00:00+01:00", ROOM_ID]),
         cursor_of(["9999-12-31T23:59:59-05:00", ROOM_ID]),
     ],
-    ids=["not-base64", "not-json", "wrong-types", "empty-list", "too-long", "nul", "naive-datetime", "bad-uuid",
-         "too-many-values", "before-year-1-in-utc", "after-year-9999-in-utc"],
+    ids=[
+        "not-base64",
+        "not-json",
+        "wrong-types",
+        "empty-list",
+        "too-long",
+        "nul",
+        "naive-datetime",
+        "bad-uuid",
+        "too-many-values",
+        "before-year-1-in-utc",
+        "after-year-9999-in-utc",
+    ],
 )
 def test_bad_cursor_is_refused(api: ApiClient, cursor: str) -> None:
     alice, bob = api.users("Alice", "Bob")
@@ -482,7 +522,9 @@ def test_admin_patch_changes_only_the_sent_fields(api: ApiClient) -> None:
     assert response.status_code == 200
     patched = response.get_json()
     assert (patched["name"], patched["description"], patched["avatar_url"]) == (
-        "Renamed 🚀", "About", "https://example.com/a.png"
+        "Renamed 🚀",
+        "About",
+        "https://example.com/a.png",
     )
     assert patched["updated_at"] > room["updated_at"] and patched["created_at"] == room["created_at"]
     assert bob.get(f"{ROOMS}/{room['id']}").get_json()["name"] == "Renamed 🚀"
@@ -535,8 +577,17 @@ def test_non_member_patch_is_indistinguishable_from_unknown_room(api: ApiClient)
         ({"description": "d" * 2001}, "description"),
         ({"avatar_url": "ftp://example.com/a.png"}, "avatar_url"),
     ],
-    ids=["name-null", "name-empty", "name-blank", "name-long", "name-nul", "name-number", "description-nul",
-         "description-long", "avatar-ftp"],
+    ids=[
+        "name-null",
+        "name-empty",
+        "name-blank",
+        "name-long",
+        "name-nul",
+        "name-number",
+        "description-nul",
+        "description-long",
+        "avatar-ftp",
+    ],
 )
 def test_bad_patch_is_refused_and_changes_nothing(api: ApiClient, body: dict[str, Any], field: str) -> None:
     alice = api.register("Alice")
@@ -560,7 +611,10 @@ def test_patch_ignores_fields_it_does_not_own(api: ApiClient) -> None:
     body = {"created_by": bob.id, "room_type": "direct", "is_active": False, "name": "Kept"}
     patched = alice.patch(f"{ROOMS}/{room['id']}", json=body).get_json()
     assert (patched["name"], patched["created_by"], patched["room_type"], patched["is_active"]) == (
-        "Kept", alice.id, "group", True
+        "Kept",
+        alice.id,
+        "group",
+        True,
     )
 
 

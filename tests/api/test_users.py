@@ -138,7 +138,7 @@ def test_search_pages_visit_every_user_once_in_name_then_id_order(api: ApiClient
     actors = [api.register(name) for name in names]
     items, pages = walk(actors[0], q="member", limit=3)
     assert pages == 3
-    expected = sorted(((a.user["display_name"], a.id) for a in actors))
+    expected = sorted((a.user["display_name"], a.id) for a in actors)
     assert [(u["display_name"], u["id"]) for u in items] == expected
 
 

@@ -244,9 +244,7 @@ def test_typing_indicator_shows_while_alice_types_and_clears_after(
     expect(bob.page.get_by_text(TYPING)).to_have_count(0)
 
 
-def test_alice_edits_her_message_and_bob_sees_the_new_text(
-    alice: Window, bob: Window, conversation: str
-) -> None:
+def test_alice_edits_her_message_and_bob_sees_the_new_text(alice: Window, bob: Window, conversation: str) -> None:
     alice.send("Meet at 5")
     expect(bob.message("Meet at 5")).to_be_visible()
     alice.message_action("Meet at 5", "Edit")
@@ -258,9 +256,7 @@ def test_alice_edits_her_message_and_bob_sees_the_new_text(
     expect(alice.message("Meet at 6 instead")).to_have_count(1)  # edited in place, not sent anew
 
 
-def test_alice_deletes_her_message_and_bob_sees_a_tombstone(
-    alice: Window, bob: Window, conversation: str
-) -> None:
+def test_alice_deletes_her_message_and_bob_sees_a_tombstone(alice: Window, bob: Window, conversation: str) -> None:
     alice.send("This was a mistake")
     expect(bob.message("This was a mistake")).to_be_visible()
     articles = bob.log().get_by_role("article")

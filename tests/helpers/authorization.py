@@ -122,19 +122,19 @@ Row = tuple[Outcome | None, ...]
 # Calls on a room: (endpoint, target) -> outcome per role.
 #                                        owner     admin     member     removed  non_member
 ROOM_POLICY: dict[tuple[str, str], Row] = {
-    ("get_room", "room"):               (READ,    READ,     READ,      NO_ROOM, NO_ROOM),
-    ("history", "room"):                (READ,    READ,     READ,      NO_ROOM, NO_ROOM),
-    ("rename", "room"):                 (DONE,    DONE,     NOT_ADMIN, NO_ROOM, NO_ROOM),
-    ("add_member", "room"):             (CREATED, CREATED,  NOT_ADMIN, NO_ROOM, NO_ROOM),  # adds non_member
-    ("readd_member", "room"):           (SAME,    SAME,     NOT_ADMIN, NO_ROOM, NO_ROOM),  # the bystander again
-    ("promote_self", "room"):           (SAME,    SAME,     NOT_ADMIN, NO_ROOM, NO_ROOM),
-    ("demote_self", "room"):            (DONE,    DONE,     NOT_ADMIN, NO_ROOM, NO_ROOM),  # another admin stays
-    ("demote_owner", "room"):           (DONE,    DONE,     NOT_ADMIN, NO_ROOM, NO_ROOM),
-    ("remove_member", "room"):          (GONE,    GONE,     NOT_ADMIN, NO_ROOM, NO_ROOM),  # the bystander
-    ("remove_owner", "room"):           (GONE,    GONE,     NOT_ADMIN, NO_ROOM, NO_ROOM),
-    ("leave", "room"):                  (GONE,    GONE,     GONE,      NO_ROOM, NO_ROOM),
-    ("send", "room"):                   (CREATED, CREATED,  CREATED,   NO_ROOM, NO_ROOM),
-    ("mark_read", "room"):              (DONE,    DONE,     DONE,      NO_ROOM, NO_ROOM),
+    ("get_room", "room"): (READ, READ, READ, NO_ROOM, NO_ROOM),
+    ("history", "room"): (READ, READ, READ, NO_ROOM, NO_ROOM),
+    ("rename", "room"): (DONE, DONE, NOT_ADMIN, NO_ROOM, NO_ROOM),
+    ("add_member", "room"): (CREATED, CREATED, NOT_ADMIN, NO_ROOM, NO_ROOM),  # adds non_member
+    ("readd_member", "room"): (SAME, SAME, NOT_ADMIN, NO_ROOM, NO_ROOM),  # the bystander again
+    ("promote_self", "room"): (SAME, SAME, NOT_ADMIN, NO_ROOM, NO_ROOM),
+    ("demote_self", "room"): (DONE, DONE, NOT_ADMIN, NO_ROOM, NO_ROOM),  # another admin stays
+    ("demote_owner", "room"): (DONE, DONE, NOT_ADMIN, NO_ROOM, NO_ROOM),
+    ("remove_member", "room"): (GONE, GONE, NOT_ADMIN, NO_ROOM, NO_ROOM),  # the bystander
+    ("remove_owner", "room"): (GONE, GONE, NOT_ADMIN, NO_ROOM, NO_ROOM),
+    ("leave", "room"): (GONE, GONE, GONE, NO_ROOM, NO_ROOM),
+    ("send", "room"): (CREATED, CREATED, CREATED, NO_ROOM, NO_ROOM),
+    ("mark_read", "room"): (DONE, DONE, DONE, NO_ROOM, NO_ROOM),
 }
 # The same calls on a room the actor is not in, or that does not exist: the same 404, whoever asks.
 ROOM_POLICY |= {
@@ -147,45 +147,41 @@ ROOM_POLICY |= {
 # forward_out forwards into the actor's own side group.
 #                                        owner        admin        member       removed      non_member
 MESSAGE_POLICY: dict[tuple[str, str], Row] = {
-    ("edit", "own_message"):            (DONE,        DONE,        DONE,        NO_MESSAGE,  NA),
-    ("edit", "others_message"):         (NOT_SENDER,  NOT_SENDER,  NOT_SENDER,  NO_MESSAGE,  NO_MESSAGE),
-    ("edit", "own_deleted"):            (IS_DELETED,  IS_DELETED,  IS_DELETED,  NO_MESSAGE,  NA),
-    ("edit", "others_deleted"):         (NOT_SENDER,  NOT_SENDER,  NOT_SENDER,  NO_MESSAGE,  NO_MESSAGE),
-    ("edit", "side_message"):           everyone(DONE),
-    ("edit", "foreign_message"):        everyone(NO_MESSAGE),
-    ("edit", "missing_message"):        everyone(NO_MESSAGE),
-
-    ("delete", "own_message"):          (DONE,        DONE,        DONE,        NO_MESSAGE,  NA),
-    ("delete", "others_message"):       (DONE,        DONE,        NOT_ALLOWED, NO_MESSAGE,  NO_MESSAGE),
-    ("delete", "own_deleted"):          (SAME,        SAME,        SAME,        NO_MESSAGE,  NA),
-    ("delete", "others_deleted"):       (SAME,        SAME,        NOT_ALLOWED, NO_MESSAGE,  NO_MESSAGE),
-    ("delete", "side_message"):         everyone(DONE),
-    ("delete", "foreign_message"):      everyone(NO_MESSAGE),
-    ("delete", "missing_message"):      everyone(NO_MESSAGE),
-
+    ("edit", "own_message"): (DONE, DONE, DONE, NO_MESSAGE, NA),
+    ("edit", "others_message"): (NOT_SENDER, NOT_SENDER, NOT_SENDER, NO_MESSAGE, NO_MESSAGE),
+    ("edit", "own_deleted"): (IS_DELETED, IS_DELETED, IS_DELETED, NO_MESSAGE, NA),
+    ("edit", "others_deleted"): (NOT_SENDER, NOT_SENDER, NOT_SENDER, NO_MESSAGE, NO_MESSAGE),
+    ("edit", "side_message"): everyone(DONE),
+    ("edit", "foreign_message"): everyone(NO_MESSAGE),
+    ("edit", "missing_message"): everyone(NO_MESSAGE),
+    ("delete", "own_message"): (DONE, DONE, DONE, NO_MESSAGE, NA),
+    ("delete", "others_message"): (DONE, DONE, NOT_ALLOWED, NO_MESSAGE, NO_MESSAGE),
+    ("delete", "own_deleted"): (SAME, SAME, SAME, NO_MESSAGE, NA),
+    ("delete", "others_deleted"): (SAME, SAME, NOT_ALLOWED, NO_MESSAGE, NO_MESSAGE),
+    ("delete", "side_message"): everyone(DONE),
+    ("delete", "foreign_message"): everyone(NO_MESSAGE),
+    ("delete", "missing_message"): everyone(NO_MESSAGE),
     # A reply names a message of its own room, deleted or not.
-    ("reply", "own_message"):           (CREATED,     CREATED,     CREATED,     NO_ROOM,     NA),
-    ("reply", "others_message"):        (CREATED,     CREATED,     CREATED,     NO_ROOM,     NO_ROOM),
-    ("reply", "own_deleted"):           (CREATED,     CREATED,     CREATED,     NO_ROOM,     NA),
-    ("reply", "others_deleted"):        (CREATED,     CREATED,     CREATED,     NO_ROOM,     NO_ROOM),
-    ("reply", "side_message"):          (*(unknown("reply_to_id"),) * 3,        NO_ROOM,     NO_ROOM),
-    ("reply", "foreign_message"):       (*(unknown("reply_to_id"),) * 3,        NO_ROOM,     NO_ROOM),
-    ("reply", "missing_message"):       (*(unknown("reply_to_id"),) * 3,        NO_ROOM,     NO_ROOM),
-
+    ("reply", "own_message"): (CREATED, CREATED, CREATED, NO_ROOM, NA),
+    ("reply", "others_message"): (CREATED, CREATED, CREATED, NO_ROOM, NO_ROOM),
+    ("reply", "own_deleted"): (CREATED, CREATED, CREATED, NO_ROOM, NA),
+    ("reply", "others_deleted"): (CREATED, CREATED, CREATED, NO_ROOM, NO_ROOM),
+    ("reply", "side_message"): (*(unknown("reply_to_id"),) * 3, NO_ROOM, NO_ROOM),
+    ("reply", "foreign_message"): (*(unknown("reply_to_id"),) * 3, NO_ROOM, NO_ROOM),
+    ("reply", "missing_message"): (*(unknown("reply_to_id"),) * 3, NO_ROOM, NO_ROOM),
     # A forward copies a live message the sender can read, from any room.
-    ("forward_here", "own_message"):    (CREATED,     CREATED,     CREATED,     NO_ROOM,     NA),
-    ("forward_here", "others_message"): (CREATED,     CREATED,     CREATED,     NO_ROOM,     NO_ROOM),
-    ("forward_here", "own_deleted"):    (*(invalid("forwarded_from_id"),) * 3,  NO_ROOM,     NA),
-    ("forward_here", "others_deleted"): (*(invalid("forwarded_from_id"),) * 3,  NO_ROOM,     NO_ROOM),
-    ("forward_here", "side_message"):   (CREATED,     CREATED,     CREATED,     NO_ROOM,     NO_ROOM),
-    ("forward_here", "foreign_message"): (*(unknown("forwarded_from_id"),) * 3, NO_ROOM,     NO_ROOM),
-    ("forward_here", "missing_message"): (*(unknown("forwarded_from_id"),) * 3, NO_ROOM,     NO_ROOM),
-
-    ("forward_out", "own_message"):     (CREATED,     CREATED,     CREATED,     unknown("forwarded_from_id"), NA),
-    ("forward_out", "others_message"):  (*(CREATED,) * 3,                       *(unknown("forwarded_from_id"),) * 2),
-    ("forward_out", "own_deleted"):     (*(invalid("forwarded_from_id"),) * 3,  unknown("forwarded_from_id"), NA),
-    ("forward_out", "others_deleted"):  (*(invalid("forwarded_from_id"),) * 3,  *(unknown("forwarded_from_id"),) * 2),
-    ("forward_out", "side_message"):    everyone(CREATED),
+    ("forward_here", "own_message"): (CREATED, CREATED, CREATED, NO_ROOM, NA),
+    ("forward_here", "others_message"): (CREATED, CREATED, CREATED, NO_ROOM, NO_ROOM),
+    ("forward_here", "own_deleted"): (*(invalid("forwarded_from_id"),) * 3, NO_ROOM, NA),
+    ("forward_here", "others_deleted"): (*(invalid("forwarded_from_id"),) * 3, NO_ROOM, NO_ROOM),
+    ("forward_here", "side_message"): (CREATED, CREATED, CREATED, NO_ROOM, NO_ROOM),
+    ("forward_here", "foreign_message"): (*(unknown("forwarded_from_id"),) * 3, NO_ROOM, NO_ROOM),
+    ("forward_here", "missing_message"): (*(unknown("forwarded_from_id"),) * 3, NO_ROOM, NO_ROOM),
+    ("forward_out", "own_message"): (CREATED, CREATED, CREATED, unknown("forwarded_from_id"), NA),
+    ("forward_out", "others_message"): (*(CREATED,) * 3, *(unknown("forwarded_from_id"),) * 2),
+    ("forward_out", "own_deleted"): (*(invalid("forwarded_from_id"),) * 3, unknown("forwarded_from_id"), NA),
+    ("forward_out", "others_deleted"): (*(invalid("forwarded_from_id"),) * 3, *(unknown("forwarded_from_id"),) * 2),
+    ("forward_out", "side_message"): everyone(CREATED),
     ("forward_out", "foreign_message"): everyone(unknown("forwarded_from_id")),
     ("forward_out", "missing_message"): everyone(unknown("forwarded_from_id")),
 }
@@ -195,14 +191,16 @@ def _receipts_and_anchors() -> dict[tuple[str, str], Row]:
     """Read receipts and catch-up anchors in Team: any message of Team, deleted or not; any other is unknown."""
     rows: dict[tuple[str, str], Row] = {}
     for endpoint, field in (
-        ("read_ids", "message_ids"), ("read_up_to", "up_to"), ("history_after", "after"),
+        ("read_ids", "message_ids"),
+        ("read_up_to", "up_to"),
+        ("history_after", "after"),
         ("changed_after", "changed_after"),
     ):
         allowed = READ if endpoint.endswith("after") else DONE
         #                                 owner    admin    member   removed  non_member
-        rows[endpoint, "own_message"] =    (allowed, allowed, allowed, NO_ROOM, NA)
+        rows[endpoint, "own_message"] = (allowed, allowed, allowed, NO_ROOM, NA)
         rows[endpoint, "others_message"] = (allowed, allowed, allowed, NO_ROOM, NO_ROOM)
-        rows[endpoint, "own_deleted"] =    (allowed, allowed, allowed, NO_ROOM, NA)
+        rows[endpoint, "own_deleted"] = (allowed, allowed, allowed, NO_ROOM, NA)
         rows[endpoint, "others_deleted"] = (allowed, allowed, allowed, NO_ROOM, NO_ROOM)
         for target in ("side_message", "foreign_message", "missing_message"):
             rows[endpoint, target] = (*(unknown(field),) * 3, NO_ROOM, NO_ROOM)
@@ -217,19 +215,19 @@ MESSAGE_POLICY |= _receipts_and_anchors()
 # upload is sent only by its uploader, so another's is unknown, the same as an upload that does not exist.
 #                                        owner     admin     member    removed   non_member
 CALLER_POLICY: dict[tuple[str, str], Row] = {
-    ("list_rooms", "room"):             (LISTED,   LISTED,   LISTED,   UNLISTED, UNLISTED),
-    ("list_rooms", "other_room"):       everyone(UNLISTED),
-    ("list_rooms", "side_room"):        everyone(LISTED),
-    ("create_group", "other_user"):     everyone(CREATED),
-    ("create_group", "missing_user"):   everyone(unknown("member_ids")),
-    ("upload", "other_user"):           everyone(CREATED),
-    ("signed_upload", "other_user"):    everyone(DONE),  # a pending upload, the caller's
-    ("send_media", "own_upload"):       (CREATED,  CREATED,  CREATED,  NO_ROOM,  NO_ROOM),
-    ("send_media", "own_direct"):       (CREATED,  CREATED,  CREATED,  NO_ROOM,  NO_ROOM),
-    ("send_media", "others_upload"):    (*(unknown("media_url"),) * 3,     NO_ROOM,  NO_ROOM),
-    ("send_media", "others_direct"):    (*(unknown("media_url"),) * 3,     NO_ROOM,  NO_ROOM),
-    ("send_media_out", "own_upload"):   everyone(CREATED),
-    ("send_media_out", "own_direct"):   everyone(CREATED),
+    ("list_rooms", "room"): (LISTED, LISTED, LISTED, UNLISTED, UNLISTED),
+    ("list_rooms", "other_room"): everyone(UNLISTED),
+    ("list_rooms", "side_room"): everyone(LISTED),
+    ("create_group", "other_user"): everyone(CREATED),
+    ("create_group", "missing_user"): everyone(unknown("member_ids")),
+    ("upload", "other_user"): everyone(CREATED),
+    ("signed_upload", "other_user"): everyone(DONE),  # a pending upload, the caller's
+    ("send_media", "own_upload"): (CREATED, CREATED, CREATED, NO_ROOM, NO_ROOM),
+    ("send_media", "own_direct"): (CREATED, CREATED, CREATED, NO_ROOM, NO_ROOM),
+    ("send_media", "others_upload"): (*(unknown("media_url"),) * 3, NO_ROOM, NO_ROOM),
+    ("send_media", "others_direct"): (*(unknown("media_url"),) * 3, NO_ROOM, NO_ROOM),
+    ("send_media_out", "own_upload"): everyone(CREATED),
+    ("send_media_out", "own_direct"): everyone(CREATED),
     ("send_media_out", "others_upload"): everyone(unknown("media_url")),
     ("send_media_out", "others_direct"): everyone(unknown("media_url")),
 }
@@ -238,13 +236,13 @@ CALLER_POLICY: dict[tuple[str, str], Row] = {
 # same for every role. A link that was tampered with is refused as one that never existed; an expired download link
 # says so (an expired upload link is refused as a tampered one); an upload link works once.
 LINK_POLICY: dict[tuple[str, str], Row] = {
-    ("download", "link"):                   everyone(READ),
-    ("download", "tampered_link"):          everyone(BAD_LINK),
-    ("download", "expired_link"):           everyone(EXPIRED_LINK),
-    ("direct_put", "upload_link"):          everyone(CREATED),
-    ("direct_put", "used_upload_link"):     everyone(USED_LINK),
+    ("download", "link"): everyone(READ),
+    ("download", "tampered_link"): everyone(BAD_LINK),
+    ("download", "expired_link"): everyone(EXPIRED_LINK),
+    ("direct_put", "upload_link"): everyone(CREATED),
+    ("direct_put", "used_upload_link"): everyone(USED_LINK),
     ("direct_put", "tampered_upload_link"): everyone(BAD_LINK),
-    ("direct_put", "expired_upload_link"):  everyone(BAD_LINK),
+    ("direct_put", "expired_upload_link"): everyone(BAD_LINK),
 }
 
 
@@ -339,8 +337,12 @@ def people(api: ApiClient, app: Flask, *names: str) -> list[Actor]:
         db.session.add_all(users)
         db.session.commit()
         return [
-            Actor(api.client, {"id": str(u.id), "email": u.email, "display_name": u.display_name}, password="",
-                  **issue_tokens(u))
+            Actor(
+                api.client,
+                {"id": str(u.id), "email": u.email, "display_name": u.display_name},
+                password="",
+                **issue_tokens(u),
+            )
             for u in users
         ]
 
@@ -352,8 +354,13 @@ PUT_BYTES = b"put by whoever holds the link"
 DOWNLOAD_SALT, UPLOAD_SALT = "armada.media.download", "armada.media.direct-upload"
 UPLOAD_TARGETS = ("own_upload", "others_upload", "own_direct", "others_direct")
 LINK_TARGETS = (
-    "link", "tampered_link", "expired_link",
-    "upload_link", "used_upload_link", "tampered_upload_link", "expired_upload_link",
+    "link",
+    "tampered_link",
+    "expired_link",
+    "upload_link",
+    "used_upload_link",
+    "tampered_upload_link",
+    "expired_upload_link",
 )
 
 
@@ -417,9 +424,13 @@ def link_targets(app: Flask, cast: dict[str, Actor], team: str) -> dict[str, str
     fresh, used = signed_upload(bystander, put=False), signed_upload(bystander, put=True)
     upload_link = token_of(fresh["upload_url"])
     return {
-        "link": link, "tampered_link": tampered(link), "expired_link": expired(app, link, DOWNLOAD_SALT),
-        "upload_link": upload_link, "used_upload_link": token_of(used["upload_url"]),
-        "tampered_upload_link": tampered(upload_link), "expired_upload_link": expired(app, upload_link, UPLOAD_SALT),
+        "link": link,
+        "tampered_link": tampered(link),
+        "expired_link": expired(app, link, DOWNLOAD_SALT),
+        "upload_link": upload_link,
+        "used_upload_link": token_of(used["upload_url"]),
+        "tampered_upload_link": tampered(upload_link),
+        "expired_upload_link": expired(app, upload_link, UPLOAD_SALT),
         "upload_path": fresh["path"],
     }
 
@@ -465,16 +476,31 @@ def snapshot(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
     and the size of each upload's stored object (a direct upload writes only to storage)."""
     queries = {
         "rooms": select(
-            ChatRoom.id, ChatRoom.name, ChatRoom.description, ChatRoom.avatar_url, ChatRoom.is_active,
-            ChatRoom.created_by, ChatRoom.updated_at, ChatRoom.last_seq,
+            ChatRoom.id,
+            ChatRoom.name,
+            ChatRoom.description,
+            ChatRoom.avatar_url,
+            ChatRoom.is_active,
+            ChatRoom.created_by,
+            ChatRoom.updated_at,
+            ChatRoom.last_seq,
         ),
         "members": select(
-            ChatRoomMember.room_id, ChatRoomMember.user_id, ChatRoomMember.is_active, ChatRoomMember.is_admin,
-            ChatRoomMember.last_read_seq, ChatRoomMember.last_read_at,
+            ChatRoomMember.room_id,
+            ChatRoomMember.user_id,
+            ChatRoomMember.is_active,
+            ChatRoomMember.is_admin,
+            ChatRoomMember.last_read_seq,
+            ChatRoomMember.last_read_at,
         ),
         "messages": select(
-            ChatMessage.id, ChatMessage.room_id, ChatMessage.sender_id, ChatMessage.content, ChatMessage.is_edited,
-            ChatMessage.is_deleted, ChatMessage.change_seq,
+            ChatMessage.id,
+            ChatMessage.room_id,
+            ChatMessage.sender_id,
+            ChatMessage.content,
+            ChatMessage.is_edited,
+            ChatMessage.is_deleted,
+            ChatMessage.change_seq,
         ),
         "receipts": select(MessageReadReceipt.message_id, MessageReadReceipt.user_id),
         "revoked": select(RevokedSession.sid),

@@ -14,8 +14,8 @@ import pytest
 from flask import Flask
 
 from armada.extensions import db
-from armada.media.urls import thumbnail_key
 from armada.media.storage import storage
+from armada.media.urls import thumbnail_key
 from armada.models import MediaUpload
 from tests.helpers.fake_supabase import serve_fake_supabase
 from tests.helpers.media_support import REAL_SUPABASE, SUPABASE_ENV, Backend, Media

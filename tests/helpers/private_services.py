@@ -71,8 +71,15 @@ class PostgresCluster:
     def init(self) -> None:
         """Create the cluster (a second or two)."""
         self._run(
-            str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-            "--encoding=UTF8", "--no-sync", "--no-instructions",
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+            "--no-instructions",
         )
         if self.host != "127.0.0.1":
             with (self.data / "pg_hba.conf").open("a") as hba:
@@ -82,8 +89,19 @@ class PostgresCluster:
         """Start it and wait until it accepts connections."""
         # fsync off: a test never survives an OS crash anyway, and a stop of any kind loses nothing committed.
         options = f"-p {self.port} -k {self.root} -c listen_addresses={self.host} -c fsync=off"
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
-                  "-w", "-t", str(START_SECONDS), "start")
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            str(START_SECONDS),
+            "start",
+        )
         self.running = True
 
     def stop(self, mode: str = "fast") -> None:
@@ -101,9 +119,7 @@ class PostgresCluster:
 
     def connect_local(self, database: str = "postgres") -> psycopg.Connection:
         """A direct connection over the unix socket (autocommit), which no network fault reaches."""
-        return psycopg.connect(
-            host=str(self.root), port=self.port, user="postgres", dbname=database, autocommit=True
-        )
+        return psycopg.connect(host=str(self.root), port=self.port, user="postgres", dbname=database, autocommit=True)
 
     def create_database(self, name: str) -> str:
         """A new empty database; its SQLAlchemy URL."""

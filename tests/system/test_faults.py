@@ -92,7 +92,11 @@ class Sender:
             return len(self.attempts)
 
     def wait_for(
-        self, what: str, predicate: Callable[[Attempt], bool], since: int = 0, count: int = 1,
+        self,
+        what: str,
+        predicate: Callable[[Attempt], bool],
+        since: int = 0,
+        count: int = 1,
         timeout: float = RECOVERY_SECONDS,
     ) -> list[Attempt]:
         """Wait until `count` attempts made after `since` satisfy `predicate`; those attempts."""
@@ -258,11 +262,12 @@ def test_postgres_restart_during_traffic_answers_503_then_recovers_without_half_
                 # `fast` ends every session (open transactions roll back); `immediate` is a crash (WAL recovery).
                 own_postgres.stop(mode)
                 marks = [sender.mark() for sender in senders]
-                for sender, mark in zip(senders, marks):
+                for sender, mark in zip(senders, marks, strict=True):
                     sender.wait_for("503 during the outage", unavailable, since=mark, count=3)
                 assert_every_kind_of_request_gets_503(http, server, alice, room_id)
                 refused = bob_socket.client.call(
-                    "send_message", {"room_id": room_id, "content": "over the socket", "client_id": "sock-1"},
+                    "send_message",
+                    {"room_id": room_id, "content": "over the socket", "client_id": "sock-1"},
                     timeout=REQUEST_SECONDS,
                 )
                 assert refused["ok"] is False and refused["error"]["code"] == "database_unavailable", refused
@@ -275,8 +280,10 @@ def test_postgres_restart_during_traffic_answers_503_then_recovers_without_half_
 
                 own_postgres.start()
                 marks = [sender.mark() for sender in senders]
-                after = [sender.wait_for("201 after the restart", created, since=mark)[0]
-                         for sender, mark in zip(senders, marks)]
+                after = [
+                    sender.wait_for("201 after the restart", created, since=mark)[0]
+                    for sender, mark in zip(senders, marks, strict=True)
+                ]
                 # Real-time delivery carries on through the same socket.
                 for attempt in after:
                     bob_socket.wait_for("new_message", about(attempt.body["id"]))
@@ -285,8 +292,9 @@ def test_postgres_restart_during_traffic_answers_503_then_recovers_without_half_
 
         attempts = [attempt for sender in senders for attempt in sender.attempts]
         # Only two answers ever: created, or the clear 503; never a 500, a reset, or a hang past the timeout.
-        assert {a.status for a in attempts} == {201, 503}, [(a.status, a.error, a.body) for a in attempts
-                                                           if a.status not in (201, 503)][:5]
+        assert {a.status for a in attempts} == {201, 503}, [
+            (a.status, a.error, a.body) for a in attempts if a.status not in (201, 503)
+        ][:5]
         for attempt in attempts:
             if attempt.status == 503:
                 assert_database_unavailable(503, attempt.body, attempt.headers, attempt.client_id)
@@ -586,8 +594,9 @@ def test_removal_and_logout_missed_during_redis_outage_apply_when_postgres_comes
         # Made on B while Redis is down: A never hears of them.
         removed = alice.call("DELETE", f"/api/chat/rooms/{room_id}/members/{carol.id}", b.url)
         assert removed.status_code == 204, removed.text
-        logout = http.post(f"{b.url}/api/auth/logout", headers={"Authorization": f"Bearer {other_token}"},
-                           timeout=REQUEST_SECONDS)
+        logout = http.post(
+            f"{b.url}/api/auth/logout", headers={"Authorization": f"Bearer {other_token}"}, timeout=REQUEST_SECONDS
+        )
         assert logout.status_code == 204, logout.text
 
         own_postgres.stop()

@@ -64,7 +64,7 @@ class NodeClient:
                 line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 line = None
-            if line is None or line["event"] == "exit" and event != "exit":
+            if line is None or (line["event"] == "exit" and event != "exit"):
                 self.process.kill()
                 stderr = self.process.stderr.read() if self.process.stderr else ""
                 raise AssertionError(f"no {event!r} from the node client; it printed {self.seen}{line or ''}\n{stderr}")

@@ -420,8 +420,9 @@ def test_nginx_access_log_holds_no_token_or_media_credential(topology: Topology)
     proxy, http = topology.proxy, topology.http
     erin = HttpUser(http, proxy.url, "Erin")
     files = {"file": ("note.txt", b"for Erin only", "text/plain")}
-    upload = http.post(f"{proxy.url}/api/chat/upload", headers={"Authorization": f"Bearer {erin.token}"},
-                       files=files, timeout=30)
+    upload = http.post(
+        f"{proxy.url}/api/chat/upload", headers={"Authorization": f"Bearer {erin.token}"}, files=files, timeout=30
+    )
     assert upload.status_code == 201, upload.text
     link = upload.json()["url"]
     credential = link.rsplit("/", 1)[1]

@@ -533,8 +533,12 @@ def test_socket_sends_count_per_user_in_memory_while_redis_is_unreachable(
     tmp_path: Path, http: requests.Session
 ) -> None:
     nothing_there = f"redis://127.0.0.1:{free_port()}/0"
-    limits = {"RATE_LIMIT_ENABLED": "true", "RATE_LIMIT_SEND_MESSAGE": "2/minute",
-              "RATE_LIMIT_SOCKET_SEND_MESSAGE": "10/minute", "REDIS_URL": nothing_there}
+    limits = {
+        "RATE_LIMIT_ENABLED": "true",
+        "RATE_LIMIT_SEND_MESSAGE": "2/minute",
+        "RATE_LIMIT_SOCKET_SEND_MESSAGE": "10/minute",
+        "REDIS_URL": nothing_there,
+    }
     with fresh_database(tmp_path, "armada_no_redis_sockets") as database_url:
         migrate(database_url)
         # Users and their room come from a server without limits, so the limited one serves sockets alone: no

@@ -16,14 +16,39 @@ from tests.helpers.servers import SECRETS, HttpUser, Server, serve_fresh
 from tests.helpers.tokens import OMIT, claims_of, forge
 
 MESSAGE_KEYS = {
-    "id", "room_id", "sender_id", "message_type", "content", "media_url", "media_filename", "media_size",
-    "media_mime_type", "thumbnail_url", "reply_to_id", "reply_to", "forwarded_from_id", "is_edited", "edited_at", "is_deleted",
-    "deleted_at", "created_at", "client_id",
+    "id",
+    "room_id",
+    "sender_id",
+    "message_type",
+    "content",
+    "media_url",
+    "media_filename",
+    "media_size",
+    "media_mime_type",
+    "thumbnail_url",
+    "reply_to_id",
+    "reply_to",
+    "forwarded_from_id",
+    "is_edited",
+    "edited_at",
+    "is_deleted",
+    "deleted_at",
+    "created_at",
+    "client_id",
 }
 # The contract's room minus unread_count: a broadcast goes to several users, each with their own count.
 BROADCAST_ROOM_KEYS = {
-    "id", "name", "room_type", "description", "avatar_url", "created_by", "created_at", "updated_at", "is_active",
-    "members", "last_message",
+    "id",
+    "name",
+    "room_type",
+    "description",
+    "avatar_url",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "is_active",
+    "members",
+    "last_message",
 }
 MEMBER_KEYS = {"user_id", "display_name", "is_admin", "joined_at", "last_read_at"}
 ROOM_AND_USER = {"room_id", "user_id"}
@@ -126,9 +151,7 @@ def test_connect_with_a_logged_out_token_is_refused(
 # ---- joining and leaving ------------------------------------------------------------------------------------
 
 
-def test_join_and_leave_tell_the_caller_and_the_others(
-    crew: Crew, connect: Callable[..., Listener]
-) -> None:
+def test_join_and_leave_tell_the_caller_and_the_others(crew: Crew, connect: Callable[..., Listener]) -> None:
     alice, bob, room_id = crew
     alice_socket, bob_socket = connect(alice), connect(bob)
     alice_socket.join(room_id)
@@ -295,7 +318,9 @@ def test_edits_broadcast_once_and_an_unchanged_edit_is_a_no_op(joined: Joined) -
     assert set(event) == {"room_id", "message"} and event["room_id"] == room_id
     assert set(event["message"]) == MESSAGE_KEYS
     assert (event["message"]["id"], event["message"]["content"], event["message"]["is_edited"]) == (
-        sent["id"], "fixed ✓", True
+        sent["id"],
+        "fixed ✓",
+        True,
     )
     assert event["message"]["edited_at"] is not None
 
@@ -406,9 +431,7 @@ def test_typing_is_forwarded_again_after_the_interval(joined: Joined) -> None:
     assert bob_socket.wait_for_count("user_typing", 2)[1] == {**typing, "user_id": alice.id}
 
 
-def test_typing_in_a_room_not_joined_is_refused(
-    crew: Crew, connect: Callable[..., Listener]
-) -> None:
+def test_typing_in_a_room_not_joined_is_refused(crew: Crew, connect: Callable[..., Listener]) -> None:
     alice, bob, room_id = crew
     bob_socket = connect(bob)
     bob_socket.join(room_id)
@@ -460,9 +483,9 @@ def test_a_joined_member_gets_a_room_update_once_not_once_per_channel(joined: Jo
     ok(alice.call("PATCH", f"/api/chat/rooms/{room_id}", json={"description": "now with topic"}))
     assert bob_socket.exactly_one("room_updated")["room"]["description"] == "now with topic"
     ok(alice.call("POST", f"/api/chat/rooms/{room_id}/members/{bob.id}", json={"is_admin": True}))
-    assert bob_socket.wait_for("room_updated", lambda d: len(d["room"]["members"]) == 2 and all(
-        m["is_admin"] for m in d["room"]["members"]
-    ))
+    assert bob_socket.wait_for(
+        "room_updated", lambda d: len(d["room"]["members"]) == 2 and all(m["is_admin"] for m in d["room"]["members"])
+    )
     time.sleep(QUIET)
     assert len(bob_socket.matching("room_updated")) == 2
 

@@ -267,8 +267,11 @@ def test_removal_and_logout_missed_during_redis_outage_apply_once_redis_is_back(
     with cluster_on(own_redis.url, tmp_path) as cluster:
         alice, bob, carol = cluster.user("Alice"), cluster.user("Bob"), cluster.user("Carol")
         room_id = make_room(alice, bob, carol)["id"]
-        bob_on_a, carol_on_a, carol_on_b = [cluster.socket(cluster.a, bob), cluster.socket(cluster.a, carol),
-                                            cluster.socket(cluster.b, carol)]
+        bob_on_a, carol_on_a, carol_on_b = [
+            cluster.socket(cluster.a, bob),
+            cluster.socket(cluster.a, carol),
+            cluster.socket(cluster.b, carol),
+        ]
         other_token = bob.login_again()
         bob_other_session = cluster.socket(cluster.a, bob, other_token)
         for recorder in (bob_on_a, carol_on_a, carol_on_b, bob_other_session):

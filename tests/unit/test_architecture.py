@@ -86,7 +86,9 @@ def test_no_package_imports_a_package_that_imports_it_back() -> None:
 
 
 def test_no_module_is_over_300_lines() -> None:
-    long = {name: n for name, path in _modules().items() if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
+    long = {
+        name: n for name, path in _modules().items() if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
     assert long == {}
 
 

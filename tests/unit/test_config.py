@@ -72,9 +72,21 @@ def test_config_defaults_to_an_sqlite_file() -> None:
 @pytest.mark.parametrize("name", SECRET_NAMES)
 @pytest.mark.parametrize(
     "value",
-    [None, "", "change-me", "CHANGE-ME", "  change-me  ", "changeme", "secret", "x" * 31, "a" * 32, "change-me" * 4,
-     "abab-1212" * 4, "test-secret-key-that-is-long-enough-0123456789",
-     "test-jwt-secret-key-that-is-long-enough-0123456789"],
+    [
+        None,
+        "",
+        "change-me",
+        "CHANGE-ME",
+        "  change-me  ",
+        "changeme",
+        "secret",
+        "x" * 31,
+        "a" * 32,
+        "change-me" * 4,
+        "abab-1212" * 4,
+        "test-secret-key-that-is-long-enough-0123456789",
+        "test-jwt-secret-key-that-is-long-enough-0123456789",
+    ],
 )
 def test_production_refuses_a_missing_placeholder_or_short_secret(name: str, value: str | None) -> None:
     env = strong_secrets()
@@ -93,15 +105,15 @@ def test_production_refuses_a_missing_placeholder_or_short_secret(name: str, val
 def test_production_accepts_long_random_secrets() -> None:
     env = strong_secrets()
     cfg = config.ProductionConfig(env)
-    assert cfg.SECRET_KEY == env["SECRET_KEY"]
-    assert cfg.JWT_SECRET_KEY == env["JWT_SECRET_KEY"]
+    assert env["SECRET_KEY"] == cfg.SECRET_KEY
+    assert env["JWT_SECRET_KEY"] == cfg.JWT_SECRET_KEY
     assert cfg.ARMADA_ENV == "production"
     assert cfg.TESTING is False
 
 
 def test_production_accepts_a_secret_of_exactly_32_characters() -> None:
     env = {"SECRET_KEY": secrets.token_hex(16), "JWT_SECRET_KEY": secrets.token_hex(16)}
-    assert config.ProductionConfig(env).SECRET_KEY == env["SECRET_KEY"]
+    assert env["SECRET_KEY"] == config.ProductionConfig(env).SECRET_KEY
 
 
 def test_production_refuses_one_key_for_both() -> None:
@@ -167,13 +179,13 @@ def test_a_non_integer_setting_is_a_config_error_naming_it(name: str, value: str
 
 def test_token_lifetimes_come_from_the_environment_in_seconds() -> None:
     cfg = config.DevelopmentConfig({"JWT_ACCESS_TOKEN_EXPIRES": "60", "JWT_REFRESH_TOKEN_EXPIRES": " 3600 "})
-    assert cfg.JWT_ACCESS_TOKEN_EXPIRES == timedelta(seconds=60)
-    assert cfg.JWT_REFRESH_TOKEN_EXPIRES == timedelta(hours=1)
+    assert timedelta(seconds=60) == cfg.JWT_ACCESS_TOKEN_EXPIRES
+    assert timedelta(hours=1) == cfg.JWT_REFRESH_TOKEN_EXPIRES
 
 
 def test_an_empty_integer_setting_falls_back_to_its_default() -> None:
     cfg = config.DevelopmentConfig({"JWT_ACCESS_TOKEN_EXPIRES": ""})
-    assert cfg.JWT_ACCESS_TOKEN_EXPIRES == timedelta(minutes=15)
+    assert timedelta(minutes=15) == cfg.JWT_ACCESS_TOKEN_EXPIRES
 
 
 # --- development keys in the instance folder ------------------------------------------------------------
@@ -287,8 +299,16 @@ def test_the_defaults_are_on_with_the_documented_limits() -> None:
 
 @pytest.mark.parametrize(
     "raw, enabled",
-    [("false", False), ("0", False), ("no", False), (" OFF ", False), ("true", True), ("1", True), ("Yes", True),
-     ("", True)],
+    [
+        ("false", False),
+        ("0", False),
+        ("no", False),
+        (" OFF ", False),
+        ("true", True),
+        ("1", True),
+        ("Yes", True),
+        ("", True),
+    ],
 )
 def test_rate_limit_enabled_reads_the_usual_words(raw: str, enabled: bool) -> None:
     assert config.DevelopmentConfig({"RATE_LIMIT_ENABLED": raw}).RATE_LIMIT_ENABLED is enabled
@@ -310,8 +330,18 @@ def test_a_limit_from_the_environment_is_used_as_given() -> None:
 @pytest.mark.parametrize("setting", ["RATE_LIMIT_LOGIN", "RATE_LIMIT_UPLOAD", "RATE_LIMIT_SOCKET_TYPING"])
 @pytest.mark.parametrize(
     "raw",
-    ["banana", "10/fortnight", "ten/minute", "10/minute;", "-1/minute", "0/minute", "10/minute\x00", "１０/minute",
-     "10/minute;0/hour", "10"],
+    [
+        "banana",
+        "10/fortnight",
+        "ten/minute",
+        "10/minute;",
+        "-1/minute",
+        "0/minute",
+        "10/minute\x00",
+        "１０/minute",
+        "10/minute;0/hour",
+        "10",
+    ],
 )
 def test_a_malformed_limit_is_refused_at_startup(setting: str, raw: str) -> None:
     with pytest.raises(ConfigError, match=setting):

@@ -63,7 +63,8 @@ RANGES = {
 @pytest.mark.parametrize("distribution", sorted(RANGES))
 def test_each_supported_range_holds_the_version_requirements_txt_pins(distribution: str) -> None:
     pins = dict(
-        line.split("==", 1) for line in (Path(armada.__file__).parents[1] / "requirements.txt").read_text().splitlines()
+        line.split("==", 1)
+        for line in (Path(armada.__file__).parents[1] / "requirements.txt").read_text().splitlines()
         if "==" in line and not line.startswith("#")
     )
     assert pins[distribution] in SpecifierSet(RANGES[distribution]), (distribution, pins[distribution])
@@ -382,6 +383,6 @@ def test_a_json_body_goes_through_the_parser_hooks() -> None:
 
 
 def test_a_malformed_json_body_goes_to_invalid_json() -> None:
-    with Flask(__name__).test_request_context("/", method="POST", data="{", content_type="application/json"):
-        with pytest.raises(BadJson, match="JSONDecodeError"):
-            RecordingParser().parse(NameSchema, location="json")
+    request = Flask(__name__).test_request_context("/", method="POST", data="{", content_type="application/json")
+    with request, pytest.raises(BadJson, match="JSONDecodeError"):
+        RecordingParser().parse(NameSchema, location="json")
