@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import engineio.socket
 import pytest
 from flask import Flask
-from flask_socketio.test_client import SocketIOTestClient
-from socketio import packet
 
 from armada.extensions import db, socketio
 from armada.models import RevokedSession, utcnow
@@ -47,68 +44,12 @@ from tests.helpers.authorization import (
     unknown,
     worlds,
 )
+from tests.helpers.in_process import InProcessSocket
 from tests.helpers.realtime import assert_refused
 from tests.helpers.support import ApiClient
 from tests.helpers.tokens import claims_of
 
 WAIT = 5.0  # seconds a server-side disconnect may take
-
-
-class InProcessSocket(SocketIOTestClient):
-    """Flask-SocketIO's test client, keeping the reason of a refused connection, with an engine.io session.
-
-    Armada keeps a socket's identity in python-socketio's session, which lives on the engine.io socket; the test
-    client has no transport, so each client gets a real (never connected) engine.io Socket to hold it.
-    """
-
-    refusal: Any = None
-
-    def connect(
-        self, namespace: str | None = None, query_string: str | None = None, headers: Any = None, auth: Any = None
-    ) -> None:
-        server = self.socketio.server
-        server.eio.sockets[self.eio_sid] = engineio.socket.Socket(server.eio, self.eio_sid)
-        deliver = server._send_packet
-
-        def keep_refusal(eio_sid: str, pkt: packet.Packet) -> None:
-            if eio_sid == self.eio_sid and pkt.packet_type == packet.CONNECT_ERROR:
-                self.refusal = pkt.data
-            deliver(eio_sid, pkt)
-
-        server._send_packet = keep_refusal
-        super().connect(namespace, query_string, headers, auth)
-
-    def call(self, event: str, data: Any) -> Any:
-        """Emit with an acknowledgement; the acknowledgement."""
-        return self.emit(event, data, callback=True)
-
-    def received(self, event: str) -> list[Any]:
-        """The payloads of every `event` received so far."""
-        return [item["args"][0] for item in self.queue if item["name"] == event]
-
-    def close(self) -> None:
-        if self.is_connected():
-            self.disconnect()
-        self.socketio.server.eio.sockets.pop(self.eio_sid, None)
-        self.clients.pop(self.eio_sid, None)
-
-
-@pytest.fixture
-def sockets(app: Flask) -> Iterator[Callable[..., InProcessSocket]]:
-    """Opens in-process sockets with a token (in the auth payload, or the query string); closes them afterwards."""
-    opened: list[InProcessSocket] = []
-
-    def open_socket(token: str | None, via: str = "auth") -> InProcessSocket:
-        if via == "auth":
-            socket = InProcessSocket(app, socketio, auth=None if token is None else {"token": token})
-        else:
-            socket = InProcessSocket(app, socketio, query_string=None if token is None else f"token={token}")
-        opened.append(socket)
-        return socket
-
-    yield open_socket
-    for socket in opened:
-        socket.close()
 
 
 # ---- the policy ------------------------------------------------------------------------------------------------
