@@ -14,30 +14,10 @@ from werkzeug.test import TestResponse
 
 from armada.extensions import db
 from armada.models import ChatMessage
+from tests.helpers.contract import MESSAGE_KEYS
 from tests.helpers.support import Actor, ApiClient, assert_error, details_of
 
 MESSAGES = "/api/chat/messages"
-MESSAGE_KEYS = {
-    "id",
-    "room_id",
-    "sender_id",
-    "message_type",
-    "content",
-    "media_url",
-    "media_filename",
-    "media_size",
-    "media_mime_type",
-    "thumbnail_url",
-    "reply_to_id",
-    "reply_to",
-    "forwarded_from_id",
-    "is_edited",
-    "edited_at",
-    "is_deleted",
-    "deleted_at",
-    "created_at",
-    "client_id",
-}
 PREVIEW_KEYS = {"id", "sender_id", "message_type", "content", "is_deleted"}
 
 

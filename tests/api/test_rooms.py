@@ -12,24 +12,10 @@ from sqlalchemy import func, select
 
 from armada.extensions import db
 from armada.models import ChatRoom, ChatRoomMember
+from tests.helpers.contract import MEMBER_KEYS, ROOM_KEYS
 from tests.helpers.support import Actor, ApiClient, QueryCounter, assert_error, cursor_of
 
 ROOMS = "/api/chat/rooms"
-ROOM_KEYS = {
-    "id",
-    "name",
-    "room_type",
-    "description",
-    "avatar_url",
-    "created_by",
-    "created_at",
-    "updated_at",
-    "is_active",
-    "members",
-    "unread_count",
-    "last_message",
-}
-MEMBER_KEYS = {"user_id", "display_name", "is_admin", "joined_at", "last_read_at"}
 
 
 def room_count(app: Flask) -> int:

@@ -10,47 +10,12 @@ from typing import Any
 import pytest
 import requests
 
+from tests.helpers.contract import BROADCAST_ROOM_KEYS, MEMBER_KEYS, MESSAGE_KEYS
 from tests.helpers.factories import make_message, make_room
 from tests.helpers.realtime import QUIET, WAIT, Crew, Joined, Listener, about, assert_refused, ok
 from tests.helpers.servers import SECRETS, HttpUser, Server, serve_fresh
 from tests.helpers.tokens import OMIT, claims_of, forge
 
-MESSAGE_KEYS = {
-    "id",
-    "room_id",
-    "sender_id",
-    "message_type",
-    "content",
-    "media_url",
-    "media_filename",
-    "media_size",
-    "media_mime_type",
-    "thumbnail_url",
-    "reply_to_id",
-    "reply_to",
-    "forwarded_from_id",
-    "is_edited",
-    "edited_at",
-    "is_deleted",
-    "deleted_at",
-    "created_at",
-    "client_id",
-}
-# The contract's room minus unread_count: a broadcast goes to several users, each with their own count.
-BROADCAST_ROOM_KEYS = {
-    "id",
-    "name",
-    "room_type",
-    "description",
-    "avatar_url",
-    "created_by",
-    "created_at",
-    "updated_at",
-    "is_active",
-    "members",
-    "last_message",
-}
-MEMBER_KEYS = {"user_id", "display_name", "is_admin", "joined_at", "last_read_at"}
 ROOM_AND_USER = {"room_id", "user_id"}
 
 
