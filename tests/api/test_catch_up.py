@@ -8,17 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.support import Actor, ApiClient, assert_error, cursor_of, history_url
+from tests.helpers.support import Actor, ApiClient, assert_error, cursor_of, history_page, history_url
 
 # A client that reconnects to a real server and catches up: tests/system/test_catch_up.py.
-
-
-def page(actor: Actor, room_id: str, **params: Any) -> dict[str, Any]:
-    response = actor.get(history_url(room_id), query_string=params)
-    assert response.status_code == 200, response.get_json()
-    body = response.get_json()
-    assert set(body) == {"items", "next_cursor"}
-    return body
 
 
 def ids(body: dict[str, Any]) -> list[str]:
@@ -37,9 +29,9 @@ def test_changed_after_pages_in_change_order_and_lists_each_message_once(pair: t
     assert alice.delete(f"/api/chat/messages/{m[2]}").status_code == 200
     edit(alice, m[1], "m1 twice")
 
-    first = page(bob, room["id"], changed_after=m[0], limit=2)
+    first = history_page(bob, room["id"], changed_after=m[0], limit=2)
     assert ids(first) == [m[3], m[4]] and first["next_cursor"]
-    second = page(bob, room["id"], changed_after=first["next_cursor"], limit=2)
+    second = history_page(bob, room["id"], changed_after=first["next_cursor"], limit=2)
     assert ids(second) == [m[2], m[1]] and second["next_cursor"] is None
     assert second["items"][0]["is_deleted"] is True and second["items"][0]["content"] is None
     assert second["items"][1]["content"] == "m1 twice" and second["items"][1]["is_edited"] is True
@@ -49,10 +41,10 @@ def test_a_change_made_while_paging_shows_up_on_a_later_page(pair: tuple[Actor, 
     alice, bob = pair
     room = alice.make_group(bob)
     m = [alice.say(room, f"m{i}")["id"] for i in range(4)]
-    first = page(bob, room["id"], changed_after=m[0], limit=2)
+    first = history_page(bob, room["id"], changed_after=m[0], limit=2)
     assert ids(first) == [m[1], m[2]]
     edit(alice, m[1], "changed meanwhile")
-    rest = page(bob, room["id"], changed_after=first["next_cursor"], limit=2)
+    rest = history_page(bob, room["id"], changed_after=first["next_cursor"], limit=2)
     assert ids(rest) == [m[3], m[1]] and rest["next_cursor"] is None
     assert rest["items"][1]["content"] == "changed meanwhile"
 
@@ -61,7 +53,7 @@ def test_changed_after_the_newest_message_with_no_changes_is_empty(pair: tuple[A
     alice, bob = pair
     room = alice.make_group(bob)
     newest = [alice.say(room, f"m{i}")["id"] for i in range(3)][-1]
-    assert page(bob, room["id"], changed_after=newest) == {"items": [], "next_cursor": None}
+    assert history_page(bob, room["id"], changed_after=newest) == {"items": [], "next_cursor": None}
 
 
 def test_changed_after_a_message_later_deleted_lists_its_deletion(pair: tuple[Actor, Actor]) -> None:
@@ -69,7 +61,7 @@ def test_changed_after_a_message_later_deleted_lists_its_deletion(pair: tuple[Ac
     room = alice.make_group(bob)
     anchor = alice.say(room, "anchor")["id"]
     assert alice.delete(f"/api/chat/messages/{anchor}").status_code == 200
-    body = page(bob, room["id"], changed_after=anchor)
+    body = history_page(bob, room["id"], changed_after=anchor)
     assert ids(body) == [anchor] and body["items"][0]["is_deleted"] is True
 
 

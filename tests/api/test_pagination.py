@@ -11,7 +11,16 @@ from flask import Flask
 from sqlalchemy import event
 
 from armada.extensions import db
-from tests.helpers.support import Actor, ApiClient, QueryCounter, assert_error, cursor_of, details_of, history_url
+from tests.helpers.support import (
+    Actor,
+    ApiClient,
+    QueryCounter,
+    assert_error,
+    cursor_of,
+    details_of,
+    history_page,
+    history_url,
+)
 
 MAX_PAGES = 20  # a walk that goes on longer than this is looping
 
@@ -19,15 +28,6 @@ MAX_PAGES = 20  # a walk that goes on longer than this is looping
 def fill(actor: Actor, room: dict[str, Any], count: int) -> list[str]:
     """Send `count` numbered messages; their ids, oldest first."""
     return [actor.say(room, f"m{i}")["id"] for i in range(count)]
-
-
-def page(actor: Actor, room_id: str, **params: Any) -> dict[str, Any]:
-    """One successful history page."""
-    response = actor.get(history_url(room_id), query_string=params)
-    assert response.status_code == 200, response.get_json()
-    body = response.get_json()
-    assert set(body) == {"items", "next_cursor"}
-    return body
 
 
 def walk(
@@ -43,7 +43,7 @@ def walk(
         if cursor is not None:
             params[param] = cursor
         with counter:
-            body = page(actor, room_id, **params)
+            body = history_page(actor, room_id, **params)
         counts.append(counter.count)
         statements.extend(counter.statements)
         pages.append([m["id"] for m in body["items"]])
@@ -125,24 +125,24 @@ def test_the_first_page_is_the_newest_messages_oldest_first(pair: tuple[Actor, A
     alice, bob = pair
     room = alice.make_group(bob)
     ids = fill(alice, room, 5)
-    body = page(bob, room["id"], limit=3)
+    body = history_page(bob, room["id"], limit=3)
     assert [m["id"] for m in body["items"]] == ids[2:]
     assert [m["content"] for m in body["items"]] == ["m2", "m3", "m4"]
-    older = page(bob, room["id"], limit=3, before=body["next_cursor"])
+    older = history_page(bob, room["id"], limit=3, before=body["next_cursor"])
     assert [m["id"] for m in older["items"]] == ids[:2] and older["next_cursor"] is None
 
 
 def test_an_empty_room_has_an_empty_page(pair: tuple[Actor, Actor]) -> None:
     alice, bob = pair
     room = alice.make_group(bob)
-    assert page(bob, room["id"]) == {"items": [], "next_cursor": None}
+    assert history_page(bob, room["id"]) == {"items": [], "next_cursor": None}
 
 
 def test_after_the_newest_message_there_is_nothing(pair: tuple[Actor, Actor]) -> None:
     alice, bob = pair
     room = alice.make_group(bob)
     ids = fill(alice, room, 3)
-    assert page(bob, room["id"], after=ids[-1]) == {"items": [], "next_cursor": None}
+    assert history_page(bob, room["id"], after=ids[-1]) == {"items": [], "next_cursor": None}
 
 
 def test_the_history_includes_tombstones(pair: tuple[Actor, Actor]) -> None:
@@ -150,11 +150,11 @@ def test_the_history_includes_tombstones(pair: tuple[Actor, Actor]) -> None:
     room = alice.make_group(bob)
     ids = fill(alice, room, 3)
     assert alice.delete(f"/api/chat/messages/{ids[1]}").status_code == 200
-    items = page(bob, room["id"])["items"]
+    items = history_page(bob, room["id"])["items"]
     assert [m["id"] for m in items] == ids
     assert items[1]["is_deleted"] is True and items[1]["content"] is None
     assert items[0]["content"] == "m0" and items[2]["content"] == "m2"
-    assert [m["id"] for m in page(bob, room["id"], after=ids[0])["items"]] == ids[1:]
+    assert [m["id"] for m in history_page(bob, room["id"], after=ids[0])["items"]] == ids[1:]
 
 
 def test_a_non_member_gets_the_same_404_as_for_an_unknown_room(api: ApiClient, pair: tuple[Actor, Actor]) -> None:
@@ -175,7 +175,7 @@ def test_limit_defaults_to_50(pair: tuple[Actor, Actor]) -> None:
     alice, bob = pair
     room = alice.make_group(bob)
     ids = fill(alice, room, 55)
-    body = page(bob, room["id"])
+    body = history_page(bob, room["id"])
     assert [m["id"] for m in body["items"]] == ids[5:]
     assert body["next_cursor"] is not None
 
@@ -184,7 +184,7 @@ def test_limit_100_is_allowed(pair: tuple[Actor, Actor]) -> None:
     alice, bob = pair
     room = alice.make_group(bob)
     ids = fill(alice, room, 3)
-    assert [m["id"] for m in page(bob, room["id"], limit=100)["items"]] == ids
+    assert [m["id"] for m in history_page(bob, room["id"], limit=100)["items"]] == ids
 
 
 @pytest.mark.parametrize("limit", ["101", "0", "-1", "x", "1.5", "", "99999999999999999999"])
@@ -233,7 +233,7 @@ def test_a_tampered_cursor_is_refused(pair: tuple[Actor, Actor], tamper: Any) ->
     alice, bob = pair
     room = alice.make_group(bob)
     fill(alice, room, 3)
-    cursor = page(bob, room["id"], limit=1)["next_cursor"]
+    cursor = history_page(bob, room["id"], limit=1)["next_cursor"]
     assert cursor is not None
     response = bob.get(history_url(room["id"]), query_string={"before": tamper(cursor)})
     assert set(details_of(response)) == {"before"}
@@ -265,6 +265,6 @@ def test_before_and_after_together_are_refused(pair: tuple[Actor, Actor]) -> Non
     alice, bob = pair
     room = alice.make_group(bob)
     ids = fill(alice, room, 3)
-    cursor = page(bob, room["id"], limit=1)["next_cursor"]
+    cursor = history_page(bob, room["id"], limit=1)["next_cursor"]
     response = bob.get(history_url(room["id"]), query_string={"before": cursor, "after": ids[0]})
     assert set(details_of(response)) & {"before", "after"}

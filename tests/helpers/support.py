@@ -122,6 +122,15 @@ def history_url(room_id: str) -> str:
     return f"/api/chat/rooms/{room_id}/messages"
 
 
+def history_page(actor: Actor, room_id: str, **params: Any) -> dict[str, Any]:
+    """One successful page of the room's history, with these query parameters."""
+    response = actor.get(history_url(room_id), query_string=params)
+    assert response.status_code == 200, response.get_json()
+    body: dict[str, Any] = response.get_json()
+    assert set(body) == {"items", "next_cursor"}
+    return body
+
+
 def cursor_of(value: Any) -> str:
     """A hand-made cursor in the server's packing (URL-safe base64 of JSON), with values of the test's choosing."""
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
