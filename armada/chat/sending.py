@@ -14,7 +14,7 @@ from armada.extensions import db
 from armada.media.services import attach_media
 from armada.models import ChatMessage, MessageType, User, utcnow
 from armada.permissions import access_message, access_room
-from armada.transaction import discard, transactional
+from armada.transaction import transactional, undo
 
 MEDIA_FIELDS = ("media_url", "media_filename", "media_size", "media_mime_type")
 
@@ -101,7 +101,7 @@ def send_message(
     now = utcnow()
     seq = next_message_seq(user, room_id, checked_stamp, now)
     if client_id is not None and (existing := _previous_send(user, room_id, client_id)) is not None:
-        discard()  # the first send committed while we waited for the lock: take back the number we took
+        undo()  # the first send committed while we waited for the lock: take back the number we took
         return existing, False
     message = ChatMessage(
         room_id=room_id,

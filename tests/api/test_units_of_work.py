@@ -6,6 +6,7 @@ The events are observed by an in-process Socket.IO client in the room, as any cl
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 
 from armada import outbox
@@ -23,7 +24,7 @@ from armada.chat.sending import send_message
 from armada.errors import Conflict
 from armada.extensions import db
 from armada.models import ChatMessage, ChatRoom, User
-from armada.transaction import discard, transactional
+from armada.transaction import DoomedUnitOfWork, discard, transactional, undo
 from tests.helpers.in_process import InProcessSocket
 from tests.helpers.support import Actor
 
@@ -151,33 +152,70 @@ def test_a_failure_after_an_inner_service_undoes_it_and_its_event(room: Room) ->
     assert room.stored() == []
 
 
-def test_discard_ends_the_unit_with_nothing_written(room: Room) -> None:
+@pytest.mark.parametrize("end", [discard, undo])
+def test_discard_and_undo_end_a_unit_of_their_own_with_nothing_written(room: Room, end: Callable[[], None]) -> None:
     @transactional
-    def rename_then_discard() -> str:
+    def rename_then_end() -> str:
         db.session.get_one(ChatRoom, room.room_id).name = "Renamed"
         db.session.flush()
-        discard()
+        end()
         return "unchanged"
 
-    assert rename_then_discard() == "unchanged"
+    assert rename_then_end() == "unchanged"
     db.session.remove()
     assert db.session.get_one(ChatRoom, room.room_id).name == "Team"
 
 
-def test_discard_inside_another_services_unit_refuses_the_whole(room: Room) -> None:
+def test_discard_inside_another_services_unit_leaves_its_commit_to_that_unit(room: Room) -> None:
     @transactional
-    def inner() -> None:
+    def nothing_to_do() -> None:
         discard()
 
     @transactional
     def outer() -> None:
         send_message(room.user(room.alice), room.room_id, content="with the inner one")
-        inner()
+        nothing_to_do()
+
+    outer()
+    assert room.contents() == ["with the inner one"]
+    assert room.stored() == ["with the inner one"]
+
+
+def test_undo_inside_another_services_unit_refuses_the_whole(room: Room) -> None:
+    @transactional
+    def take_back() -> None:
+        undo()
+
+    @transactional
+    def outer() -> None:
+        send_message(room.user(room.alice), room.room_id, content="with the inner one")
+        take_back()
 
     with pytest.raises(Conflict):
         outer()
     assert room.contents() == []
     assert room.stored() == []
+
+
+def test_a_unit_that_carries_on_after_a_called_service_failed_cannot_commit(room: Room) -> None:
+    @transactional
+    def failing() -> None:
+        send_message(room.user(room.alice), room.room_id, content="half done")
+        raise Conflict("the inner service fails after writing")
+
+    @transactional
+    def outer() -> None:
+        # What `failing` wrote is still in the transaction: committing it would keep half a change.
+        with contextlib.suppress(Conflict):
+            failing()
+        send_message(room.user(room.alice), room.room_id, content="carried on")
+
+    with pytest.raises(DoomedUnitOfWork):
+        outer()
+    assert room.contents() == []
+    assert room.stored() == []
+    send_message(room.user(room.alice), room.room_id, content="next")  # the session is usable again
+    assert room.contents() == ["next"]
 
 
 def test_an_event_must_belong_to_a_transaction(app: Flask) -> None:
@@ -188,8 +226,45 @@ def test_an_event_must_belong_to_a_transaction(app: Flask) -> None:
 def test_a_transaction_closed_without_a_commit_announces_nothing(room: Room) -> None:
     # As when a request ends with its session closed before any commit (the unit of work itself not run).
     send_message.__wrapped__(room.user(room.alice), room.room_id, content="abandoned")  # type: ignore[attr-defined]
-    assert outbox.pending() == 1
     db.session.close()
     send_message(room.user(room.alice), room.room_id, content="kept")
     assert room.contents() == ["kept"]
     assert room.stored() == ["kept"]
+
+
+def test_a_released_savepoint_keeps_its_events_for_the_commit_and_a_rolled_back_one_drops_only_its_own(
+    room: Room,
+) -> None:
+    heard_inside: list[str | None] = []
+
+    @transactional
+    def with_savepoints() -> None:
+        alice = room.user(room.alice)
+        send_message(alice, room.room_id, content="before")
+        with db.session.begin_nested():
+            send_message(alice, room.room_id, content="released")
+        heard_inside.extend(room.contents())  # released, but the transaction is still open
+        savepoint = db.session.begin_nested()
+        send_message(alice, room.room_id, content="rolled back")
+        savepoint.rollback()
+        send_message(alice, room.room_id, content="after")
+
+    with_savepoints()
+    assert heard_inside == []
+    assert room.contents() == ["before", "released", "after"]
+    assert room.stored() == ["before", "released", "after"]
+
+
+def test_events_are_sent_once_the_connection_is_back_in_the_pool(room: Room) -> None:
+    heard_at_checkin: list[int] = []
+
+    def checked_in(*_: Any) -> None:
+        heard_at_checkin.append(len(room.heard("new_message")))
+
+    event.listen(db.engine.pool, "checkin", checked_in)
+    try:
+        send_message(room.user(room.alice), room.room_id, content="one")
+    finally:
+        event.remove(db.engine.pool, "checkin", checked_in)
+    assert heard_at_checkin == [0]
+    assert room.contents() == ["one"]
