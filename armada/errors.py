@@ -158,7 +158,8 @@ def domain_error(exc: BaseException, where: str = "request") -> DomainError | No
         return exc
     outage = database_outage(exc)
     if outage is not None:
-        log.warning("database unavailable in %s: %s", where, getattr(exc, "orig", None) or exc)
+        what = "database connection pool exhausted" if isinstance(exc, PoolTimeout) else "database unavailable"
+        log.warning("%s in %s: %s", what, where, getattr(exc, "orig", None) or exc)
     return outage
 
 

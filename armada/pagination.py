@@ -1,4 +1,4 @@
-"""Opaque keyset cursors and the page type every list service returns."""
+"""Keyset pagination: opaque cursors, the page type every list service returns, and the query that fetches one."""
 
 from __future__ import annotations
 

@@ -185,13 +185,15 @@ class SendMessageSchema(RequestSchema):
     def media_details_only_with_media(self, data: dict[str, Any], **_: Any) -> None:
         if not any(data.get(name) is not None for name in DECLARED_MEDIA_FIELDS):
             return
+        # Refused whoever sends them, before the room is looked up: such a body is wrong for any room.
         if data.get("forwarded_from_id") is not None:
-            raise ValidationError("A forward copies the original; send no content or media.", "content")
+            raise ValidationError("A forward copies the original's media; send no media details.", "content")
         if data.get("message_type", MessageType.TEXT) is MessageType.TEXT:
-            raise ValidationError("A text message has no media; use an image/video/audio/file type.", "media_url")
+            raise ValidationError("A text message has no media details; send those with a media type.", "media_url")
 
     @post_load
     def drop_declared_media(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        # send_message takes no such arguments: the loaded body is passed to it as keywords.
         for name in DECLARED_MEDIA_FIELDS:
             data.pop(name, None)
         return data

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from armada import outbox
 from armada.chat.events import MessageCreated
-from armada.chat.sequencing import next_message_seq
+from armada.chat.sequencing import take_message_seq
 from armada.errors import NotFound, ValidationFailed
 from armada.extensions import db
 from armada.media.services import attach_media
@@ -99,7 +99,7 @@ def send_message(
     if reply_to_id is not None:
         _check_reply_target(room_id, reply_to_id)
     now = utcnow()
-    seq = next_message_seq(user, room_id, checked_stamp, now)
+    seq = take_message_seq(user, room_id, checked_stamp, now)
     if client_id is not None and (existing := _previous_send(user, room_id, client_id)) is not None:
         undo()  # the first send committed while we waited for the lock: take back the number we took
         return existing, False

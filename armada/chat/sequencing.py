@@ -8,7 +8,7 @@ same `client_id` waits for the first send and then finds it.
 Membership changes take the same lock (`lock_room`) and stamp the room's `updated_at` under it. The last-admin rules
 count admins, so without the lock two admins demoting each other, or both leaving, at the same moment would each
 still count the other. The stamp is how a send tells, without a statement more, that membership may have changed
-since it checked access (`next_message_seq`). A change checks the caller's access before it locks (to answer a
+since it checked access (`take_message_seq`). A change checks the caller's access before it locks (to answer a
 stranger at once) and again, on rows read afresh, once it holds the lock (`lock_and_recheck_*`): a change it waited
 for may have removed or demoted the caller, and it must hold as if the two had run one after the other.
 """
@@ -39,7 +39,7 @@ def _counter_update(room_id: uuid.UUID, new_message_at: datetime | None = None) 
     return update(ChatRoom).where(ChatRoom.id == room_id).values(values).returning(ChatRoom.last_seq)
 
 
-def next_change(room_id: uuid.UUID, new_message_at: datetime | None = None) -> int:
+def take_change_number(room_id: uuid.UUID, new_message_at: datetime | None = None) -> int:
     """Take the room's next change number (for a new message if `new_message_at`); row-locks the room until commit."""
     change: int = db.session.execute(
         _counter_update(room_id, new_message_at), execution_options=UNSYNCHRONIZED
@@ -47,7 +47,7 @@ def next_change(room_id: uuid.UUID, new_message_at: datetime | None = None) -> i
     return change
 
 
-def next_message_seq(user: User, room_id: uuid.UUID, checked_stamp: datetime, now: datetime) -> int:
+def take_message_seq(user: User, room_id: uuid.UUID, checked_stamp: datetime, now: datetime) -> int:
     """Take the room's next change number for a new message, the sender still a member once it is.
 
     The sender's access was checked before the lock, when the room's updated_at was `checked_stamp`, and a removal
@@ -60,7 +60,7 @@ def next_message_seq(user: User, room_id: uuid.UUID, checked_stamp: datetime, no
     unchanged = _counter_update(room_id, now).where(ChatRoom.updated_at == checked_stamp)
     seq = db.session.execute(unchanged, execution_options=UNSYNCHRONIZED).scalar_one_or_none()
     if seq is None:
-        seq = next_change(room_id, new_message_at=now)
+        seq = take_change_number(room_id, new_message_at=now)
         access_room(user, room_id)
     return seq
 
@@ -88,7 +88,7 @@ def lock_and_recheck_message(
     or demoted. One query, as the plain re-read of the message it replaces.
     """
     message_id = message.id
-    change = next_change(message.room_id)
+    change = take_change_number(message.room_id)
     for row in (message, access.room, access.member):
         db.session.expire(row)
     message, access = access_message(user, message_id)

@@ -8,6 +8,9 @@ from urllib.parse import urlsplit
 import httpx
 import jwt
 from flask import Flask
+
+# The client comes from `supabase`; its storage errors and option types only from storage3 (which supabase does not
+# re-export), so that stays a direct dependency.
 from storage3.exceptions import StorageApiError
 from storage3.types import URLOptions
 from supabase import ClientOptions, create_client

@@ -7,7 +7,7 @@ hooks, so the rest of the code uses only those and names no private member of a 
 
 Each module checks at import that the installed version is one it was written for (`require`), so an upgrade
 fails at startup naming the package, instead of with an AttributeError in the middle of an outage.
-tests/test_thirdparty.py checks every touch against the installed library: that each private method exists with
+tests/unit/test_thirdparty.py checks every touch against the installed library: that each private method exists with
 the signature its override assumes, each attribute with the type it is used as. To upgrade a library: bump it in
 requirements.txt, run that test, adapt the module it names, then widen the module's SUPPORTED range.
 """
@@ -36,6 +36,6 @@ def require(distribution: str, supported: str) -> str:
         raise UnsupportedVersion(
             f"{distribution} {installed} is installed, but armada.thirdparty reaches into its internals as they "
             f"are in {distribution}{supported}: install the version requirements.txt pins, or check each touch "
-            f"against {installed} (tests/test_thirdparty.py) and widen the supported range"
+            f"against {installed} (tests/unit/test_thirdparty.py) and widen the supported range"
         )
     return installed

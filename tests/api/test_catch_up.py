@@ -132,6 +132,21 @@ def test_a_non_member_catching_up_gets_the_same_404_as_for_an_unknown_room(
     assert hidden.get_json() == unknown.get_json()
 
 
+def test_two_anchors_are_refused_before_the_room_is_looked_up_whoever_asks(
+    api: ApiClient, pair: tuple[Actor, Actor]
+) -> None:
+    # A request that is wrong for any room gets its 422 first, the same for a stranger and an unknown room: it says
+    # nothing about the room.
+    alice, bob = pair
+    mallory = api.register("Mallory")
+    room = alice.make_group(bob)
+    first = alice.say(room, "one")["id"]
+    both = {"after": first, "changed_after": first}
+    answers = [mallory.get(history_url(room_id), query_string=both) for room_id in (room["id"], str(uuid.uuid4()))]
+    assert "changed_after" in assert_error(answers[0], 422, "validation_failed")["details"]
+    assert answers[0].get_json() == answers[1].get_json()
+
+
 def test_a_removed_member_can_no_longer_catch_up(pair: tuple[Actor, Actor]) -> None:
     alice, bob = pair
     room = alice.make_group(bob)

@@ -265,6 +265,31 @@ def test_a_text_message_with_media_fields_is_refused(trio: tuple[Actor, Actor, A
     assert "media_url" in details_of(response)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"content": "look", "media_filename": "cat.png"},
+        {"content": "look", "media_mime_type": "image/png", "media_size": 10},
+        {"forwarded_from_id": str(uuid.uuid4()), "media_filename": "cat.png"},
+    ],
+)
+def test_media_details_without_a_media_type_are_refused_before_the_room_is_looked_up(
+    app: Flask, api: ApiClient, trio: tuple[Actor, Actor, Actor], body: dict[str, Any]
+) -> None:
+    # Such a body is wrong for any room: a member, a stranger and an unknown room all get the same 422 for it.
+    alice, bob, _ = trio
+    room = alice.make_group(bob)
+    mallory = api.register("Mallory")
+    answers = [
+        send(alice, room["id"], **body),
+        send(mallory, room["id"], **body),
+        send(alice, str(uuid.uuid4()), **body),
+    ]
+    assert list(details_of(answers[0])) in (["media_url"], ["content"])
+    assert answers[0].get_json() == answers[1].get_json() == answers[2].get_json()
+    assert message_count(app) == 0
+
+
 # ---- idempotent retries (client_id) ---------------------------------------------------------------------
 
 

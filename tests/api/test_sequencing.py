@@ -16,8 +16,8 @@ from armada.chat.sequencing import (
     lock_and_recheck_message,
     lock_and_recheck_room,
     lock_room,
-    next_change,
-    next_message_seq,
+    take_change_number,
+    take_message_seq,
 )
 from armada.errors import NotFound
 from armada.extensions import db
@@ -63,9 +63,9 @@ def scene(app: Flask, api: ApiClient) -> Iterator[Scene]:
 def test_each_change_takes_the_next_number_and_only_a_new_message_moves_the_last_message(scene: Scene) -> None:
     before = scene.room()
     last_seq, last_message_seq = before.last_seq, before.last_message_seq
-    assert next_change(scene.room_id) == last_seq + 1
+    assert take_change_number(scene.room_id) == last_seq + 1
     at = utcnow()
-    assert next_change(scene.room_id, new_message_at=at) == last_seq + 2
+    assert take_change_number(scene.room_id, new_message_at=at) == last_seq + 2
     after = scene.room()
     assert (after.last_seq, after.last_message_seq, after.last_activity_at) == (last_seq + 2, last_seq + 2, at)
     assert last_message_seq == last_seq  # the one message so far was the last change
@@ -76,7 +76,7 @@ def test_a_send_takes_its_number_in_one_statement_while_membership_is_unchanged(
 ) -> None:
     stamp = access_room(scene.bob, scene.room_id).room.updated_at
     with count_queries:
-        seq = next_message_seq(scene.bob, scene.room_id, stamp, utcnow())
+        seq = take_message_seq(scene.bob, scene.room_id, stamp, utcnow())
     assert count_queries.count == 1
     assert seq == scene.room().last_message_seq
 
@@ -87,7 +87,7 @@ def test_a_send_checks_again_once_membership_changed_and_keeps_a_member(
     stamp = access_room(scene.bob, scene.room_id).room.updated_at
     scene.committed_elsewhere(update(ChatRoom).where(ChatRoom.id == scene.room_id).values(updated_at=utcnow()))
     with count_queries:
-        seq = next_message_seq(scene.bob, scene.room_id, stamp, utcnow())
+        seq = take_message_seq(scene.bob, scene.room_id, stamp, utcnow())
     # The stamped UPDATE matched nothing; the plain one took the number; the access check ran again under the lock.
     assert count_queries.count == 3
     assert seq == scene.room().last_message_seq
@@ -100,7 +100,7 @@ def test_a_send_checks_again_once_membership_changed_and_refuses_a_removed_sende
     scene.committed_elsewhere(removed)
     scene.committed_elsewhere(update(ChatRoom).where(ChatRoom.id == scene.room_id).values(updated_at=utcnow()))
     with pytest.raises(NotFound):
-        next_message_seq(scene.bob, scene.room_id, stamp, utcnow())
+        take_message_seq(scene.bob, scene.room_id, stamp, utcnow())
 
 
 def test_a_membership_change_stamps_the_room(scene: Scene) -> None:
