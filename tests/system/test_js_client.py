@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import queue
-import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,12 +12,11 @@ import pytest
 import requests
 
 from tests.helpers.factories import make_room
+from tests.helpers.node import NodeScript, node_process
 from tests.helpers.realtime import Crew
-from tests.helpers.servers import ROOT, HttpUser, Server, serve_fresh
+from tests.helpers.servers import HttpUser, Server, serve_fresh
 from tests.helpers.tokens import access_claims, forge
 
-JS_DIR = ROOT / "tests" / "js"
-CLIENT = JS_DIR / "client.mjs"
 WAIT_SECONDS = 10
 
 
@@ -33,21 +28,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
 
 
-class NodeClient:
-    """client.mjs in a node process; its JSON lines, one per event, collected by a reader thread."""
+class NodeClient(NodeScript):
+    """client.mjs in a node process; its JSON lines, one per event."""
 
     def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.process = process
-        self.seen: list[dict[str, Any]] = []
+        super().__init__(process)
         self._taken: set[int] = set()
-        self._lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._lines.put(json.loads(line))
-        self._lines.put(None)
 
     def wait_for(self, event: str, timeout: float = WAIT_SECONDS) -> Any:
         """The data of the first `event` line not yet waited for, in whatever order the lines came.
@@ -60,13 +46,9 @@ class NodeClient:
                 if line["event"] == event and index not in self._taken:
                     self._taken.add(index)
                     return line["data"]
-            try:
-                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                line = None
+            line = self.next_line(deadline - time.monotonic())
             if line is None or (line["event"] == "exit" and event != "exit"):
-                self.process.kill()
-                stderr = self.process.stderr.read() if self.process.stderr else ""
+                stderr = self.stderr()
                 raise AssertionError(f"no {event!r} from the node client; it printed {self.seen}{line or ''}\n{stderr}")
             self.seen.append(line)
 
@@ -82,15 +64,8 @@ class NodeClient:
 @contextmanager
 def node_client(server: Server, token: str | None, **config: Any) -> Iterator[NodeClient]:
     """Run client.mjs with this config; always killed afterwards."""
-    assert shutil.which("node"), "node is not installed (.ci/run installs the Debian nodejs package)"
-    assert (JS_DIR / "node_modules" / "socket.io-client").is_dir(), "run `make test` (it runs npm ci in tests/js)"
-    command = ["node", str(CLIENT), json.dumps({"url": server.url, "token": token, **config})]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=JS_DIR)
-    try:
+    with node_process("client.mjs", {"url": server.url, "token": token, **config}) as process:
         yield NodeClient(process)
-    finally:
-        process.kill()
-        process.wait(timeout=10)
 
 
 @contextmanager

@@ -20,12 +20,10 @@ import getpass
 import http.client
 import json
 import os
-import queue
 import re
 import shutil
 import socket
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,6 +36,7 @@ import pytest
 import requests
 
 from tests.helpers.factories import make_message, make_room
+from tests.helpers.node import NodeScript, node_process
 from tests.helpers.realtime import about, wait_listening
 from tests.helpers.servers import (
     PASSWORD,
@@ -55,8 +54,6 @@ from tests.helpers.servers import (
 pytestmark = [pytest.mark.needs_postgres, pytest.mark.needs_redis]
 
 DEPLOY_CONF = ROOT / "deploy" / "nginx.conf"
-JS_DIR = ROOT / "tests" / "js"
-THROUGH_PROXY = JS_DIR / "through_proxy.mjs"
 EVENT_SECONDS = 10  # how long an event (or a log line) may take to arrive
 SETTLE_SECONDS = 2.0  # how long we wait for a duplicate before concluding there is none
 STARTUP_SECONDS = 10
@@ -186,32 +183,15 @@ def run_nginx(tmp_path: Path, servers: list[Server], sticky: bool = True) -> Ite
 # ---- the official JS client ---------------------------------------------------------------------------------
 
 
-class JsClient:
-    """through_proxy.mjs in a node process; its JSON lines ({event, data, transport}) collected by a thread."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.process = process
-        self.seen: list[dict[str, Any]] = []
-        self._lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._lines.put(json.loads(line))
-        self._lines.put(None)
+class JsClient(NodeScript):
+    """through_proxy.mjs in a node process; its JSON lines ({event, data, transport})."""
 
     def _take(self, timeout: float) -> bool:
         """Move the next printed line into `seen`; False if none came in time or the script ended."""
-        try:
-            line = self._lines.get(timeout=max(0.0, timeout))
-        except queue.Empty:
-            return False
-        if line is None:
-            self._lines.put(None)  # stays ended for later callers
-            return False
-        self.seen.append(line)
-        return True
+        line = self.next_line(timeout)
+        if line is not None:
+            self.seen.append(line)
+        return line is not None
 
     def matching(self, event: str, predicate: Callable[[Any], bool] = lambda _: True) -> list[dict[str, Any]]:
         """Every line so far of `event` whose data satisfies `predicate` (also taking what is already printed)."""
@@ -224,7 +204,7 @@ class JsClient:
         deadline = time.monotonic() + EVENT_SECONDS
         while not (found := self.matching(event, predicate)):
             if not self._take(deadline - time.monotonic()):
-                raise AssertionError(f"no {event!r} from the JS client; it printed {self.seen}\n{self._stderr()}")
+                raise AssertionError(f"no {event!r} from the JS client; it printed {self.seen}\n{self.stderr()}")
         return found[0]
 
     def events(self) -> list[str]:
@@ -239,31 +219,13 @@ class JsClient:
         self.process.wait(timeout=EVENT_SECONDS)
         return reason
 
-    def _stderr(self) -> str:
-        if self.process.poll() is None:
-            self.process.kill()
-        return self.process.stderr.read() if self.process.stderr else ""
-
 
 @contextmanager
 def js_client(url: str, token: str, room_id: str | None = None) -> Iterator[JsClient]:
     """The official client connected to `url` with the default transports; always killed afterwards."""
-    assert shutil.which("node"), "node is not installed (.ci/run installs the Debian nodejs package)"
-    assert (JS_DIR / "node_modules" / "socket.io-client").is_dir(), "run `make test` (it runs npm ci in tests/js)"
-    config = json.dumps({"url": url, "token": token, "room_id": room_id})
-    process = subprocess.Popen(
-        ["node", str(THROUGH_PROXY), config],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=JS_DIR,
-    )
-    try:
+    config = {"url": url, "token": token, "room_id": room_id}
+    with node_process("through_proxy.mjs", config, stdin=True) as process:
         yield JsClient(process)
-    finally:
-        process.kill()
-        process.wait(timeout=10)
 
 
 # ---- the topology -------------------------------------------------------------------------------------------
