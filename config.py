@@ -62,6 +62,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
 LOG_FORMATS = ("json", "text")
 MAX_TRUSTED_PROXIES = 10  # more hops than any real chain of proxies: a typo
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -136,6 +149,9 @@ class Config:
         self.SOCKETIO_MAX_MESSAGE_BYTES = _int(env, "SOCKETIO_MAX_MESSAGE_BYTES", 1024 * 1024)
         # A socket's typing events are forwarded at most this often per room, unless is_typing flips.
         self.TYPING_MIN_INTERVAL_MS = _int(env, "TYPING_MIN_INTERVAL_MS", 1000)
+        # With REDIS_URL, how often each process checks that its sockets missed no committed message change (one
+        # indexed statement over the rooms they joined); a missed change reaches them within about this + 0.5 s.
+        self.REALTIME_SWEEP_SECONDS = _positive_float(env, "REALTIME_SWEEP_SECONDS", 2.0)
         # permessage-deflate on websockets: off, as in Node's socket.io; it costs CPU per recipient per frame
         # and a zlib context per connection (see BENCHMARKS.md).
         self.WEBSOCKET_COMPRESSION = env.get("WEBSOCKET_COMPRESSION", "").strip().lower() in ("1", "true", "yes", "on")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from armada.errors import ValidationFailed
@@ -19,6 +19,17 @@ def _anchor_seq(room_id: uuid.UUID, message_id: uuid.UUID, field: str) -> int:
     if seq is None:
         raise ValidationFailed.field(field, "No such message in this room.")
     return seq
+
+
+def _room_messages(room_id: uuid.UUID) -> Select[ChatMessage]:
+    return select(ChatMessage).where(ChatMessage.room_id == room_id).options(selectinload(ChatMessage.reply_to))
+
+
+def changes_after(room_id: uuid.UUID, change_seq: int, limit: int) -> list[ChatMessage]:
+    """The room's messages changed after change number `change_seq`, in change order, at most `limit`: what a
+    process replays to its sockets (armada.realtime.delivery); no caller, so no access check."""
+    changes = _room_messages(room_id).where(ChatMessage.change_seq > change_seq).order_by(ChatMessage.change_seq)
+    return list(db.session.scalars(changes.limit(limit)))
 
 
 def list_messages(
@@ -36,7 +47,7 @@ def list_messages(
     The request schema lets at most one of the three through.
     """
     access_room(user, room_id)
-    stmt = select(ChatMessage).where(ChatMessage.room_id == room_id).options(selectinload(ChatMessage.reply_to))
+    stmt = _room_messages(room_id)
     if after is not None:
         anchor = _anchor_seq(room_id, after, "after")
         newer = stmt.where(ChatMessage.seq > anchor).order_by(ChatMessage.seq)

@@ -29,8 +29,8 @@ from armada.chat.events import (
 from armada.chat.schemas import MessageSchema, ReadResultSchema, RoomSchema
 from armada.errors import DomainError
 from armada.extensions import socketio
-from armada.models import ChatRoom
-from armada.realtime.managers import DISCONNECT, LEAVE
+from armada.models import ChatMessage, ChatRoom
+from armada.realtime.managers import CHANGE, DISCONNECT, LEAVE
 
 _message_schema = MessageSchema()
 # Broadcast rooms carry no viewer-specific unread_count: each recipient keeps its own.
@@ -87,25 +87,31 @@ def prepare(change: object) -> Callable[[], None]:
     raise TypeError(f"No event is defined for {type(change).__name__}")
 
 
+def _message_change(message: ChatMessage, event: str, data: dict[str, Any]) -> Callable[[], None]:
+    # Every process delivers it to its sockets in the room's change order, once (armada.realtime.delivery).
+    change = {"room_id": str(message.room_id), "seq": message.change_seq, "event": event, "data": data}
+    return _sending(Packet(CHANGE, change, room_channel(message.room_id)))
+
+
 @prepare.register
 def _message_created(change: MessageCreated) -> Callable[[], None]:
     message = change.message
     data = {"room_id": str(message.room_id), "message": _message_schema.dump(message)}
-    return _sending(Packet("new_message", data, room_channel(message.room_id)))
+    return _message_change(message, "new_message", data)
 
 
 @prepare.register
 def _message_edited(change: MessageEdited) -> Callable[[], None]:
     message = change.message
     data = {"room_id": str(message.room_id), "message": _message_schema.dump(message)}
-    return _sending(Packet("message_edited", data, room_channel(message.room_id)))
+    return _message_change(message, "message_edited", data)
 
 
 @prepare.register
 def _message_deleted(change: MessageDeleted) -> Callable[[], None]:
     message = change.message
     data = {"room_id": str(message.room_id), "message_id": str(message.id)}
-    return _sending(Packet("message_deleted", data, room_channel(message.room_id)))
+    return _message_change(message, "message_deleted", data)
 
 
 @prepare.register
@@ -145,6 +151,33 @@ def _member_removed(change: MemberRemoved) -> Callable[[], None]:
 def _session_revoked(change: SessionRevoked) -> Callable[[], None]:
     # Its sockets are disconnected on every process (managers.DISCONNECT).
     return _sending(Packet(DISCONNECT, {}, session_channel(change.sid)))
+
+
+# ---- message changes read back from the database (armada.realtime.delivery) -----------------------------------
+
+
+class Replayed(NamedTuple):
+    """A changed message as a replay reads it: its room position, its last change number and its JSON now."""
+
+    seq: int
+    change_seq: int
+    message: dict[str, Any]
+
+
+def replayable(message: ChatMessage) -> Replayed:
+    """Read what a replay needs of a message (inside the transaction that loaded it)."""
+    return Replayed(message.seq, message.change_seq, _message_schema.dump(message))
+
+
+def replayed(change: Replayed, known: bool) -> tuple[str, dict[str, Any]]:
+    """The event that brings sockets up to date with a message, as it is now: `new_message` if they never had it
+    (`known` False), else `message_deleted` or `message_edited`."""
+    room_id, message = change.message["room_id"], change.message
+    if not known:
+        return "new_message", {"room_id": room_id, "message": message}
+    if message["is_deleted"]:
+        return "message_deleted", {"room_id": room_id, "message_id": message["id"]}
+    return "message_edited", {"room_id": room_id, "message": message}
 
 
 # ---- socket-level notices (no database change): sent at once ---------------------------------------------------

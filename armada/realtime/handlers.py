@@ -21,7 +21,7 @@ from armada.errors import ANSWERABLE, DomainError, Unauthorized, ValidationFaile
 from armada.extensions import db, socketio
 from armada.models import User
 from armada.permissions import access_message, access_room, check_joined
-from armada.realtime import events
+from armada.realtime import delivery, events
 from armada.realtime.schemas import (
     MessageRefSchema,
     NotifySchema,
@@ -146,10 +146,12 @@ def on_join_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     # it leave: check again, in a fresh transaction, now that it is in.
     db.session.rollback()
     try:
-        access_room(_user(identity), room_id)
+        access = access_room(_user(identity), room_id)
     except DomainError:
         leave_room(channel)
         raise
+    # Read after the socket joined: it gets every change after this number live (armada.realtime.delivery).
+    delivery.current_ledger().joined(str(room_id), access.room.last_seq)
     events.joined(_sid(), room_id, identity.user_id)
     return {"room_id": str(room_id)}
 

@@ -23,13 +23,17 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from armada.thirdparty.socketio import LocalManagerBase, RedisManagerBase
+
+if TYPE_CHECKING:
+    from armada.realtime.delivery import Ledger
 
 LEAVE = "armada:leave"  # data: {"room": <room to leave>}
 DISCONNECT = "armada:disconnect"  # data: {}
 RESYNC = "armada:resync"  # data: {}; the sender dropped events: re-derive from the database what they did
+CHANGE = "armada:change"  # data: {"room_id", "seq": <change number>, "event", "data"}: see armada.realtime.delivery
 INTERNAL_EVENTS = frozenset({LEAVE, DISCONNECT})
 
 # python-socketio's own logger shows errors only (Flask-SocketIO's default); a recovery is worth a line too.
@@ -57,9 +61,16 @@ class _InternalEvents:
     """Applies internal events to this process's sockets."""
 
     server: Any
+    ledger: Ledger | None = None  # set by armada.realtime.server
 
     def intercept_emit(self, event: str, data: Any, namespace: str, room: Any) -> bool:
         """Apply an internal event to this process's sockets instead of sending it to any client."""
+        if event == CHANGE:
+            if self.ledger is not None:
+                self.ledger.receive(data["room_id"], data["seq"], data["event"], data["data"])
+            else:
+                self.deliver_here(data["event"], data["data"], room)  # type: ignore[attr-defined]
+            return True
         if event not in INTERNAL_EVENTS:
             return False
         self._apply_internal(event, data, namespace, room)
@@ -90,6 +101,7 @@ class RedisQueueManager(_InternalEvents, RedisManagerBase):
     ) -> None:
         super().__init__(url, channel=channel, redis_options=redis_options)
         self.on_subscribed = on_subscribed
+        self.sweep_seconds = 2.0  # set by armada.realtime.server from REALTIME_SWEEP_SECONDS
         self._publisher: Any = None
         self._publish_paused_until = 0.0
         self._resyncing = False
@@ -171,9 +183,26 @@ class RedisQueueManager(_InternalEvents, RedisManagerBase):
                 self._received_ids.popitem(last=False)
         return data if isinstance(data, dict) else None
 
+    def initialize(self) -> None:
+        """Start listening, and checking every `sweep_seconds` that the sockets here missed no change."""
+        super().initialize()
+        if self.ledger is not None:
+            self.server.start_background_task(self.ledger.sweep_every, self.sweep_seconds)
+
     def after_subscribe(self) -> None:
-        """Re-derive what events missed while unsubscribed did (`on_subscribed`)."""
+        """Re-derive what events missed while unsubscribed did (`on_subscribed`), and replay missed changes."""
         self._reconcile()
+        self._sweep_soon()
+
+    def _sweep_soon(self) -> None:
+        if self.ledger is not None:
+            self.server.start_background_task(self._sweep_once, self.ledger)
+
+    def _sweep_once(self, ledger: Ledger) -> None:
+        try:
+            ledger.sweep()
+        except Exception as exc:  # the database is down too: the periodic sweep tries again
+            log.warning("Could not check the rooms' last changes after a Redis fault: %s", exc)
 
     def _reconcile(self) -> None:
         if self.on_subscribed is None:
@@ -215,5 +244,6 @@ class RedisQueueManager(_InternalEvents, RedisManagerBase):
         apply to this process's sockets."""
         if event == RESYNC:
             self._reconcile()
+            self._sweep_soon()
             return True
         return super().intercept_emit(event, data, namespace, room)

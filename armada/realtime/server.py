@@ -10,7 +10,7 @@ from flask import Flask
 from armada import outbox
 from armada.errors import error_body
 from armada.extensions import socketio
-from armada.realtime import events, handlers  # noqa: F401 - handlers registers the event handlers on import
+from armada.realtime import delivery, events, handlers  # noqa: F401 - handlers registers the event handlers on import
 from armada.realtime.managers import LocalManager, RedisQueueManager
 from armada.realtime.reconcile import reconcile
 from armada.thirdparty.engineio import bound_websocket_messages
@@ -97,6 +97,8 @@ def init_app(app: Flask) -> None:
         async_handlers=False,
     )
     outbox.connect(app, events.prepare)
+    reconcile_here = (lambda: reconcile(app, manager)) if isinstance(manager, RedisQueueManager) else None
+    delivery.install(app, manager, reconcile_here, app.config["REALTIME_SWEEP_SECONDS"])
     bound_websocket_messages(socketio.server, app.config["SOCKETIO_MAX_MESSAGE_BYTES"])
     app.wsgi_app = RefuseOversizedPolls(  # type: ignore[method-assign]
         app.wsgi_app, "/socket.io/", app.config["SOCKETIO_MAX_MESSAGE_BYTES"]

@@ -27,7 +27,21 @@ require("python-socketio", SUPPORTED)
 SENTINEL_SCHEMES = frozenset({"redis+sentinel", "valkey+sentinel"})  # as RedisManager._redis_connect tells them
 
 
-class LocalManagerBase(socketio.Manager):
+class _HereOnly:
+    """Delivery to this process's sockets alone, and who is here: python-socketio's `rooms` map is internal."""
+
+    rooms: dict[str, dict[Any, Any]]
+
+    def deliver_here(self, event: str, data: Any, room: str, namespace: str = "/") -> None:
+        """Send an event to this process's sockets in `room`, and nowhere else (no hook, no queue)."""
+        socketio.Manager.emit(self, event, data, namespace, room=room)
+
+    def has_sockets(self, room: str, namespace: str = "/") -> bool:
+        """Whether any socket of this process is in `room`."""
+        return bool(self.rooms.get(namespace, {}).get(room))
+
+
+class LocalManagerBase(_HereOnly, socketio.Manager):
     """The in-process manager, with a hook on every emit."""
 
     def intercept_emit(self, event: str, data: Any, namespace: str, room: Any) -> bool:
@@ -41,7 +55,7 @@ class LocalManagerBase(socketio.Manager):
         return super().emit(event, data, namespace=namespace, room=room, **kwargs)
 
 
-class RedisManagerBase(socketio.RedisManager):
+class RedisManagerBase(_HereOnly, socketio.RedisManager):
     """RedisManager with hooks on each (re)subscription, on the listener's retry delays and on each emit.
 
     Subclasses implement `_publish` and `_listen` as python-socketio intends; `_listen` reads `channel_payloads()`.
