@@ -21,6 +21,20 @@ function newerVersion(held, incoming) {
   return incoming;
 }
 
+/**
+ * When a message was sent, in microseconds: the server's created_at has up to six decimals, Date.parse keeps three,
+ * and two messages of one room can be sent within a millisecond.
+ */
+function sentAt(message) {
+  const micros = /\.\d{3}(\d{1,3})/.exec(message.created_at)?.[1] ?? '';
+  return Date.parse(message.created_at) * 1000 + Number(micros.padEnd(3, '0'));
+}
+
+/** A room's order: by created_at, which the server stamps at send time, then by id for a tie. */
+function compareMessages(a, b) {
+  return sentAt(a) - sentAt(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
 export class ChatPane {
   /**
    * @param {object} room
@@ -29,7 +43,7 @@ export class ChatPane {
   constructor(room, actions) {
     this.room = room;
     this.actions = actions;
-    this.messages = []; // in history order, oldest first
+    this.messages = []; // in the room's order (compareMessages), oldest first, whatever order they arrived in
     this.byId = new Map();
     this.articles = new Map(); // message id -> <article>
     this.receipts = new Map(); // message id -> receipt <span> (own messages)
@@ -105,7 +119,7 @@ export class ChatPane {
 
   // ---- history ------------------------------------------------------------------------------------------
 
-  /** The newest page; messages that arrived live while it loaded are kept after it. */
+  /** The newest page; messages that arrived live while it loaded are kept, each in its place. */
   async loadInitial() {
     this.historyStatus.textContent = 'Loading messages…';
     const page = await request('GET', `/api/chat/rooms/${this.room.id}/messages`, { query: { limit: PAGE_SIZE } });
@@ -113,7 +127,7 @@ export class ChatPane {
     const live = this.messages.filter((m) => !pageIds.has(m.id));
     this.messages = [];
     this.byId.clear();
-    for (const message of [...page.items, ...live]) this.store(message, 'end');
+    for (const message of [...page.items, ...live]) this.store(message);
     this.olderCursor = page.next_cursor;
     this.historyLoaded = true;
     this.render();
@@ -132,8 +146,7 @@ export class ChatPane {
       });
       const fresh = page.items.filter((m) => !this.byId.has(m.id));
       const heightBefore = this.scroller.scrollHeight;
-      this.messages.unshift(...fresh);
-      for (const message of fresh) this.byId.set(message.id, message);
+      for (const message of fresh) this.store(message);
       this.olderCursor = page.next_cursor;
       this.render();
       this.scroller.scrollTop += this.scroller.scrollHeight - heightBefore;
@@ -179,7 +192,11 @@ export class ChatPane {
 
   // ---- messages -----------------------------------------------------------------------------------------
 
-  store(message, where) {
+  /**
+   * Keep a message: a new one at its place in the room's order (a catch-up can bring one older than live messages
+   * already shown), a known one as the newer of the two versions. True if it was new.
+   */
+  store(message) {
     const held = this.byId.get(message.id);
     if (held) {
       const kept = newerVersion(held, message);
@@ -187,16 +204,27 @@ export class ChatPane {
       this.byId.set(message.id, kept);
       return false;
     }
-    if (where === 'end') this.messages.push(message);
-    else this.messages.unshift(message);
+    this.messages.splice(this.placeOf(message), 0, message);
     this.byId.set(message.id, message);
     return true;
   }
 
-  /** A message arrived or changed (event, send answer, catch-up): add it or replace our copy. */
+  /** The index a new message goes to: after every message held that comes before it (a binary search). */
+  placeOf(message) {
+    let low = 0;
+    let high = this.messages.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (compareMessages(this.messages[middle], message) <= 0) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  /** A message arrived or changed (event, send answer, catch-up): add it at its place or replace our copy. */
   upsert(message) {
     const stickToBottom = this.atBottom || message.sender_id === state.me.id;
-    const added = this.store(message, 'end');
+    const added = this.store(message);
     const kept = this.byId.get(message.id);
     this.renderArticle(kept);
     if (!added) this.updateQuotesOf(kept);
