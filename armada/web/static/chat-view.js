@@ -52,6 +52,8 @@ export class ChatPane {
     this.typists = new Map(); // user id -> timeout that forgets them
     this.olderCursor = null;
     this.lastMarked = null; // the newest message id already marked read, so repeats cost nothing
+    this.gap = null; // {anchor}: events may have been missed after `anchor` (null: none held), until a catch-up
+    this.drops = 0; // lost connections so far: one since a catch-up's connection opened leaves its gap open
     this.historyLoaded = false;
     this.loadingOlder = false;
     this.atBottom = true;
@@ -167,26 +169,60 @@ export class ChatPane {
     if (scrollTop < LOAD_OLDER_WITHIN_PX && this.historyLoaded) this.loadOlder().catch((e) => this.showError(e));
   }
 
+  // ---- reconnection -------------------------------------------------------------------------------------
+
   /**
-   * After a reconnect: everything created, edited or deleted since our newest message, in its final state,
-   * following `next_cursor` until it is null. Without any message yet, reload the newest page instead.
+   * The connection dropped: events sent from now on may never reach us, until a catch-up after the next connection
+   * has run. Messages that arrive before then (live after the re-join, or a send's answer) are newer than the gap,
+   * so the catch-up must start from what we held now, not from the newest message held when it runs.
    */
-  async catchUp() {
-    const newest = this.messages[this.messages.length - 1];
-    if (!newest) {
-      await this.loadInitial();
-      return [];
-    }
+  connectionLost() {
+    this.drops += 1;
+    this.openGap();
+  }
+
+  /**
+   * A connection opened, before any room is re-joined: a gap opens here at the latest (the drop may have gone
+   * unseen). Answers the count of drops so far, for the catch-up to tell whether this connection held throughout.
+   */
+  connectionOpened() {
+    this.openGap();
+    return this.drops;
+  }
+
+  /**
+   * Remember the newest message held as the gap's anchor, unless a gap is open already: its anchor is older, and
+   * nothing after it is known to be complete until a catch-up from it has finished.
+   */
+  openGap() {
+    if (!this.gap) this.gap = { anchor: this.newest() };
+  }
+
+  /**
+   * After a reconnect: everything created, edited or deleted since the gap's anchor, in its final state, following
+   * `next_cursor` until it is null; each message goes to its place in the room's order. Without a message held at
+   * the drop, reload the newest page instead. The gap closes only if the connection has not dropped since it opened
+   * (`dropsAtConnect` drops then): live events cover what came after this catch-up's last page only while the
+   * connection holds. Otherwise, or if this fails, the next catch-up starts from the same anchor.
+   */
+  async catchUp(dropsAtConnect = this.drops) {
+    this.openGap();
+    const { anchor } = this.gap;
     const changed = [];
-    let cursor = newest.id;
-    while (cursor) {
-      const page = await request('GET', `/api/chat/rooms/${this.room.id}/messages`, {
-        query: { limit: CATCH_UP_PAGE, changed_after: cursor },
-      });
-      for (const message of page.items) this.upsert(message);
-      changed.push(...page.items);
-      cursor = page.next_cursor;
+    if (anchor) {
+      let cursor = anchor.id;
+      while (cursor) {
+        const page = await request('GET', `/api/chat/rooms/${this.room.id}/messages`, {
+          query: { limit: CATCH_UP_PAGE, changed_after: cursor },
+        });
+        for (const message of page.items) this.upsert(message);
+        changed.push(...page.items);
+        cursor = page.next_cursor;
+      }
+    } else {
+      await this.loadInitial();
     }
+    if (this.drops === dropsAtConnect) this.gap = null;
     return changed;
   }
 
