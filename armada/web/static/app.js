@@ -71,6 +71,7 @@ async function startChat() {
     getToken: accessToken,
     refreshToken: refreshAccessToken,
     onStatus: setOnline,
+    onDisconnect: () => pane?.connectionLost(),
     onConnect: () => handleConnect().catch((failure) => console.warn('Catching up failed:', failure)),
     onSessionOver: (message) => showLogin(`Your session has ended (${message}). Please log in again.`),
     events: socketEvents,
@@ -205,6 +206,8 @@ async function openRoom(roomId) {
     // Load the history only once the socket has joined, so a message sent in between is not lost.
     await joins.get(roomId);
     await opened.loadInitial();
+    // Loaded while offline: what is sent from now until the next connection's catch-up may be missed.
+    if (!realtime?.connected) opened.openGap();
     if (pane === opened) markRead();
   } catch (failure) {
     if (pane === opened) opened.showError(describeError(failure));
@@ -319,17 +322,26 @@ document.addEventListener('visibilitychange', () => {
 
 /**
  * After every (re)connection: join every room (so the list stays live), then catch up from the API on what
- * the events missed while we were not joined: the room list first, then the open room's changes.
+ * the events missed while we were not joined: the room list first, then the open room's changes. The open
+ * room's catch-up starts from what it held before the gap (ChatPane.connectionLost), never from a message that
+ * arrived live after the re-join.
  */
 async function handleConnect() {
+  const reconnected = pane;
+  const drops = reconnected?.connectionOpened();
   await Promise.all([...state.rooms.keys()].map(joinRoom));
   const before = new Set(state.rooms.keys());
   await loadRooms();
   // Rooms we were added to while away: join, then read them again so nothing falls between load and join.
   await Promise.all([...state.rooms.keys()].filter((id) => !before.has(id)).map(adoptRoom));
-  if (pane?.historyLoaded) {
-    const changed = await pane.catchUp();
-    if (changed.length) markRead();
+  const open = pane;
+  if (!open?.historyLoaded) return;
+  const changed = await open.catchUp(open === reconnected ? drops : undefined);
+  // The reloaded list may count as unread what this window read live meanwhile: mark read again, even up to the
+  // same newest message.
+  if (changed.length || state.rooms.get(open.room.id)?.unread_count) {
+    open.lastMarked = null;
+    markRead();
   }
 }
 

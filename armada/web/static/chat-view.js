@@ -21,6 +21,20 @@ function newerVersion(held, incoming) {
   return incoming;
 }
 
+/**
+ * When a message was sent, in microseconds: the server's created_at has up to six decimals, Date.parse keeps three,
+ * and two messages of one room can be sent within a millisecond.
+ */
+function sentAt(message) {
+  const micros = /\.\d{3}(\d{1,3})/.exec(message.created_at)?.[1] ?? '';
+  return Date.parse(message.created_at) * 1000 + Number(micros.padEnd(3, '0'));
+}
+
+/** A room's order: by created_at, which the server stamps at send time, then by id for a tie. */
+function compareMessages(a, b) {
+  return sentAt(a) - sentAt(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
 export class ChatPane {
   /**
    * @param {object} room
@@ -29,7 +43,7 @@ export class ChatPane {
   constructor(room, actions) {
     this.room = room;
     this.actions = actions;
-    this.messages = []; // in history order, oldest first
+    this.messages = []; // in the room's order (compareMessages), oldest first, whatever order they arrived in
     this.byId = new Map();
     this.articles = new Map(); // message id -> <article>
     this.receipts = new Map(); // message id -> receipt <span> (own messages)
@@ -38,6 +52,8 @@ export class ChatPane {
     this.typists = new Map(); // user id -> timeout that forgets them
     this.olderCursor = null;
     this.lastMarked = null; // the newest message id already marked read, so repeats cost nothing
+    this.gap = null; // {anchor}: events may have been missed after `anchor` (null: none held), until a catch-up
+    this.drops = 0; // lost connections so far: one since a catch-up's connection opened leaves its gap open
     this.historyLoaded = false;
     this.loadingOlder = false;
     this.atBottom = true;
@@ -105,7 +121,7 @@ export class ChatPane {
 
   // ---- history ------------------------------------------------------------------------------------------
 
-  /** The newest page; messages that arrived live while it loaded are kept after it. */
+  /** The newest page; messages that arrived live while it loaded are kept, each in its place. */
   async loadInitial() {
     this.historyStatus.textContent = 'Loading messages…';
     const page = await request('GET', `/api/chat/rooms/${this.room.id}/messages`, { query: { limit: PAGE_SIZE } });
@@ -113,7 +129,7 @@ export class ChatPane {
     const live = this.messages.filter((m) => !pageIds.has(m.id));
     this.messages = [];
     this.byId.clear();
-    for (const message of [...page.items, ...live]) this.store(message, 'end');
+    for (const message of [...page.items, ...live]) this.store(message);
     this.olderCursor = page.next_cursor;
     this.historyLoaded = true;
     this.render();
@@ -132,8 +148,7 @@ export class ChatPane {
       });
       const fresh = page.items.filter((m) => !this.byId.has(m.id));
       const heightBefore = this.scroller.scrollHeight;
-      this.messages.unshift(...fresh);
-      for (const message of fresh) this.byId.set(message.id, message);
+      for (const message of fresh) this.store(message);
       this.olderCursor = page.next_cursor;
       this.render();
       this.scroller.scrollTop += this.scroller.scrollHeight - heightBefore;
@@ -154,32 +169,70 @@ export class ChatPane {
     if (scrollTop < LOAD_OLDER_WITHIN_PX && this.historyLoaded) this.loadOlder().catch((e) => this.showError(e));
   }
 
+  // ---- reconnection -------------------------------------------------------------------------------------
+
   /**
-   * After a reconnect: everything created, edited or deleted since our newest message, in its final state,
-   * following `next_cursor` until it is null. Without any message yet, reload the newest page instead.
+   * The connection dropped: events sent from now on may never reach us, until a catch-up after the next connection
+   * has run. Messages that arrive before then (live after the re-join, or a send's answer) are newer than the gap,
+   * so the catch-up must start from what we held now, not from the newest message held when it runs.
    */
-  async catchUp() {
-    const newest = this.messages[this.messages.length - 1];
-    if (!newest) {
-      await this.loadInitial();
-      return [];
-    }
+  connectionLost() {
+    this.drops += 1;
+    this.openGap();
+  }
+
+  /**
+   * A connection opened, before any room is re-joined: a gap opens here at the latest (the drop may have gone
+   * unseen). Answers the count of drops so far, for the catch-up to tell whether this connection held throughout.
+   */
+  connectionOpened() {
+    this.openGap();
+    return this.drops;
+  }
+
+  /**
+   * Remember the newest message held as the gap's anchor, unless a gap is open already: its anchor is older, and
+   * nothing after it is known to be complete until a catch-up from it has finished.
+   */
+  openGap() {
+    if (!this.gap) this.gap = { anchor: this.newest() };
+  }
+
+  /**
+   * After a reconnect: everything created, edited or deleted since the gap's anchor, in its final state, following
+   * `next_cursor` until it is null; each message goes to its place in the room's order. Without a message held at
+   * the drop, reload the newest page instead. The gap closes only if the connection has not dropped since it opened
+   * (`dropsAtConnect` drops then): live events cover what came after this catch-up's last page only while the
+   * connection holds. Otherwise, or if this fails, the next catch-up starts from the same anchor.
+   */
+  async catchUp(dropsAtConnect = this.drops) {
+    this.openGap();
+    const { anchor } = this.gap;
     const changed = [];
-    let cursor = newest.id;
-    while (cursor) {
-      const page = await request('GET', `/api/chat/rooms/${this.room.id}/messages`, {
-        query: { limit: CATCH_UP_PAGE, changed_after: cursor },
-      });
-      for (const message of page.items) this.upsert(message);
-      changed.push(...page.items);
-      cursor = page.next_cursor;
+    if (anchor) {
+      let cursor = anchor.id;
+      while (cursor) {
+        const page = await request('GET', `/api/chat/rooms/${this.room.id}/messages`, {
+          query: { limit: CATCH_UP_PAGE, changed_after: cursor },
+        });
+        for (const message of page.items) this.upsert(message);
+        changed.push(...page.items);
+        cursor = page.next_cursor;
+      }
+    } else {
+      await this.loadInitial();
     }
+    if (this.drops === dropsAtConnect) this.gap = null;
     return changed;
   }
 
   // ---- messages -----------------------------------------------------------------------------------------
 
-  store(message, where) {
+  /**
+   * Keep a message: a new one at its place in the room's order (a catch-up can bring one older than live messages
+   * already shown), a known one as the newer of the two versions. True if it was new.
+   */
+  store(message) {
     const held = this.byId.get(message.id);
     if (held) {
       const kept = newerVersion(held, message);
@@ -187,16 +240,27 @@ export class ChatPane {
       this.byId.set(message.id, kept);
       return false;
     }
-    if (where === 'end') this.messages.push(message);
-    else this.messages.unshift(message);
+    this.messages.splice(this.placeOf(message), 0, message);
     this.byId.set(message.id, message);
     return true;
   }
 
-  /** A message arrived or changed (event, send answer, catch-up): add it or replace our copy. */
+  /** The index a new message goes to: after every message held that comes before it (a binary search). */
+  placeOf(message) {
+    let low = 0;
+    let high = this.messages.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (compareMessages(this.messages[middle], message) <= 0) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  /** A message arrived or changed (event, send answer, catch-up): add it at its place or replace our copy. */
   upsert(message) {
     const stickToBottom = this.atBottom || message.sender_id === state.me.id;
-    const added = this.store(message, 'end');
+    const added = this.store(message);
     const kept = this.byId.get(message.id);
     this.renderArticle(kept);
     if (!added) this.updateQuotesOf(kept);

@@ -14,14 +14,17 @@ export class Realtime {
    * @param {() => string|null} options.getToken the current access token
    * @param {() => Promise<string>} options.refreshToken a fresh access token (rejects when the session is over)
    * @param {(online: boolean) => void} options.onStatus connection up or down (not called for a quiet token swap)
+   * @param {() => void} options.onDisconnect after every lost connection, a quiet token swap included: events
+   *   sent from then until the next (re)connection's catch-up are missed
    * @param {() => void} options.onConnect after every successful (re)connection
    * @param {(message: string) => void} options.onSessionOver the server refuses this login for good
    * @param {Record<string, Function>} options.events server -> client event handlers
    */
-  constructor({ getToken, refreshToken, onStatus, onConnect, onSessionOver, events }) {
+  constructor({ getToken, refreshToken, onStatus, onDisconnect, onConnect, onSessionOver, events }) {
     this.getToken = getToken;
     this.refreshToken = refreshToken;
     this.onStatus = onStatus;
+    this.onDisconnect = onDisconnect;
     this.onConnect = onConnect;
     this.onSessionOver = onSessionOver;
     this.quiet = false; // true while reconnecting on purpose with a new token: no "offline" banner for that
@@ -46,6 +49,7 @@ export class Realtime {
 
   handleDisconnect(reason) {
     if (this.closed) return;
+    this.onDisconnect();
     if (!this.quiet) this.onStatus(false);
     // "io server disconnect": the server ended it (the token expired at our last event, or a logout). The
     // client does not retry that on its own; get a fresh token and connect again.
