@@ -1,5 +1,6 @@
 """A WSGI entry for fault tests: Armada's production app, whose worker kills itself with SIGKILL right after the
-commit of a message whose text contains CRASH_MARKER, and so before that message's event is published.
+commit of a message whose text contains the environment's CRASH_MARKER, and so before that message's event is
+published. (Never import it into the test process: it patches the standard library for gevent.)
 
 It makes the window between a commit and its publish deterministic: the test knows which message died in it.
 It listens to SQLAlchemy's public session events, after armada.outbox's own: `after_commit` runs before the
@@ -20,10 +21,10 @@ from armada.extensions import db
 from armada.models import ChatMessage
 from wsgi import app  # patches the standard library for gevent first
 
-CRASH_MARKER = "crash-after-commit"
+CRASH_MARKER = os.environ["CRASH_MARKER"]
 _DOOMED = "tests.crash_after_commit"
 
-__all__ = ["CRASH_MARKER", "app"]
+__all__ = ["app"]
 
 
 def _note_doomed_message(session: Session, _context: Any) -> None:

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.helpers.crash_after_commit import CRASH_MARKER
 from tests.helpers.factories import make_room
 from tests.helpers.private_services import RedisProcess
 from tests.helpers.realtime import Recorder, about, wait_in_log, wait_listening
@@ -43,6 +42,7 @@ SWEEP_SECONDS = 2.0  # REALTIME_SWEEP_SECONDS's default, which these servers kee
 # A missed message reaches a socket within the sweep's period, the gap's wait (0.5 s) and a few queries; the
 # rest is slack for a loaded CI machine.
 DELIVERY_BOUND = SWEEP_SECONDS + 0.5 + 7.5
+CRASH_MARKER = "crash-after-commit"  # what makes tests/helpers/crash_after_commit.py kill its worker
 
 
 @dataclass
@@ -152,6 +152,7 @@ def test_a_message_whose_worker_died_between_commit_and_publish_reaches_the_sock
             DATABASE_URL=scene.database_url,
             REDIS_URL=own_redis.url,
             REDIS_CHANNEL=scene.channel,
+            CRASH_MARKER=CRASH_MARKER,
             **SECRETS,
         )
         with serve_process(["sh", "-c", command], env, port, tmp_path / "crashing.log") as crashing:
