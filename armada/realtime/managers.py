@@ -12,6 +12,8 @@ the Redis manager calls `on_subscribed`, which re-derives from the database what
 can also be lost while every listener stays subscribed (Redis hung, a network partition): the publisher gives up
 on them, and once Redis answers again it publishes RESYNC, on which every other process does the same. If the
 database cannot be read then (it is down too: a host reboot brings Redis back first), this is retried until it can.
+Both also make armada.realtime.delivery check at once that the sockets here missed no message change (it checks
+every REALTIME_SWEEP_SECONDS anyway); message changes travel as CHANGE events, which it delivers in order, once.
 
 The hooks these managers implement, and every touch of python-socketio's internals, are in armada.thirdparty.socketio.
 """

@@ -4,8 +4,9 @@ Redis pub/sub keeps nothing for an absent subscriber, so the internal events tha
 sockets leave a room, or a logged-out session's sockets disconnect, can be lost in an outage; a publisher that
 gave up on a hung Redis loses them too. After every (re)subscription, and whenever another process says it
 dropped events (managers.RESYNC), this process looks at its own sockets and applies those two rules from the
-database, retried until the database answers. Other missed events are left to the clients' REST catch-up, as for
-any disconnect.
+database, retried until the database answers. Missed message changes are replayed to the sockets that stayed
+connected by armada.realtime.delivery, which calls this before each replay so that a removed member gets nothing
+posted after the removal. Receipts and room notices missed meanwhile show on the clients' next REST read.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ subclasses: those stay with Armada's managers (armada.realtime.managers). What t
 call instead is internal to python-socketio 5.18: RedisManager's connection (`_redis_connect`,
 `_get_redis_module`, its `redis`, `pubsub`, `redis_url` and `redis_options` attributes) and listening loop
 (`_redis_listen_with_retries`), PubSubManager's handling of an emit (`_handle_emit`) and the shape of the
-messages it publishes (`host_id` included), and the manager's logger (`_get_logger`).
+messages it publishes (`host_id` included), the manager's logger (`_get_logger`), and the map of which sockets are
+in which room (`rooms`, read by `has_sockets`).
 """
 
 from __future__ import annotations
