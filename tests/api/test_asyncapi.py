@@ -191,7 +191,7 @@ def test_client_event_payloads_are_the_schemas_the_handlers_load(doc: Document, 
     assert all(variant.get("additionalProperties", True) is not False for variant in variants)
 
 
-def test_acknowledgement_and_event_schemas_are_the_code_s(doc: Document) -> None:
+def test_acknowledgement_and_event_schemas_have_the_marshmallow_fields(doc: Document) -> None:
     schemas = doc["components"]["schemas"]
     for name, schema in {
         "Message": MessageSchema,
