@@ -14,8 +14,8 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-# The official socket.io-client for tests/system/test_js_client.py; re-installed whenever the lock file changes
-# (npm ci empties node_modules first, so the stamp inside it goes too).
+# The official socket.io-client for tests/system/test_js_client.py and @asyncapi/parser for tests/api/test_asyncapi.py;
+# re-installed whenever the lock file changes (npm ci empties node_modules first, so the stamp inside it goes too).
 $(JS)/node_modules/.installed: $(JS)/package-lock.json $(JS)/package.json
 	cd $(JS) && npm ci --no-audit --no-fund
 	touch $@

@@ -26,16 +26,17 @@ from armada.chat.events import (
     RoomCreated,
     RoomUpdated,
 )
-from armada.chat.schemas import MessageSchema, ReadResultSchema, RoomSchema
+from armada.chat.schemas import MessageSchema
 from armada.errors import DomainError
 from armada.extensions import socketio
 from armada.models import ChatMessage, ChatRoom
 from armada.realtime.managers import CHANGE, DISCONNECT, LEAVE
+from armada.realtime.schemas import BroadcastRoomSchema, ReadEventSchema
 
 _message_schema = MessageSchema()
-# Broadcast rooms carry no viewer-specific unread_count: each recipient keeps its own.
-_room_schema = RoomSchema(exclude=("unread_count",))
-_read_schema = ReadResultSchema(exclude=("unread_count",))
+# Broadcast rooms and read results carry no viewer-specific unread_count: each recipient keeps its own.
+_room_schema = BroadcastRoomSchema()
+_read_schema = ReadEventSchema()
 
 
 def room_channel(room_id: uuid.UUID | str) -> str:

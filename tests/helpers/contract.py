@@ -43,3 +43,34 @@ MEMBER_KEYS = {"user_id", "display_name", "is_admin", "joined_at", "last_read_at
 
 # The contract's room minus unread_count: a broadcast goes to several users, each with their own count.
 BROADCAST_ROOM_KEYS = ROOM_KEYS - {"unread_count"}
+
+# The Socket.IO section of the contract: the client -> server events, and each server -> client event with the keys
+# of its payload.
+SOCKET_CLIENT_EVENTS = {
+    "join_room",
+    "leave_room",
+    "send_message",
+    "typing",
+    "message_edited",
+    "message_deleted",
+    "mark_as_read",
+}
+SOCKET_SERVER_EVENTS = {
+    "connected": {"user_id"},
+    "room_joined": {"room_id"},
+    "room_left": {"room_id"},
+    "user_joined": {"room_id", "user_id"},
+    "user_left": {"room_id", "user_id"},
+    "new_message": {"room_id", "message"},
+    "message_edited": {"room_id", "message"},
+    "message_deleted": {"room_id", "message_id"},
+    "messages_read": {"room_id", "user_id", "message_ids", "read_at"},
+    "user_typing": {"room_id", "user_id", "is_typing"},
+    "room_created": {"room"},
+    "room_updated": {"room"},
+    "member_added": {"room_id", "user_id"},
+    "member_removed": {"room_id", "user_id"},
+    "error": {"code", "message"},
+}
+# Connection refusals: the codes a refused socket's connect_error carries in `data.code` (README).
+SOCKET_REFUSAL_CODES = {"token_expired", "token_revoked", "invalid_token", "authorization_required"}

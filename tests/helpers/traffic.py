@@ -96,4 +96,3 @@ def assert_heard_exactly(listener: Listener, room_id: str, stored: list[str], wi
     assert not missing, f"{listener.name} never heard {len(missing)} of {len(stored)} messages: {missing[:5]}"
     assert len(heard) == len(set(heard)), f"{listener.name} heard a message twice"
     assert heard == stored, f"{listener.name} heard the messages out of room order"
-
