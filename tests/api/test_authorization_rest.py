@@ -384,6 +384,7 @@ PUBLIC_ROUTES = {
     ("GET", "/api/media/<token>"),
     ("PUT", "/api/media/upload/<token>"),
     ("GET", "/api/openapi.json"),
+    ("GET", "/api/asyncapi.json"),
     ("GET", "/api/docs"),
     ("GET", "/api/docs/"),
     ("GET", "/api/docs/assets/<path:filename>"),
