@@ -26,6 +26,7 @@ class Poster:
         self.interval = 1 / per_second
         self.stored: dict[str, str] = {}  # client_id -> message id
         self.failures = 0  # attempts that stored nothing (and were retried)
+        self.refusal: str | None = None  # a 4xx: the poster stops, and leaving the block fails
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"poster-{name}", daemon=True)
 
@@ -50,8 +51,10 @@ class Poster:
                         response = None
                     if response is not None and response.status_code in (200, 201):
                         self.stored[client_id] = response.json()["id"]
+                    elif response is not None and response.status_code < 500:
+                        self.refusal = f"{response.status_code} {response.text}"
+                        return
                     else:
-                        assert response is None or response.status_code >= 500, response.text
                         self.failures += 1
                         time.sleep(0.2)
                 time.sleep(self.interval)
@@ -64,6 +67,8 @@ class Poster:
         self._stop.set()
         self._thread.join(timeout=REQUEST_SECONDS * 3)
         assert not self._thread.is_alive(), f"poster {self.name} is stuck"
+        # Raised here, in the test's thread: an assertion in the poster's own thread would only end that thread.
+        assert self.refusal is None, f"poster {self.name} was refused: {self.refusal}"
 
 
 def room_history(user: HttpUser, room_id: str) -> list[str]:
