@@ -173,7 +173,10 @@ class SendMessageSchema(RequestSchema):
     media_filename = SafeString(validate=validate.Length(max=255), allow_none=True)
     media_size = fields.Integer(validate=validate.Range(min=0, max=2**53), allow_none=True)
     media_mime_type = SafeString(validate=validate.Length(max=255), allow_none=True)
-    reply_to_id = fields.UUID(allow_none=True)
+    reply_to_id = fields.UUID(
+        allow_none=True,
+        metadata={"description": "A live message of the same room; a deleted one is refused (422)."},
+    )
     forwarded_from_id = fields.UUID(allow_none=True)
     client_id = SafeString(
         validate=validate.Length(min=1, max=64),

@@ -31,11 +31,15 @@ def _forward_source(user: User, message_id: uuid.UUID) -> ChatMessage:
 
 
 def _check_reply_target(room_id: uuid.UUID, reply_to_id: uuid.UUID) -> None:
-    found = db.session.scalar(
-        select(ChatMessage.id).where(ChatMessage.id == reply_to_id, ChatMessage.room_id == room_id)
-    )
-    if found is None:
+    # Called under the room's row lock (after take_message_seq): a deletion takes the same lock for its change
+    # number, so the target cannot be deleted between this check and the reply's commit.
+    target = db.session.execute(
+        select(ChatMessage.is_deleted).where(ChatMessage.id == reply_to_id, ChatMessage.room_id == room_id)
+    ).first()
+    if target is None:
         raise ValidationFailed.field("reply_to_id", "No such message in this room.")
+    if target.is_deleted:
+        raise ValidationFailed.field("reply_to_id", "A deleted message cannot be replied to.")
 
 
 def _previous_send(user: User, room_id: uuid.UUID, client_id: str) -> ChatMessage | None:
@@ -96,13 +100,13 @@ def send_message(
     if client_id is not None and (existing := _previous_send(user, room_id, client_id)) is not None:
         return existing, False
     body = _message_body(user, message_type, content, media_url, forwarded_from_id)
-    if reply_to_id is not None:
-        _check_reply_target(room_id, reply_to_id)
     now = utcnow()
     seq = take_message_seq(user, room_id, checked_stamp, now)
     if client_id is not None and (existing := _previous_send(user, room_id, client_id)) is not None:
         undo()  # the first send committed while we waited for the lock: take back the number we took
         return existing, False
+    if reply_to_id is not None:
+        _check_reply_target(room_id, reply_to_id)
     message = ChatMessage(
         room_id=room_id,
         sender_id=user.id,

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select, update
 from werkzeug.test import TestResponse
 
 from armada.extensions import db
-from armada.models import ChatMessage
+from armada.models import ChatMessage, utcnow
 from tests.helpers.contract import MESSAGE_KEYS
-from tests.helpers.support import Actor, ApiClient, assert_error, details_of
+from tests.helpers.support import Actor, ApiClient, assert_error, committed_just_before, details_of
 
 MESSAGES = "/api/chat/messages"
 PREVIEW_KEYS = {"id", "sender_id", "message_type", "content", "is_deleted"}
@@ -395,6 +395,35 @@ def test_replying_to_a_message_of_another_room_is_refused_like_an_unknown_one(
     assert "reply_to_id" in details_of(cross)
     assert cross.get_json() == unknown.get_json()
     assert message_count(app, room_id=here["id"]) == 0
+
+
+def test_a_reply_to_a_deleted_message_is_refused(app: Flask, trio: tuple[Actor, Actor, Actor]) -> None:
+    alice, bob, _ = trio
+    room = alice.make_group(bob)
+    question = alice.say(room, "secret question")
+    assert alice.delete(f"{MESSAGES}/{question['id']}").status_code == 200
+    refused = send(bob, room["id"], content="answer", reply_to_id=question["id"])
+    assert details_of(refused)["reply_to_id"] == ["A deleted message cannot be replied to."]
+    assert message_count(app, room_id=room["id"], reply_to_id=question["id"]) == 0
+
+
+def test_a_reply_is_refused_when_its_target_is_deleted_while_it_waits_for_the_room(
+    app: Flask, trio: tuple[Actor, Actor, Actor]
+) -> None:
+    alice, bob, _ = trio
+    room = alice.make_group(bob)
+    question = alice.say(room, "secret question")
+
+    def delete_the_question(connection: Connection) -> None:
+        target = ChatMessage.id == uuid.UUID(question["id"])
+        connection.execute(update(ChatMessage).where(target).values(is_deleted=True, deleted_at=utcnow(), content=None))
+
+    # The deletion commits after the reply's checks of the room and its body, just before it takes the room's lock.
+    with committed_just_before(app, "UPDATE chat_rooms", delete_the_question) as interposed:
+        refused = send(bob, room["id"], content="answer", reply_to_id=question["id"])
+    assert interposed, "the reply never took the room's lock"
+    assert "reply_to_id" in details_of(refused)
+    assert message_count(app, room_id=room["id"], reply_to_id=question["id"]) == 0
 
 
 # ---- forwards --------------------------------------------------------------------------------------------

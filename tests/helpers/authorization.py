@@ -161,11 +161,11 @@ MESSAGE_POLICY: dict[tuple[str, str], Row] = {
     ("delete", "side_message"): everyone(DONE),
     ("delete", "foreign_message"): everyone(NO_MESSAGE),
     ("delete", "missing_message"): everyone(NO_MESSAGE),
-    # A reply names a message of its own room, deleted or not.
+    # A reply names a live message of its own room.
     ("reply", "own_message"): (CREATED, CREATED, CREATED, NO_ROOM, NA),
     ("reply", "others_message"): (CREATED, CREATED, CREATED, NO_ROOM, NO_ROOM),
-    ("reply", "own_deleted"): (CREATED, CREATED, CREATED, NO_ROOM, NA),
-    ("reply", "others_deleted"): (CREATED, CREATED, CREATED, NO_ROOM, NO_ROOM),
+    ("reply", "own_deleted"): (*(invalid("reply_to_id"),) * 3, NO_ROOM, NA),
+    ("reply", "others_deleted"): (*(invalid("reply_to_id"),) * 3, NO_ROOM, NO_ROOM),
     ("reply", "side_message"): (*(unknown("reply_to_id"),) * 3, NO_ROOM, NO_ROOM),
     ("reply", "foreign_message"): (*(unknown("reply_to_id"),) * 3, NO_ROOM, NO_ROOM),
     ("reply", "missing_message"): (*(unknown("reply_to_id"),) * 3, NO_ROOM, NO_ROOM),
