@@ -1,16 +1,24 @@
-"""The OpenAPI document at /api/openapi.json and the offline Swagger UI at /api/docs."""
+"""The OpenAPI document at /api/openapi.json and the offline Swagger UI at /api/docs.
+
+Besides the operations a client needs, the document must stand on its own: every operation documents the errors it
+can answer in the one error format, every request and response body has an example that its schema accepts, the
+description links the Socket.IO (AsyncAPI) document, and nothing offers offset pagination.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from flask.testing import FlaskClient
 
-# Every path and method of CONTRACT.md, as OpenAPI spells the path.
-CONTRACT_OPERATIONS = [
+# Every REST operation a client needs, as OpenAPI spells the path.
+CLIENT_OPERATIONS = [
     ("post", "/api/auth/register"),
     ("post", "/api/auth/login"),
     ("post", "/api/auth/refresh"),
@@ -35,7 +43,7 @@ CONTRACT_OPERATIONS = [
 PUBLIC_OPERATIONS = [("post", "/api/auth/register"), ("post", "/api/auth/login"), ("get", "/api/health")]
 # Capability links: the signed token in the path is the authorization (media in <img src>, direct uploads).
 LINK_OPERATIONS = [("get", "/api/media/{token}"), ("put", "/api/media/upload/{token}")]
-PROTECTED_OPERATIONS = [op for op in CONTRACT_OPERATIONS if op not in PUBLIC_OPERATIONS]
+PROTECTED_OPERATIONS = [op for op in CLIENT_OPERATIONS if op not in PUBLIC_OPERATIONS]
 CDN_HOSTS = ("unpkg", "jsdelivr", "cdnjs", "googleapis", "cloudflare")
 
 
@@ -87,8 +95,8 @@ def test_protected_operations_keep_bearer_auth(spec: dict[str, Any], method: str
     assert {"bearerAuth": []} in security
 
 
-@pytest.mark.parametrize("method, path", CONTRACT_OPERATIONS)
-def test_every_contract_operation_is_documented(spec: dict[str, Any], method: str, path: str) -> None:
+@pytest.mark.parametrize("method, path", CLIENT_OPERATIONS)
+def test_every_client_operation_is_documented(spec: dict[str, Any], method: str, path: str) -> None:
     op = operation(spec, method, path)
     assert op.get("summary") or op.get("description"), op
     assert any(code.startswith("2") for code in op["responses"]), op["responses"]
@@ -108,7 +116,7 @@ def test_parameters_are_documented(spec: dict[str, Any], method: str, path: str,
     assert params <= {resolve(spec, p)["name"] for p in documented}
 
 
-def test_error_schema_is_the_contract_envelope(spec: dict[str, Any]) -> None:
+def test_error_schema_is_the_one_envelope(spec: dict[str, Any]) -> None:
     schemas = spec["components"]["schemas"]
     envelope = schemas["Error"]
     assert envelope["required"] == ["error"] and set(envelope["properties"]) == {"error"}
@@ -122,7 +130,7 @@ def test_error_schema_is_the_contract_envelope(spec: dict[str, Any]) -> None:
     assert "422" in details["description"] and "429" in details["description"]
 
 
-@pytest.mark.parametrize("method, path", CONTRACT_OPERATIONS)
+@pytest.mark.parametrize("method, path", CLIENT_OPERATIONS)
 def test_every_documented_error_response_uses_the_envelope(spec: dict[str, Any], method: str, path: str) -> None:
     responses = operation(spec, method, path)["responses"]
     errors = {code: resolve(spec, r) for code, r in responses.items() if code == "default" or code[0] in "45"}
@@ -134,7 +142,7 @@ def test_every_documented_error_response_uses_the_envelope(spec: dict[str, Any],
 
 BODY_OPERATIONS = [
     (method, path)
-    for method, path in CONTRACT_OPERATIONS
+    for method, path in CLIENT_OPERATIONS
     if method in ("post", "patch") and path not in ("/api/auth/logout", "/api/auth/refresh")
 ]
 
@@ -142,6 +150,205 @@ BODY_OPERATIONS = [
 @pytest.mark.parametrize("method, path", BODY_OPERATIONS)
 def test_body_endpoints_document_a_422(spec: dict[str, Any], method: str, path: str) -> None:
     assert "422" in operation(spec, method, path)["responses"]
+
+
+# ---- The document stands on its own: errors, examples, description, keyset pagination only ----------------
+
+METHODS = ("get", "put", "post", "patch", "delete")
+# Words of offset pagination (flask-smorest's @blp.paginate and its X-Pagination header among them).
+OFFSET_WORDS = {"page", "page_size", "per_page", "offset", "total_pages", "first_page", "last_page", "x-pagination"}
+
+
+def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Every operation of the document: method, path and the operation object."""
+    for path, item in spec["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield method, path, item[method]
+
+
+def all_operations(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(method, path) for method, path, _ in operations(spec)]
+
+
+def parameters_of(spec: dict[str, Any], method: str, path: str) -> list[dict[str, Any]]:
+    item = spec["paths"][path]
+    return [resolve(spec, p) for p in item.get("parameters", []) + item[method].get("parameters", [])]
+
+
+def json_bodies(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every JSON request and response body of every operation: where it is, and its media type object."""
+    for method, path, op in operations(spec):
+        content = resolve(spec, op.get("requestBody", {})).get("content", {})
+        if "application/json" in content:
+            yield f"{method.upper()} {path} request", content["application/json"]
+        for status, response in op["responses"].items():
+            content = resolve(spec, response).get("content", {})
+            if "application/json" in content:
+                yield f"{method.upper()} {path} {status}", content["application/json"]
+
+
+def as_json_schema(node: Any) -> Any:
+    """An OpenAPI 3.0 schema as JSON Schema 2020-12: `nullable` becomes a null alternative, and an object schema
+    that lists its properties accepts no others (an example must not show a field the API does not have)."""
+    if isinstance(node, list):
+        return [as_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {key: as_json_schema(value) for key, value in node.items() if key not in ("nullable", "example")}
+    if "properties" in node and "additionalProperties" not in node:
+        converted["additionalProperties"] = False
+    if node.get("nullable"):
+        return {"anyOf": [converted, {"type": "null"}]}
+    return converted
+
+
+def example_problems(spec: dict[str, Any], schema: dict[str, Any], example: Any) -> list[str]:
+    """What the schema says is wrong with the example (formats checked too: uuid, date-time, email)."""
+    root = {**as_json_schema(schema), "components": {"schemas": as_json_schema(spec["components"]["schemas"])}}
+    validator = jsonschema_rs.Draft202012Validator(root, validate_formats=True)
+    return [f"{error.instance_path}: {error.message}" for error in validator.iter_errors(example)]
+
+
+def strings(node: Any) -> Iterator[str]:
+    """Every key and string value of a JSON document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            yield from strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from strings(item)
+    elif isinstance(node, str):
+        yield node
+
+
+def test_the_document_has_operations_beyond_those_listed_here(spec: dict[str, Any]) -> None:
+    # The checks below walk the document itself, so an operation added later is held to them too.
+    assert set(CLIENT_OPERATIONS) <= set(all_operations(spec))
+
+
+def test_every_operation_documents_error_responses_in_the_error_format(spec: dict[str, Any]) -> None:
+    problems = []
+    for method, path, op in operations(spec):
+        errors = {status: resolve(spec, r) for status, r in op["responses"].items() if status[0] in "45"}
+        if not errors:
+            problems.append(f"{method.upper()} {path}: no 4xx/5xx response")
+        for status, response in errors.items():
+            schema = response.get("content", {}).get("application/json", {}).get("schema")
+            if schema != {"$ref": "#/components/schemas/Error"} or not response.get("description"):
+                problems.append(f"{method.upper()} {path} {status}: {response}")
+    assert problems == []
+
+
+def test_every_operation_documents_the_errors_its_shape_implies(spec: dict[str, Any]) -> None:
+    """A JSON body can be malformed (400), too large (413) or invalid (422); a query can be invalid (422); a bearer
+    token can be missing or expired (401); an id in the path can name nothing (404)."""
+    problems = []
+    for method, path, op in operations(spec):
+        expected = set()
+        if "application/json" in resolve(spec, op.get("requestBody", {})).get("content", {}):
+            expected |= {"400", "413", "422"}
+        where = {p["in"] for p in parameters_of(spec, method, path)}
+        if "query" in where:
+            expected.add("422")
+        if "path" in where:
+            expected.add("404")
+        if op.get("security", spec["security"]):
+            expected.add("401")
+        missing = expected - set(op["responses"])
+        if missing:
+            problems.append(f"{method.upper()} {path}: {sorted(missing)} not documented")
+    assert problems == []
+
+
+def test_every_json_body_has_an_example(spec: dict[str, Any]) -> None:
+    missing = []
+    for where, media in json_bodies(spec):
+        schema = resolve(spec, media["schema"])
+        if "example" not in media and "examples" not in media and "example" not in schema:
+            missing.append(f"{where}: {media['schema']}")
+    assert missing == []
+
+
+def test_every_example_is_accepted_by_its_schema(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"].items()
+    examples = [(f"schema {name}", schema, schema["example"]) for name, schema in schemas if "example" in schema]
+    examples += [(where, media["schema"], media["example"]) for where, media in json_bodies(spec) if "example" in media]
+    assert examples, "no examples at all"
+    problems = {
+        where: found for where, schema, example in examples if (found := example_problems(spec, schema, example))
+    }
+    assert problems == {}
+
+
+def test_example_problems_finds_a_wrong_example(spec: dict[str, Any]) -> None:
+    # The check above must be able to fail: a missing field, an unknown one, a wrong type, a bad format.
+    message = resolve(spec, {"$ref": "#/components/schemas/Message"})
+    good = message["example"]
+    assert example_problems(spec, message, good) == []
+    for bad in (
+        {k: v for k, v in good.items() if k != "id"},
+        {**good, "sender_email": "alice@example.com"},
+        {**good, "is_deleted": "no"},
+        {**good, "room_id": "not-a-uuid"},
+        {**good, "created_at": None},
+    ):
+        assert example_problems(spec, message, bad), bad
+
+
+def test_no_offset_pagination_anywhere(spec: dict[str, Any]) -> None:
+    found = {text for text in strings(spec) if text.lower() in OFFSET_WORDS or text.lower().startswith("pagination")}
+    assert found == set()
+
+
+def test_every_list_is_a_keyset_page(spec: dict[str, Any]) -> None:
+    pages = 0
+    for method, path, op in operations(spec):
+        for status, response in op["responses"].items():
+            media = resolve(spec, response).get("content", {}).get("application/json")
+            schema = resolve(spec, media["schema"]) if media and status.startswith("2") else {}
+            if "items" in schema.get("properties", {}):
+                pages += 1
+                assert set(schema["required"]) >= {"items", "next_cursor"}, (method, path, schema)
+                assert "limit" in {p["name"] for p in parameters_of(spec, method, path)}, (method, path)
+    assert pages >= 3  # users, rooms, messages
+
+
+def test_description_says_what_armada_is_and_links_the_asyncapi_document(
+    spec: dict[str, Any], client: FlaskClient
+) -> None:
+    description = spec["info"]["description"]
+    assert "Armada" in description
+    links = re.findall(r"\]\((/[^)\s]+)\)", description)
+    assert links
+    for link in links:
+        response = client.get(link)
+        assert response.status_code == 200, link
+    documents = [client.get(link).get_json() for link in links]
+    assert any(str(doc.get("asyncapi", "")).startswith("3.") for doc in documents)
+
+
+def test_description_names_only_operations_that_exist(spec: dict[str, Any]) -> None:
+    named = re.findall(r"\b(GET|POST|PUT|PATCH|DELETE) (/api/[\w/{}.-]+)", spec["info"]["description"])
+    assert named
+    assert [(m, p) for m, p in named if m.lower() not in spec["paths"].get(p, {})] == []
+
+
+def test_description_documents_the_error_envelope_and_keyset_cursors(spec: dict[str, Any]) -> None:
+    description = spec["info"]["description"]
+    envelope = resolve(spec, spec["components"]["schemas"]["Error"]["properties"]["error"])
+    for key in ["error", *envelope["properties"]]:
+        assert f'"{key}"' in description, key
+    cursors = {p["name"] for method, path in all_operations(spec) for p in parameters_of(spec, method, path)}
+    cursors &= {"cursor", "before", "after", "changed_after", "limit"}
+    assert cursors and all(f"`{name}`" in description for name in cursors), cursors
+
+
+@pytest.mark.parametrize("path", ["/api/openapi.json", "/api/asyncapi.json"])
+def test_no_document_points_outside_the_repository(client: FlaskClient, path: str) -> None:
+    text = json.dumps(client.get(path).get_json())
+    assert not re.search(r"contract|shared/", text, re.IGNORECASE)
 
 
 # ---- Swagger UI -------------------------------------------------------------------------------------------
