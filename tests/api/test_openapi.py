@@ -1,4 +1,4 @@
-"""The OpenAPI document at /api/openapi.json and the offline Swagger UI at /api/docs.
+"""The OpenAPI document at /api/openapi.json (its Swagger UI page: test_api_docs_page.py).
 
 Besides the operations a client needs, the document must stand on its own: every operation documents the errors it
 can answer in the one error format, every request and response body has an example that its schema accepts, the
@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from html.parser import HTMLParser
 from typing import Any
 
-import jsonschema_rs
 import pytest
 from flask.testing import FlaskClient
+
+from tests.helpers.openapi import (
+    all_operations,
+    example_problems,
+    json_bodies,
+    operations,
+    parameters_of,
+    resolve,
+    strings,
+)
 
 # Every REST operation a client needs, as OpenAPI spells the path.
 CLIENT_OPERATIONS = [
@@ -44,7 +51,8 @@ PUBLIC_OPERATIONS = [("post", "/api/auth/register"), ("post", "/api/auth/login")
 # Capability links: the signed token in the path is the authorization (media in <img src>, direct uploads).
 LINK_OPERATIONS = [("get", "/api/media/{token}"), ("put", "/api/media/upload/{token}")]
 PROTECTED_OPERATIONS = [op for op in CLIENT_OPERATIONS if op not in PUBLIC_OPERATIONS]
-CDN_HOSTS = ("unpkg", "jsdelivr", "cdnjs", "googleapis", "cloudflare")
+# Words of offset pagination (flask-smorest's @blp.paginate and its X-Pagination header among them).
+OFFSET_WORDS = {"page", "page_size", "per_page", "offset", "total_pages", "first_page", "last_page", "x-pagination"}
 
 
 @pytest.fixture
@@ -53,17 +61,6 @@ def spec(client: FlaskClient) -> dict[str, Any]:
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     return response.get_json()
-
-
-def resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    """Follow a local `$ref` (#/components/...) to what it names."""
-    while "$ref" in node:
-        ref = node["$ref"]
-        assert ref.startswith("#/"), ref
-        node = spec
-        for part in ref[2:].split("/"):
-            node = node[part]
-    return node
 
 
 def operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any]:
@@ -153,74 +150,6 @@ def test_body_endpoints_document_a_422(spec: dict[str, Any], method: str, path: 
 
 
 # ---- The document stands on its own: errors, examples, description, keyset pagination only ----------------
-
-METHODS = ("get", "put", "post", "patch", "delete")
-# Words of offset pagination (flask-smorest's @blp.paginate and its X-Pagination header among them).
-OFFSET_WORDS = {"page", "page_size", "per_page", "offset", "total_pages", "first_page", "last_page", "x-pagination"}
-
-
-def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """Every operation of the document: method, path and the operation object."""
-    for path, item in spec["paths"].items():
-        for method in METHODS:
-            if method in item:
-                yield method, path, item[method]
-
-
-def all_operations(spec: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(method, path) for method, path, _ in operations(spec)]
-
-
-def parameters_of(spec: dict[str, Any], method: str, path: str) -> list[dict[str, Any]]:
-    item = spec["paths"][path]
-    return [resolve(spec, p) for p in item.get("parameters", []) + item[method].get("parameters", [])]
-
-
-def json_bodies(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every JSON request and response body of every operation: where it is, and its media type object."""
-    for method, path, op in operations(spec):
-        content = resolve(spec, op.get("requestBody", {})).get("content", {})
-        if "application/json" in content:
-            yield f"{method.upper()} {path} request", content["application/json"]
-        for status, response in op["responses"].items():
-            content = resolve(spec, response).get("content", {})
-            if "application/json" in content:
-                yield f"{method.upper()} {path} {status}", content["application/json"]
-
-
-def as_json_schema(node: Any) -> Any:
-    """An OpenAPI 3.0 schema as JSON Schema 2020-12: `nullable` becomes a null alternative, and an object schema
-    that lists its properties accepts no others (an example must not show a field the API does not have)."""
-    if isinstance(node, list):
-        return [as_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    converted = {key: as_json_schema(value) for key, value in node.items() if key not in ("nullable", "example")}
-    if "properties" in node and "additionalProperties" not in node:
-        converted["additionalProperties"] = False
-    if node.get("nullable"):
-        return {"anyOf": [converted, {"type": "null"}]}
-    return converted
-
-
-def example_problems(spec: dict[str, Any], schema: dict[str, Any], example: Any) -> list[str]:
-    """What the schema says is wrong with the example (formats checked too: uuid, date-time, email)."""
-    root = {**as_json_schema(schema), "components": {"schemas": as_json_schema(spec["components"]["schemas"])}}
-    validator = jsonschema_rs.Draft202012Validator(root, validate_formats=True)
-    return [f"{error.instance_path}: {error.message}" for error in validator.iter_errors(example)]
-
-
-def strings(node: Any) -> Iterator[str]:
-    """Every key and string value of a JSON document."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield key
-            yield from strings(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from strings(item)
-    elif isinstance(node, str):
-        yield node
 
 
 def test_the_document_has_operations_beyond_those_listed_here(spec: dict[str, Any]) -> None:
@@ -349,64 +278,3 @@ def test_description_documents_the_error_envelope_and_keyset_cursors(spec: dict[
 def test_no_document_points_outside_the_repository(client: FlaskClient, path: str) -> None:
     text = json.dumps(client.get(path).get_json())
     assert not re.search(r"contract|shared/", text, re.IGNORECASE)
-
-
-# ---- Swagger UI -------------------------------------------------------------------------------------------
-
-
-class AssetLinks(HTMLParser):
-    """Collects stylesheet and script URLs of a page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag == "link" and values.get("href"):
-            self.urls.append(values["href"] or "")
-        if tag == "script" and values.get("src"):
-            self.urls.append(values["src"] or "")
-
-
-def docs_assets(client: FlaskClient) -> tuple[str, list[str]]:
-    response = client.get("/api/docs")
-    assert response.status_code == 200
-    assert response.mimetype == "text/html"
-    html = response.get_data(as_text=True)
-    parser = AssetLinks()
-    parser.feed(html)
-    return html, parser.urls
-
-
-def test_docs_page_loads_no_cdn(client: FlaskClient) -> None:
-    html, urls = docs_assets(client)
-    assert not any(host in html.lower() for host in CDN_HOSTS), html
-    assert not re.search(r"(src|href)=[\"'](https?:)?//", html), "an asset is loaded from another host"
-    assert any(u.endswith(".css") for u in urls) and any(u.endswith(".js") for u in urls), urls
-
-
-def test_docs_page_points_at_our_spec(client: FlaskClient) -> None:
-    html, _ = docs_assets(client)
-    assert "/api/openapi.json" in html
-
-
-def test_every_docs_asset_is_served_locally(client: FlaskClient) -> None:
-    _, urls = docs_assets(client)
-    for url in urls:
-        assert url.startswith("/"), url
-        response = client.get(url)
-        assert response.status_code == 200, url
-        assert len(response.data) > 1000, url
-        expected = "text/css" if url.endswith(".css") else "javascript"
-        assert expected in response.mimetype, (url, response.mimetype)
-
-
-@pytest.mark.parametrize(
-    "path",
-    ["/api/docs/assets/nope.js", "/api/docs/assets/../../config.py", "/api/docs/assets/..%2f..%2fconfig.py"],
-)
-def test_docs_assets_outside_the_bundle_are_404(client: FlaskClient, path: str) -> None:
-    response = client.get(path)
-    assert response.status_code == 404
-    assert b"SECRET_KEY" not in response.data
