@@ -1,4 +1,4 @@
-"""flask-smorest glue: the Api and Blueprint classes whose validation errors speak the contract."""
+"""flask-smorest glue: the Api and Blueprint classes, their errors in the API's one format, and the document."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ import marshmallow as ma
 import swagger_ui_bundle
 from apispec import BasePlugin
 from flask import Flask, Response, send_from_directory
-from flask_smorest import Api, Blueprint
+from flask_smorest import Blueprint
 from flask_smorest.utils import prepare_response
 from webargs import core
 from werkzeug.exceptions import HTTPException
 
 from armada.errors import BadRequest, ValidationFailed, http_exception_response
+from armada.openapi_docs import DESCRIPTION, EXAMPLES
 from armada.schemas import ErrorSchema
+from armada.thirdparty.flask_smorest import ApiBase
 from armada.thirdparty.webargs import FlaskParserBase
 
 
@@ -46,7 +48,7 @@ def flatten_messages(messages: Mapping[str, Any] | list[Any]) -> dict[str, list[
         return {"_schema": message_list(messages)}
     flat: dict[str, list[str]] = {}
     for location, errors in messages.items():
-        # The contract's details map each field to a list of messages, list items and nested objects included.
+        # A 422's details map each field to a list of messages, list items and nested objects included.
         if isinstance(errors, Mapping):
             for name, field_errors in errors.items():
                 flat[str(name)] = message_list(field_errors)
@@ -66,7 +68,7 @@ def _shared_schema(schema_class: type[ma.Schema]) -> ma.Schema:
 
 
 class ArmadaParser(FlaskParserBase):
-    """Parses request bodies strictly: JSON objects only, and errors in the contract's format."""
+    """Parses request bodies strictly: JSON objects only, and errors in the API's error format."""
 
     # Unknown fields are ignored everywhere, so a client can never mass-assign `sender_id` or `is_admin`.
     DEFAULT_UNKNOWN_BY_LOCATION = dict.fromkeys(FlaskParserBase.DEFAULT_UNKNOWN_BY_LOCATION, ma.EXCLUDE)
@@ -96,7 +98,7 @@ class ArmadaParser(FlaskParserBase):
         return data
 
     def invalid_json(self, error: Exception, req: flask.Request) -> NoReturn:
-        """A body that is not valid JSON, in the contract's format."""
+        """A body that is not valid JSON, in the API's error format."""
         raise BadRequest("The request body is not valid JSON.", code="malformed_json")
 
     def handle_error(
@@ -165,15 +167,24 @@ class CommonResponsesPlugin(BasePlugin):
                     responses[str(status)] = COMMON_RESPONSES[status][0]
 
 
-class ArmadaApi(Api):
-    """The API object: contract-shaped errors, bearer auth in the spec, offline Swagger UI."""
+class ExamplesPlugin(BasePlugin):
+    """Gives each component schema named in openapi_docs.EXAMPLES its example."""
+
+    def schema_helper(self, name: str, definition: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
+        """Called by apispec for every schema the document registers."""
+        return {"example": EXAMPLES[name]} if name in EXAMPLES else None
+
+
+class ArmadaApi(ApiBase):
+    """The API object: errors in one format, bearer auth in the spec, examples, offline Swagger UI."""
 
     ERROR_SCHEMA = ErrorSchema
 
     def init_app(self, app: Flask, *, spec_kwargs: dict[str, Any] | None = None) -> None:
         # Every operation needs a bearer token unless it opts out with `@blp.doc(security=[])`.
-        spec_kwargs = {"security": [{"bearerAuth": []}], **(spec_kwargs or {})}
-        spec_kwargs["extra_plugins"] = [*spec_kwargs.get("extra_plugins", ()), CommonResponsesPlugin()]
+        spec_kwargs = {"security": [{"bearerAuth": []}], "info": {"description": DESCRIPTION}, **(spec_kwargs or {})}
+        plugins = [CommonResponsesPlugin(), ExamplesPlugin()]
+        spec_kwargs["extra_plugins"] = [*spec_kwargs.get("extra_plugins", ()), *plugins]
         super().init_app(app, spec_kwargs=spec_kwargs)
         for name, description in COMMON_RESPONSES.values():
             response = {"description": description, "schema": self.ERROR_SCHEMA}
@@ -187,5 +198,5 @@ class ArmadaApi(Api):
             return send_from_directory(assets, filename)
 
     def handle_http_exception(self, error: HTTPException) -> tuple[Response, int]:
-        """Every HTTPException, smorest's own included, in the contract's error format."""
+        """Every HTTPException, smorest's own included, in the API's error format."""
         return http_exception_response(error)

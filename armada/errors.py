@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
-    """Base of every error a service raises; carries the contract's code, message and details."""
+    """Base of every error a service raises; carries the API error's code, message and details."""
 
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
@@ -30,7 +30,7 @@ class DomainError(Exception):
         super().__init__(self.message)
 
     def to_dict(self) -> dict[str, Any]:
-        """The contract's error body."""
+        """The API's error body."""
         return error_body(self.error_code, self.message, self.details)
 
     def ack(self) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def error_response(error: DomainError) -> tuple[Response, int]:
     return response, error.status
 
 
-# Werkzeug's own errors (unknown route, wrong method, body over MAX_CONTENT_LENGTH, ...) in contract form.
+# Werkzeug's own errors (unknown route, wrong method, body over MAX_CONTENT_LENGTH, ...) in the API's error format.
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -137,7 +137,7 @@ _HTTP_MESSAGES = {
 
 
 def http_exception_response(exc: HTTPException) -> tuple[Response, int]:
-    """Render any werkzeug HTTPException in the contract's error format."""
+    """Render any werkzeug HTTPException in the API's error format."""
     status = exc.code or 500
     code = _HTTP_CODES.get(status, "http_error")
     message = _HTTP_MESSAGES.get(status) or (exc.description or exc.name)

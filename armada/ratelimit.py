@@ -193,7 +193,7 @@ def check_user(name: str, user_id: uuid.UUID) -> None:
 
 
 def _rate_limited(exc: RateLimitExceeded) -> tuple[Response, int]:
-    """flask-limiter's breach as the contract's 429, with the seconds until the breached window resets."""
+    """flask-limiter's breach as the API's 429, with the seconds until the breached window resets."""
     item = exc.limit.limit
     scope = exc.limit.scope if isinstance(exc.limit.scope, str) else ""
     what = LIMITS[scope].what if scope in LIMITS else "requests"
@@ -211,7 +211,7 @@ def _rate_limited(exc: RateLimitExceeded) -> tuple[Response, int]:
 
 
 def init_app(app: Flask) -> None:
-    """Count in Redis (REDIS_URL) or memory, and answer breaches in the contract's format; nothing when off."""
+    """Count in Redis (REDIS_URL) or memory, and answer breaches in the API's error format; nothing when off."""
     app.register_error_handler(RateLimitExceeded, _rate_limited)
     if not app.config["RATE_LIMIT_ENABLED"]:
         return

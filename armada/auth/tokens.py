@@ -100,7 +100,7 @@ def _unauthorized(code: str, message: str) -> tuple[Response, int]:
 
 
 def init_app(app: Flask) -> None:
-    """Bind flask-jwt-extended and make every token failure a 401 in the contract's format."""
+    """Bind flask-jwt-extended and make every token failure a 401 in the API's error format."""
     jwt.init_app(app)
 
     @jwt.user_lookup_loader

@@ -1,4 +1,4 @@
-"""Rooms, memberships, messages and read receipts: the seed's four tables plus what the contract needs."""
+"""Rooms, memberships, messages and read receipts: the seed's four tables plus what the API needs."""
 
 from __future__ import annotations
 

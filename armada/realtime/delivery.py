@@ -18,7 +18,7 @@ the rooms this process's sockets joined; a room behind is repaired in the same w
 events on their way are not read twice. So a change reaches every connected, joined socket within
 REALTIME_SWEEP_SECONDS + GAP_SECONDS of its commit (plus the queries) while the database answers, even while Redis
 is down. A socket's starting point is the room's last change number read after it joined (`joined`): what
-committed before that is the client's catch-up (GET .../messages?changed_after=), as the contract has it.
+committed before that is the client's catch-up (GET .../messages?changed_after=), as the README describes it.
 """
 
 from __future__ import annotations

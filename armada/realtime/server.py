@@ -1,4 +1,4 @@
-"""Binds Socket.IO: JWT-authenticated sockets, the contract's events, and a Redis queue across processes."""
+"""Binds Socket.IO: JWT-authenticated sockets, the API's events, and a Redis queue across processes."""
 
 from __future__ import annotations
 

@@ -1,16 +1,31 @@
-"""The OpenAPI document at /api/openapi.json and the offline Swagger UI at /api/docs."""
+"""The OpenAPI document at /api/openapi.json (its Swagger UI page: test_api_docs_page.py).
+
+Besides the operations a client needs, the document must stand on its own: every operation documents the errors it
+can answer in the one error format, every request and response body has an example that its schema accepts, the
+description links the Socket.IO (AsyncAPI) document, and nothing offers offset pagination.
+"""
 
 from __future__ import annotations
 
+import json
 import re
-from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-# Every path and method of CONTRACT.md, as OpenAPI spells the path.
-CONTRACT_OPERATIONS = [
+from tests.helpers.openapi import (
+    all_operations,
+    example_problems,
+    json_bodies,
+    operations,
+    parameters_of,
+    resolve,
+    strings,
+)
+
+# Every REST operation a client needs, as OpenAPI spells the path.
+CLIENT_OPERATIONS = [
     ("post", "/api/auth/register"),
     ("post", "/api/auth/login"),
     ("post", "/api/auth/refresh"),
@@ -35,8 +50,9 @@ CONTRACT_OPERATIONS = [
 PUBLIC_OPERATIONS = [("post", "/api/auth/register"), ("post", "/api/auth/login"), ("get", "/api/health")]
 # Capability links: the signed token in the path is the authorization (media in <img src>, direct uploads).
 LINK_OPERATIONS = [("get", "/api/media/{token}"), ("put", "/api/media/upload/{token}")]
-PROTECTED_OPERATIONS = [op for op in CONTRACT_OPERATIONS if op not in PUBLIC_OPERATIONS]
-CDN_HOSTS = ("unpkg", "jsdelivr", "cdnjs", "googleapis", "cloudflare")
+PROTECTED_OPERATIONS = [op for op in CLIENT_OPERATIONS if op not in PUBLIC_OPERATIONS]
+# Words of offset pagination (flask-smorest's @blp.paginate and its X-Pagination header among them).
+OFFSET_WORDS = {"page", "page_size", "per_page", "offset", "total_pages", "first_page", "last_page", "x-pagination"}
 
 
 @pytest.fixture
@@ -45,17 +61,6 @@ def spec(client: FlaskClient) -> dict[str, Any]:
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     return response.get_json()
-
-
-def resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    """Follow a local `$ref` (#/components/...) to what it names."""
-    while "$ref" in node:
-        ref = node["$ref"]
-        assert ref.startswith("#/"), ref
-        node = spec
-        for part in ref[2:].split("/"):
-            node = node[part]
-    return node
 
 
 def operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any]:
@@ -87,8 +92,8 @@ def test_protected_operations_keep_bearer_auth(spec: dict[str, Any], method: str
     assert {"bearerAuth": []} in security
 
 
-@pytest.mark.parametrize("method, path", CONTRACT_OPERATIONS)
-def test_every_contract_operation_is_documented(spec: dict[str, Any], method: str, path: str) -> None:
+@pytest.mark.parametrize("method, path", CLIENT_OPERATIONS)
+def test_every_client_operation_is_documented(spec: dict[str, Any], method: str, path: str) -> None:
     op = operation(spec, method, path)
     assert op.get("summary") or op.get("description"), op
     assert any(code.startswith("2") for code in op["responses"]), op["responses"]
@@ -108,7 +113,7 @@ def test_parameters_are_documented(spec: dict[str, Any], method: str, path: str,
     assert params <= {resolve(spec, p)["name"] for p in documented}
 
 
-def test_error_schema_is_the_contract_envelope(spec: dict[str, Any]) -> None:
+def test_error_schema_is_the_one_envelope(spec: dict[str, Any]) -> None:
     schemas = spec["components"]["schemas"]
     envelope = schemas["Error"]
     assert envelope["required"] == ["error"] and set(envelope["properties"]) == {"error"}
@@ -122,7 +127,7 @@ def test_error_schema_is_the_contract_envelope(spec: dict[str, Any]) -> None:
     assert "422" in details["description"] and "429" in details["description"]
 
 
-@pytest.mark.parametrize("method, path", CONTRACT_OPERATIONS)
+@pytest.mark.parametrize("method, path", CLIENT_OPERATIONS)
 def test_every_documented_error_response_uses_the_envelope(spec: dict[str, Any], method: str, path: str) -> None:
     responses = operation(spec, method, path)["responses"]
     errors = {code: resolve(spec, r) for code, r in responses.items() if code == "default" or code[0] in "45"}
@@ -134,7 +139,7 @@ def test_every_documented_error_response_uses_the_envelope(spec: dict[str, Any],
 
 BODY_OPERATIONS = [
     (method, path)
-    for method, path in CONTRACT_OPERATIONS
+    for method, path in CLIENT_OPERATIONS
     if method in ("post", "patch") and path not in ("/api/auth/logout", "/api/auth/refresh")
 ]
 
@@ -144,62 +149,132 @@ def test_body_endpoints_document_a_422(spec: dict[str, Any], method: str, path: 
     assert "422" in operation(spec, method, path)["responses"]
 
 
-# ---- Swagger UI -------------------------------------------------------------------------------------------
+# ---- The document stands on its own: errors, examples, description, keyset pagination only ----------------
 
 
-class AssetLinks(HTMLParser):
-    """Collects stylesheet and script URLs of a page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag == "link" and values.get("href"):
-            self.urls.append(values["href"] or "")
-        if tag == "script" and values.get("src"):
-            self.urls.append(values["src"] or "")
+def test_the_document_has_operations_beyond_those_listed_here(spec: dict[str, Any]) -> None:
+    # The checks below walk the document itself, so an operation added later is held to them too.
+    assert set(CLIENT_OPERATIONS) <= set(all_operations(spec))
 
 
-def docs_assets(client: FlaskClient) -> tuple[str, list[str]]:
-    response = client.get("/api/docs")
-    assert response.status_code == 200
-    assert response.mimetype == "text/html"
-    html = response.get_data(as_text=True)
-    parser = AssetLinks()
-    parser.feed(html)
-    return html, parser.urls
+def test_every_operation_documents_error_responses_in_the_error_format(spec: dict[str, Any]) -> None:
+    problems = []
+    for method, path, op in operations(spec):
+        errors = {status: resolve(spec, r) for status, r in op["responses"].items() if status[0] in "45"}
+        if not errors:
+            problems.append(f"{method.upper()} {path}: no 4xx/5xx response")
+        for status, response in errors.items():
+            schema = response.get("content", {}).get("application/json", {}).get("schema")
+            if schema != {"$ref": "#/components/schemas/Error"} or not response.get("description"):
+                problems.append(f"{method.upper()} {path} {status}: {response}")
+    assert problems == []
 
 
-def test_docs_page_loads_no_cdn(client: FlaskClient) -> None:
-    html, urls = docs_assets(client)
-    assert not any(host in html.lower() for host in CDN_HOSTS), html
-    assert not re.search(r"(src|href)=[\"'](https?:)?//", html), "an asset is loaded from another host"
-    assert any(u.endswith(".css") for u in urls) and any(u.endswith(".js") for u in urls), urls
+def test_every_operation_documents_the_errors_its_shape_implies(spec: dict[str, Any]) -> None:
+    """A JSON body can be malformed (400), too large (413) or invalid (422); a query can be invalid (422); a bearer
+    token can be missing or expired (401); an id in the path can name nothing (404)."""
+    problems = []
+    for method, path, op in operations(spec):
+        expected = set()
+        if "application/json" in resolve(spec, op.get("requestBody", {})).get("content", {}):
+            expected |= {"400", "413", "422"}
+        where = {p["in"] for p in parameters_of(spec, method, path)}
+        if "query" in where:
+            expected.add("422")
+        if "path" in where:
+            expected.add("404")
+        if op.get("security", spec["security"]):
+            expected.add("401")
+        missing = expected - set(op["responses"])
+        if missing:
+            problems.append(f"{method.upper()} {path}: {sorted(missing)} not documented")
+    assert problems == []
 
 
-def test_docs_page_points_at_our_spec(client: FlaskClient) -> None:
-    html, _ = docs_assets(client)
-    assert "/api/openapi.json" in html
+def test_every_json_body_has_an_example(spec: dict[str, Any]) -> None:
+    missing = []
+    for where, media in json_bodies(spec):
+        schema = resolve(spec, media["schema"])
+        if "example" not in media and "examples" not in media and "example" not in schema:
+            missing.append(f"{where}: {media['schema']}")
+    assert missing == []
 
 
-def test_every_docs_asset_is_served_locally(client: FlaskClient) -> None:
-    _, urls = docs_assets(client)
-    for url in urls:
-        assert url.startswith("/"), url
-        response = client.get(url)
-        assert response.status_code == 200, url
-        assert len(response.data) > 1000, url
-        expected = "text/css" if url.endswith(".css") else "javascript"
-        assert expected in response.mimetype, (url, response.mimetype)
+def test_every_example_is_accepted_by_its_schema(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"].items()
+    examples = [(f"schema {name}", schema, schema["example"]) for name, schema in schemas if "example" in schema]
+    examples += [(where, media["schema"], media["example"]) for where, media in json_bodies(spec) if "example" in media]
+    assert examples, "no examples at all"
+    problems = {
+        where: found for where, schema, example in examples if (found := example_problems(spec, schema, example))
+    }
+    assert problems == {}
 
 
-@pytest.mark.parametrize(
-    "path",
-    ["/api/docs/assets/nope.js", "/api/docs/assets/../../config.py", "/api/docs/assets/..%2f..%2fconfig.py"],
-)
-def test_docs_assets_outside_the_bundle_are_404(client: FlaskClient, path: str) -> None:
-    response = client.get(path)
-    assert response.status_code == 404
-    assert b"SECRET_KEY" not in response.data
+def test_example_problems_finds_a_wrong_example(spec: dict[str, Any]) -> None:
+    # The check above must be able to fail: a missing field, an unknown one, a wrong type, a bad format.
+    message = resolve(spec, {"$ref": "#/components/schemas/Message"})
+    good = message["example"]
+    assert example_problems(spec, message, good) == []
+    for bad in (
+        {k: v for k, v in good.items() if k != "id"},
+        {**good, "sender_email": "alice@example.com"},
+        {**good, "is_deleted": "no"},
+        {**good, "room_id": "not-a-uuid"},
+        {**good, "created_at": None},
+    ):
+        assert example_problems(spec, message, bad), bad
+
+
+def test_no_offset_pagination_anywhere(spec: dict[str, Any]) -> None:
+    found = {text for text in strings(spec) if text.lower() in OFFSET_WORDS or text.lower().startswith("pagination")}
+    assert found == set()
+
+
+def test_every_list_is_a_keyset_page(spec: dict[str, Any]) -> None:
+    pages = 0
+    for method, path, op in operations(spec):
+        for status, response in op["responses"].items():
+            media = resolve(spec, response).get("content", {}).get("application/json")
+            schema = resolve(spec, media["schema"]) if media and status.startswith("2") else {}
+            if "items" in schema.get("properties", {}):
+                pages += 1
+                assert set(schema["required"]) >= {"items", "next_cursor"}, (method, path, schema)
+                assert "limit" in {p["name"] for p in parameters_of(spec, method, path)}, (method, path)
+    assert pages >= 3  # users, rooms, messages
+
+
+def test_description_says_what_armada_is_and_links_the_asyncapi_document(
+    spec: dict[str, Any], client: FlaskClient
+) -> None:
+    description = spec["info"]["description"]
+    assert "Armada" in description
+    links = re.findall(r"\]\((/[^)\s]+)\)", description)
+    assert links
+    for link in links:
+        response = client.get(link)
+        assert response.status_code == 200, link
+    documents = [client.get(link).get_json() for link in links]
+    assert any(str(doc.get("asyncapi", "")).startswith("3.") for doc in documents)
+
+
+def test_description_names_only_operations_that_exist(spec: dict[str, Any]) -> None:
+    named = re.findall(r"\b(GET|POST|PUT|PATCH|DELETE) (/api/[\w/{}.-]+)", spec["info"]["description"])
+    assert named
+    assert [(m, p) for m, p in named if m.lower() not in spec["paths"].get(p, {})] == []
+
+
+def test_description_documents_the_error_envelope_and_keyset_cursors(spec: dict[str, Any]) -> None:
+    description = spec["info"]["description"]
+    envelope = resolve(spec, spec["components"]["schemas"]["Error"]["properties"]["error"])
+    for key in ["error", *envelope["properties"]]:
+        assert f'"{key}"' in description, key
+    cursors = {p["name"] for method, path in all_operations(spec) for p in parameters_of(spec, method, path)}
+    cursors &= {"cursor", "before", "after", "changed_after", "limit"}
+    assert cursors and all(f"`{name}`" in description for name in cursors), cursors
+
+
+@pytest.mark.parametrize("path", ["/api/openapi.json", "/api/asyncapi.json"])
+def test_no_document_points_outside_the_repository(client: FlaskClient, path: str) -> None:
+    text = json.dumps(client.get(path).get_json())
+    assert not re.search(r"contract|shared/", text, re.IGNORECASE)

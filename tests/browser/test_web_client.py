@@ -2,17 +2,14 @@
 
 One real server (the Procfile's web line) and one headless browser serve the whole module; Alice and Bob each
 have their own browser context. The tests run in file order and build on each other, like a conversation:
-the group Alice creates is where the later messages go. Every locator is a role and accessible name (the
-contract's "Web client" section; besides it, the "Group name" field and room-list buttons named by the
-room), never the client's own classes, ids or markup.
+the group Alice creates is where the later messages go. Every locator is a role and accessible name (the labels
+and buttons a person sees, room-list buttons named by the room), never the client's own classes, ids or markup.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +27,6 @@ PASSWORD = "correct horse battery"
 GROUP = "Armada crew"
 TYPING = re.compile(r"Alice is typing(…|\.\.\.)")
 SCREENSHOT = ROOT / "test-artifacts" / "web-client.png"
-README_SCREENSHOT = ROOT / "docs" / "web-client.png"
 
 expect.set_options(timeout=WAIT_MS)
 
@@ -251,10 +247,7 @@ def test_screenshot_of_both_windows(alice: Window, bob: Window, conversation: st
     combined.paste(shots[0], (0, 0))
     combined.paste(shots[1], (shots[0].width + gap, 0))
     SCREENSHOT.parent.mkdir(exist_ok=True)
-    combined.save(SCREENSHOT)
-    if os.environ.get("ARMADA_UPDATE_README_SCREENSHOT"):
-        # Opt-in: every run's picture differs a little (times, image grain), so the README's copy changes on request.
-        shutil.copyfile(SCREENSHOT, README_SCREENSHOT)
+    combined.save(SCREENSHOT)  # README's docs/web-client.png is docs/screenshot.py's, of a natural conversation
     assert Image.open(SCREENSHOT).size == (VIEWPORT["width"] * 2 + gap, VIEWPORT["height"])
 
 

@@ -27,6 +27,7 @@ import socketio
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from flask import Flask
 from flask_limiter import Limiter
+from flask_smorest import Api
 from limits.storage import MemoryStorage
 from packaging.specifiers import SpecifierSet
 from webargs.flaskparser import FlaskParser
@@ -36,6 +37,7 @@ from armada.realtime.managers import LEAVE, LocalManager
 from armada.thirdparty import UnsupportedVersion, require
 from armada.thirdparty import engineio as fenced_engineio
 from armada.thirdparty import flask_limiter as fenced_limiter
+from armada.thirdparty import flask_smorest as fenced_smorest
 from armada.thirdparty import socketio as fenced_socketio
 from armada.thirdparty import webargs as fenced_webargs
 from armada.thirdparty.socketio import RedisManagerBase
@@ -57,6 +59,7 @@ RANGES = {
     "simple-websocket": fenced_engineio.SIMPLE_WEBSOCKET_SUPPORTED,
     "Flask-Limiter": fenced_limiter.SUPPORTED,
     "webargs": fenced_webargs.SUPPORTED,
+    "flask-smorest": fenced_smorest.SUPPORTED,
 }
 
 
@@ -326,6 +329,27 @@ def test_a_request_switches_back_once_the_storage_answers() -> None:
     limiter._Limiter__last_check_backend = 0.0  # flask-limiter rechecks at most once a second: now, at once
     assert app.test_client().get("/limited").status_code == 200
     assert limiter._storage_dead is False and limiter.limiter is primary
+
+
+# ---- flask-smorest -------------------------------------------------------------------------------------------
+
+
+def test_smorest_private_pagination_hook_keeps_its_signature() -> None:
+    assert parameters(Api._register_pagination_header) == ["self"]
+
+
+def smorest_document(api_class: type[Api]) -> dict[str, Any]:
+    app = Flask(__name__)
+    app.config.update(API_TITLE="t", API_VERSION="1", OPENAPI_VERSION="3.0.3")
+    api = api_class(app)
+    document: dict[str, Any] = api.spec.to_dict()
+    return document
+
+
+def test_smorest_registers_offset_pagination_through_the_hook_and_api_base_does_not() -> None:
+    # The hook is what puts the page/offset schema in a document that paginates nothing; ApiBase skips it.
+    assert "PaginationMetadata" in smorest_document(Api)["components"]["schemas"]
+    assert "PaginationMetadata" not in smorest_document(fenced_smorest.ApiBase).get("components", {}).get("schemas", {})
 
 
 # ---- webargs and marshmallow --------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ let refreshTimer = null;
 const tokenListeners = new Set();
 const endListeners = new Set();
 
-/** An API failure in the contract's shape: status, code, message and optional per-field details. */
+/** An API failure in the API's error shape: status, code, message and optional per-field details. */
 export class ApiError extends Error {
   constructor(status, code, message, details = null) {
     super(message);
