@@ -6,7 +6,7 @@ import re
 import unicodedata
 import uuid
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, union
 
 from armada.errors import ValidationFailed
 from armada.extensions import db
@@ -68,10 +68,12 @@ def search_users(query: str, limit: int, cursor: str | None) -> Page[User]:
     if len(prefix) < MIN_QUERY_CHARS:
         raise ValidationFailed.field("q", f"Shorter than minimum length {MIN_QUERY_CHARS}.")
     upper = _after_prefix(prefix)
-    keys = select(UserNameKey.user_id).where(UserNameKey.key >= prefix)
+    by_name = select(UserNameKey.user_id).where(UserNameKey.key >= prefix)
     if upper is not None:
-        keys = keys.where(UserNameKey.key < upper)
-    stmt = select(User).where(or_(User.id.in_(keys), User.email == normalize_email(query)))
+        by_name = by_name.where(UserNameKey.key < upper)
+    by_email = select(User.id).where(User.email == normalize_email(query))
+    # A UNION, not `id IN (...) OR email = ...`: PostgreSQL answers that OR by scanning every user.
+    stmt = select(User).where(User.id.in_(union(by_name, by_email)))
     if cursor:
         name, after_id = decode_cursor(cursor, "cursor", (str, uuid.UUID))
         stmt = stmt.where(or_(User.display_name > name, (User.display_name == name) & (User.id > after_id)))
