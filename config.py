@@ -119,8 +119,8 @@ def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 REGISTRATION_MODES = ("open", "invite", "closed")
-# One DNS label: letters (any script), digits, inner hyphens.
-_DOMAIN_LABEL = re.compile(r"^[^\W_](?:(?:[^\W_]|-)*[^\W_])?$")
+# One DNS label: 1 to 63 letters (any script), digits and inner hyphens.
+_DOMAIN_LABEL = re.compile(r"^[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?$")
 
 
 def _email_domains(env: Mapping[str, str], name: str) -> frozenset[str]:
