@@ -4,6 +4,7 @@ registration is closed. One real server per mode; locators are roles and accessi
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import Browser, Page, expect
 
 from tests.helpers.browser import WAIT_MS, Window, open_window
@@ -115,3 +117,27 @@ def test_a_closed_server_offers_login_only(browser: Browser, closed_site: Site) 
         assert not window.errors, window.errors
     finally:
         page.context.close()
+
+
+def test_the_people_picker_searches_by_name_and_shows_no_email(invite_site: Site, window: Window) -> None:
+    peer_email = f"peer-{uuid.uuid4().hex[:8]}@example.com"
+    body = {"email": peer_email, "password": PASSWORD, "display_name": "Peer Gynt", "invite_code": invite_site.invite()}
+    assert requests.post(f"{invite_site.server.url}/api/auth/register", json=body, timeout=10).status_code == 201
+    page = window.page
+    fill_registration(page, "Picker")
+    page.get_by_label("Invite code").fill(invite_site.invite())
+    page.get_by_role("button", name="Register").click()
+    page.get_by_role("button", name="New group").click()
+    dialog = page.get_by_role("dialog", name="New group")
+    search = dialog.get_by_label("Search users")
+    expect(search).to_have_accessible_description(re.compile("at least 2 characters"))
+    search.fill("g")  # too short: no request, no "No one found."
+    expect(dialog.get_by_role("listitem")).to_have_count(0)
+    search.fill("gy")  # a prefix of the second word
+    expect(dialog.get_by_role("checkbox", name="Peer Gynt")).to_be_visible()
+    search.fill("eer")  # inside a word: nobody
+    expect(dialog.get_by_text("No one found.")).to_be_visible()
+    search.fill(peer_email.upper())  # the whole email finds them, and still shows no email
+    expect(dialog.get_by_role("checkbox", name="Peer Gynt")).to_be_visible()
+    assert "@" not in dialog.get_by_role("list", name="People").inner_text()
+    assert not window.errors, window.errors
