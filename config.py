@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -117,6 +118,21 @@ def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+REGISTRATION_MODES = ("open", "invite", "closed")
+# One DNS label: 1 to 63 letters (any script), digits and inner hyphens.
+_DOMAIN_LABEL = re.compile(r"^[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?$")
+
+
+def _email_domains(env: Mapping[str, str], name: str) -> frozenset[str]:
+    """A comma-separated list of whole email domains, lower-cased; empty allows every domain."""
+    domains = [d.strip().lower() for d in (env.get(name) or "").split(",") if d.strip()]
+    for domain in domains:
+        labels = domain.split(".")
+        if len(labels) < 2 or len(domain) > 253 or not all(_DOMAIN_LABEL.match(label) for label in labels):
+            raise ConfigError(f"{name} must be email domains like example.com,example.org, got {domain!r}")
+    return frozenset(domains)
+
+
 class Config:
     """Settings shared by every environment."""
 
@@ -189,6 +205,12 @@ class Config:
         self.RATE_LIMIT_SOCKET_TYPING = _rate_limit(env, "RATE_LIMIT_SOCKET_TYPING", "10/second")
         self.RATE_LIMIT_SOCKET_JOIN_ROOM = _rate_limit(env, "RATE_LIMIT_SOCKET_JOIN_ROOM", "10/minute")
         self.RATE_LIMIT_SOCKET_JOIN_ROOM_TOTAL = _rate_limit(env, "RATE_LIMIT_SOCKET_JOIN_ROOM_TOTAL", "600/minute")
+
+        # Who may register through the API (README "Registration"): "open", "invite" (an invite code from
+        # `flask armada invite`) or "closed" (`flask armada create-user` only); and, when set, only emails of
+        # these domains.
+        self.REGISTRATION = _choice(env, "REGISTRATION", "open", REGISTRATION_MODES)
+        self.REGISTRATION_EMAIL_DOMAINS = _email_domains(env, "REGISTRATION_EMAIL_DOMAINS")
 
         # JSON request bodies; uploads get their own cap in the media blueprint.
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_REQUEST_BYTES", 1024 * 1024)

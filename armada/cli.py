@@ -1,4 +1,4 @@
-"""`flask armada ...`: developer commands."""
+"""`flask armada ...`: operator and developer commands."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from armada.api import message_list, validation_messages
+from armada.auth.registration import MAX_INVITE_DAYS, MAX_INVITE_USES, create_invite, registration_mode
 from armada.auth.schemas import RegisterSchema
 from armada.auth.services import register_user
 from armada.chat.rooms import create_room
@@ -73,6 +74,32 @@ def demo() -> None:
     click.echo("Demo data created. Log in with any of:")
     for user in users:
         click.echo(f"  {user.email}  password: {password}")
+
+
+@armada_cli.command("invite")
+@click.option(
+    "--uses",
+    type=click.IntRange(1, MAX_INVITE_USES),
+    default=1,
+    show_default=True,
+    help="How many accounts the code may register.",
+)
+@click.option(
+    "--expires-in",
+    "days",
+    type=click.IntRange(1, MAX_INVITE_DAYS),
+    default=7,
+    show_default=True,
+    metavar="DAYS",
+    help="Days until the code stops working.",
+)
+def invite(uses: int, days: int) -> None:
+    """Make a registration invite code (for REGISTRATION=invite); the code is printed alone on the last line."""
+    if registration_mode() != "invite":
+        click.echo(f"Note: REGISTRATION is {registration_mode()}, so registering does not ask for this code.", err=True)
+    code = create_invite(uses, timedelta(days=days))
+    click.echo(f"Invite for {uses} registration(s), valid for {days} day(s):")
+    click.echo(code)
 
 
 @armada_cli.command("purge-media")

@@ -9,12 +9,13 @@ from flask_jwt_extended import current_user, get_jwt, jwt_required
 
 from armada import ratelimit
 from armada.api import ArmadaBlueprint
-from armada.auth import services
+from armada.auth import directory, registration, services
 from armada.auth.schemas import (
     AccessTokenSchema,
     AuthResultSchema,
     LoginSchema,
     RegisterSchema,
+    RegistrationModeSchema,
     UserPageSchema,
     UserSchema,
     UserSearchArgsSchema,
@@ -33,12 +34,28 @@ PUBLIC: list[dict[str, list[str]]] = []  # OpenAPI: no bearer token needed
 @ratelimit.per_address("register")
 @auth_blp.arguments(RegisterSchema)
 @auth_blp.response(201, AuthResultSchema)
+@auth_blp.alt_response(
+    403,
+    description=(
+        "Refused by the server's registration policy: `registration_closed` (REGISTRATION=closed), "
+        "`invalid_invite` (REGISTRATION=invite and `invite_code` missing, unknown, expired or used up) or "
+        "`email_domain_not_allowed` (the email's domain is not in REGISTRATION_EMAIL_DOMAINS)."
+    ),
+)
 @auth_blp.alt_response(409, description="The email is already registered.")
 @auth_blp.alt_response(429, **ratelimit.documented("register"))
 def register(data: dict[str, Any]) -> dict[str, Any]:
     """Create an account and log it in."""
-    user = services.register_user(**data)
+    user = registration.sign_up(**data)
     return {"user": user, **issue_tokens(user)}
+
+
+@auth_blp.route("/registration", methods=["GET"])
+@auth_blp.doc(security=PUBLIC)
+@auth_blp.response(200, RegistrationModeSchema)
+def registration_mode() -> dict[str, str]:
+    """How this server takes new accounts, so a client knows whether to ask for an invite code."""
+    return {"mode": registration.registration_mode()}
 
 
 @auth_blp.route("/login", methods=["POST"])
@@ -88,5 +105,5 @@ class Users(MethodView):
     @users_blp.arguments(UserSearchArgsSchema, location="query")
     @users_blp.response(200, UserPageSchema)
     def get(self, args: dict[str, Any]) -> Page[Any]:
-        """Search users by display name or email."""
-        return services.search_users(args["q"], args["limit"], args.get("cursor"))
+        """Find users by the start of a word of their display name, or by their whole email; emails are not shown."""
+        return directory.search_users(args["q"], args["limit"], args.get("cursor"))

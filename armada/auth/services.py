@@ -1,23 +1,22 @@
-"""Accounts: registration, password checks, logout and user search."""
+"""Accounts: creation, password checks and logout."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from armada import outbox
+from armada.auth.directory import index_name, normalize_email
 from armada.auth.events import SessionRevoked
 from armada.database import chunked, insert_skipping_duplicates
 from armada.errors import Conflict, Unauthorized
 from armada.extensions import db
 from armada.models import RevokedSession, User, utcnow
-from armada.pagination import Page, decode_cursor, encode_cursor, keyset_page
 from armada.transaction import transactional
 
 # Compared against when the email is unknown, so a miss costs the same time as a wrong password.
@@ -26,11 +25,6 @@ _DUMMY_HASH: dict[str, str] = {}
 
 def _hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
-
-
-def normalize_email(email: str) -> str:
-    """Emails compare case-insensitively."""
-    return email.strip().lower()
 
 
 @transactional
@@ -42,6 +36,7 @@ def register_user(email: str, password: str, display_name: str) -> User:
         db.session.flush()
     except IntegrityError:
         raise Conflict("An account with this email already exists.", code="email_taken") from None
+    index_name(user)
     return user
 
 
@@ -79,22 +74,3 @@ def revoked_sessions(sids: Iterable[str]) -> set[str]:
         for chunk in chunked(sids)
         for sid in db.session.scalars(select(RevokedSession.sid).where(RevokedSession.sid.in_(chunk)))
     }
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def search_users(query: str, limit: int, cursor: str | None) -> Page[User]:
-    """Users whose display name or email contains `query` (case-insensitive), ordered by name."""
-    stmt = select(User)
-    if query:
-        pattern = f"%{_escape_like(query.lower())}%"
-        stmt = stmt.where(
-            or_(func.lower(User.display_name).like(pattern, escape="\\"), User.email.like(pattern, escape="\\"))
-        )
-    if cursor:
-        name, after_id = decode_cursor(cursor, "cursor", (str, uuid.UUID))
-        stmt = stmt.where(or_(User.display_name > name, (User.display_name == name) & (User.id > after_id)))
-    ordered = stmt.order_by(User.display_name, User.id)
-    return keyset_page(ordered, limit, lambda user: encode_cursor([user.display_name, user.id]))

@@ -10,13 +10,14 @@ from armada.models.chat import (
     RoomType,
 )
 from armada.models.media import MediaUpload, UploadStatus
-from armada.models.user import RevokedSession, User
+from armada.models.user import Invite, RevokedSession, User, UserNameKey
 
 __all__ = [
     "Base",
     "ChatMessage",
     "ChatRoom",
     "ChatRoomMember",
+    "Invite",
     "MediaUpload",
     "MessageReadReceipt",
     "MessageType",
@@ -24,5 +25,6 @@ __all__ = [
     "RoomType",
     "UploadStatus",
     "User",
+    "UserNameKey",
     "utcnow",
 ]

@@ -379,6 +379,7 @@ TOKEN_ROUTES = {
 PUBLIC_ROUTES = {
     ("POST", "/api/auth/register"),
     ("POST", "/api/auth/login"),
+    ("GET", "/api/auth/registration"),
     ("POST", "/api/auth/refresh"),  # takes the refresh token: test_refresh_refuses_a_bad_refresh_token
     ("GET", "/api/health"),
     ("GET", "/api/media/<token>"),

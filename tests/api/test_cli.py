@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
 
+from armada.extensions import db
+from armada.models import Invite, utcnow
 from tests.helpers.support import empty_all_tables
 
 DEMO_LOGIN = re.compile(r"^\s+(\S+@\S+)\s+password: (\S+)\s*$", re.MULTILINE)
@@ -159,3 +164,87 @@ def test_demo_passwords_differ_between_installs(runner: FlaskCliRunner, app: Fla
         empty_all_tables()
     second = demo_logins(runner.invoke(args=["armada", "demo"]))[0][1]
     assert first != second
+
+
+# --- invite -----------------------------------------------------------------------------------------------
+
+
+def invite(runner: FlaskCliRunner, *options: str) -> Result:
+    return runner.invoke(args=["armada", "invite", *options])
+
+
+def register_with(client: FlaskClient, code: str) -> int:
+    body = {"email": f"{uuid.uuid4().hex}@example.com", "password": "long password 1", "display_name": "Invited"}
+    return client.post("/api/auth/register", json={**body, "invite_code": code}).status_code
+
+
+@pytest.fixture
+def invite_mode(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app.config, "REGISTRATION", "invite")
+
+
+@pytest.mark.usefixtures("invite_mode")
+def test_invite_prints_the_code_alone_on_its_last_line(runner: FlaskCliRunner, client: FlaskClient) -> None:
+    result = invite(runner)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.rstrip("\n").split("\n")
+    code = lines[-1]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{20,}", code), lines
+    assert len(lines) >= 2 and "1 registration" in result.stdout and "7 day" in result.stdout
+    assert register_with(client, code) == 201
+    assert register_with(client, code) == 403  # one use by default
+
+
+@pytest.mark.usefixtures("invite_mode")
+def test_every_invite_is_a_new_code(runner: FlaskCliRunner) -> None:
+    codes = {invite(runner).stdout.split()[-1] for _ in range(5)}
+    assert len(codes) == 5
+
+
+@pytest.mark.usefixtures("invite_mode")
+def test_invite_uses_sets_how_many_may_register(runner: FlaskCliRunner, client: FlaskClient) -> None:
+    result = invite(runner, "--uses", "2")
+    assert "2 registration" in result.stdout
+    code = result.stdout.split()[-1]
+    assert [register_with(client, code) for _ in range(3)] == [201, 201, 403]
+
+
+@pytest.mark.usefixtures("invite_mode")
+def test_invite_expires_in_sets_the_expiry(app: Flask, runner: FlaskCliRunner) -> None:
+    result = invite(runner, "--expires-in", "30")
+    assert result.exit_code == 0 and "30 day" in result.stdout
+    with app.app_context():
+        [expires_at] = db.session.scalars(select(Invite.expires_at))
+    assert timedelta(days=29, hours=23) < expires_at - utcnow() <= timedelta(days=30)
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        (["--uses", "0"], "--uses"),
+        (["--uses", "-1"], "--uses"),
+        (["--uses", "abc"], "--uses"),
+        (["--uses", "1.5"], "--uses"),
+        (["--uses", "99999999999999999999"], "--uses"),
+        (["--expires-in", "0"], "--expires-in"),
+        (["--expires-in", "-3"], "--expires-in"),
+        (["--expires-in", "soon"], "--expires-in"),
+        (["--expires-in", "99999999"], "--expires-in"),
+        (["--uses"], "--uses"),
+    ],
+)
+def test_invite_refuses_bad_values_and_stores_nothing(
+    app: Flask, runner: FlaskCliRunner, options: list[str], fragment: str
+) -> None:
+    result = invite(runner, *options)
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output and fragment in result.output, result.output
+    with app.app_context():
+        assert db.session.scalars(select(Invite)).all() == []
+
+
+def test_invite_outside_invite_mode_says_the_code_is_not_needed(runner: FlaskCliRunner) -> None:
+    result = invite(runner)
+    assert result.exit_code == 0
+    assert "REGISTRATION is open" in result.stderr
+    assert "REGISTRATION" not in result.stdout  # the code stays the last line of what scripts read

@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 import config
@@ -33,6 +33,8 @@ TABLES = {
     "chat_messages",
     "message_read_receipts",
     "media_uploads",
+    "user_name_keys",
+    "invites",
 }
 
 
@@ -85,6 +87,7 @@ def test_test_database_is_at_the_single_head(app: Flask) -> None:
         ("message_read_receipts", ("message_id", "user_id")),
         ("users", ("email",)),
         ("chat_rooms", ("direct_key",)),
+        ("invites", ("code_hash",)),
     ],
 )
 def test_unique_keys_exist(app: Flask, table: str, columns: tuple[str, ...]) -> None:
@@ -168,3 +171,25 @@ def test_upgrade_twice_is_a_no_op(fresh_app: Flask) -> None:
         assert table_names(db.engine) == TABLES
         with db.engine.connect() as conn:
             assert set(MigrationContext.configure(conn).get_current_heads()) == head_revisions(fresh_app)
+
+
+def test_the_directory_migration_indexes_the_names_of_existing_users(fresh_app: Flask) -> None:
+    with fresh_app.app_context():
+        upgrade(revision="0003")
+        users = db.metadata.tables["users"]
+        with db.engine.begin() as conn:
+            for name in ("Anna-Maria Bolt", "Zoë Straße"):
+                conn.execute(
+                    users.insert().values(
+                        id=uuid.uuid4(),
+                        email=f"{uuid.uuid4().hex}@example.com",
+                        password_hash="!",
+                        display_name=name,
+                        created_at=utcnow(),
+                    )
+                )
+        upgrade()
+        keys = db.metadata.tables["user_name_keys"]
+        with db.engine.connect() as conn:
+            stored = set(conn.execute(select(keys.c.key)).scalars())
+    assert stored == {"anna-maria bolt", "maria bolt", "bolt", "zoë strasse", "strasse"}

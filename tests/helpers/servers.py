@@ -136,6 +136,20 @@ def migrate(database_url: str, **env: str) -> None:
     assert release.returncode == 0, release.stderr[-3000:]
 
 
+def flask_command(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`flask --app armada <args>` against this database, as an operator runs it; must succeed."""
+    done = subprocess.run(
+        ["flask", "--app", "armada", *args],
+        cwd=ROOT,
+        env=base_env(DATABASE_URL=database_url, **{**SECRETS, **env}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 @contextmanager
 def run_server(database_url: str, log_dir: Path, name: str = "server", **env: str) -> Iterator[Server]:
     """The Procfile's web line on a free port until /api/health answers; always killed afterwards.

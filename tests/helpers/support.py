@@ -143,15 +143,17 @@ class QueryCounter:
         self.count = 0
         self.active = False
         self.statements: list[str] = []
+        self.parameters: list[Any] = []
 
-    def on_execute(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def on_execute(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         """Count the statement, while active (a before_cursor_execute listener)."""
         if self.active:
             self.count += 1
             self.statements.append(statement)
+            self.parameters.append(parameters)
 
     def __enter__(self) -> QueryCounter:
-        self.count, self.statements, self.active = 0, [], True
+        self.count, self.statements, self.parameters, self.active = 0, [], [], True
         return self
 
     def __exit__(self, *exc: object) -> None:

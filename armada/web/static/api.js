@@ -180,6 +180,16 @@ export async function authenticate(kind, fields) {
   return data.user;
 }
 
+/** How the server takes new accounts: 'open', 'invite' or 'closed' ('open' when it cannot be asked). */
+export async function registrationMode() {
+  try {
+    const { status, data } = await send('GET', '/api/auth/registration');
+    return status === 200 && data?.mode ? data.mode : 'open';
+  } catch {
+    return 'open'; // registering then says what is wrong
+  }
+}
+
 /** Log out on the server (revoking both tokens everywhere), then forget them here either way. */
 export async function logout() {
   if (!session) return;

@@ -1,7 +1,8 @@
 // The login / register screen: one form, so each field label ("Email", "Password", "Display name") exists
-// exactly once on the page; "Log in" ignores the display name, "Register" needs it.
+// exactly once on the page; "Log in" ignores the display name, "Register" needs it. The server's registration
+// mode shapes it: "invite" adds an "Invite code" field, "closed" leaves login only.
 
-import { authenticate, describeError } from './api.js';
+import { authenticate, describeError, registrationMode } from './api.js';
 import { el } from './dom.js';
 
 /**
@@ -39,6 +40,23 @@ export function renderAuth(root, onLoggedIn, notice = null) {
     autocomplete: 'nickname',
     'aria-describedby': 'auth-display-name-hint',
   });
+  const inviteCode = el('input', {
+    id: 'auth-invite-code',
+    name: 'invite_code',
+    type: 'text',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    'aria-describedby': 'auth-invite-code-hint',
+  });
+  const inviteField = field('Invite code', inviteCode, 'Registering on this server needs an invite code.');
+  inviteField.hidden = true;
+  const displayNameField = field('Display name', displayName, 'Only needed to register.');
+  const tagline = el('p', { class: 'tagline' }, 'Log in, or register a new account.');
+  const closedNote = el(
+    'p',
+    { class: 'notice', id: 'auth-registration-closed', hidden: true },
+    'Registration is closed on this server: ask an administrator for an account.',
+  );
   const error = el('p', { class: 'error', role: 'alert', id: 'auth-error' });
   const loginButton = el('button', { type: 'submit', value: 'login', class: 'primary' }, 'Log in');
   const registerButton = el('button', { type: 'submit', value: 'register' }, 'Register');
@@ -47,22 +65,36 @@ export function renderAuth(root, onLoggedIn, notice = null) {
     'form',
     { class: 'auth-form', novalidate: true, 'aria-labelledby': 'auth-title' },
     el('h1', { id: 'auth-title' }, 'Armada'),
-    el('p', { class: 'tagline' }, 'Log in, or register a new account.'),
+    tagline,
     notice && el('p', { class: 'notice', role: 'status' }, notice),
     field('Email', email),
     field('Password', password, 'At least 8 characters to register.'),
-    field('Display name', displayName, 'Only needed to register.'),
+    displayNameField,
+    inviteField,
+    closedNote,
     error,
     el('div', { class: 'actions' }, loginButton, registerButton),
   );
   password.setAttribute('aria-describedby', 'auth-password-hint');
+
+  registrationMode().then((mode) => {
+    inviteField.hidden = mode !== 'invite';
+    const closed = mode === 'closed';
+    displayNameField.hidden = closed;
+    registerButton.hidden = closed;
+    closedNote.hidden = !closed;
+    tagline.textContent = closed ? 'Log in to your account.' : 'Log in, or register a new account.';
+  });
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     // Enter in a field submits with the first button, "Log in".
     const kind = event.submitter?.value === 'register' ? 'register' : 'login';
     const fields = { email: email.value.trim(), password: password.value };
-    if (kind === 'register') fields.display_name = displayName.value.trim();
+    if (kind === 'register') {
+      fields.display_name = displayName.value.trim();
+      if (!inviteField.hidden) fields.invite_code = inviteCode.value.trim();
+    }
     error.textContent = '';
     for (const button of [loginButton, registerButton]) button.disabled = true;
     form.setAttribute('aria-busy', 'true');

@@ -6,6 +6,7 @@ import { debounce, el, randomId, reconcile, uniqueId } from './dom.js';
 import { isAdmin, learnNames, roomTitle, sortedRooms, state } from './store.js';
 
 const SEARCH_DELAY_MS = 200;
+const MIN_SEARCH_CHARS = 2; // the server's minimum (GET /api/users?q=)
 
 /**
  * Open a modal <dialog> titled `title`; `build({close, error})` returns its content. `error` is a role=alert
@@ -38,40 +39,61 @@ function showError(error, failure) {
 }
 
 /**
- * A "Search users" field whose results (other users only) are drawn by `renderResults(users)`. Searches as
- * you type; a slow answer to an older query never overwrites a newer one.
+ * A "Search users" field whose results (other users only) are drawn by `renderResults(users, typed)`; `typed` is
+ * false while the search is too short to run. Searches as you type (a prefix of a word of a name, or a whole
+ * email: at least MIN_SEARCH_CHARS); a slow answer to an older query never overwrites a newer one.
  */
 function userSearch(renderResults, error) {
   const id = uniqueId('search-users');
-  const input = el('input', { id, type: 'search', autocomplete: 'off', placeholder: 'Name or email' });
+  const input = el('input', {
+    id,
+    type: 'search',
+    autocomplete: 'off',
+    placeholder: 'Name or email address',
+    'aria-describedby': `${id}-hint`,
+  });
+  const hint = el(
+    'p',
+    { class: 'hint', id: `${id}-hint` },
+    `Type at least ${MIN_SEARCH_CHARS} characters of a name, or a whole email address.`,
+  );
   let latest = 0;
   const run = async () => {
     const ticket = ++latest;
+    const q = input.value.trim();
+    if (q.length < MIN_SEARCH_CHARS) {
+      error.textContent = '';
+      renderResults([], false);
+      return;
+    }
     try {
-      const page = await request('GET', '/api/users', { query: { q: input.value.trim(), limit: 20 } });
+      const page = await request('GET', '/api/users', { query: { q, limit: 20 } });
       if (ticket !== latest) return;
       for (const user of page.items) state.names.set(user.id, user.display_name);
       error.textContent = '';
-      renderResults(page.items.filter((user) => user.id !== state.me.id));
+      renderResults(
+        page.items.filter((user) => user.id !== state.me.id),
+        true,
+      );
     } catch (failure) {
       if (ticket === latest) showError(error, failure);
     }
   };
   input.addEventListener('input', debounce(run, SEARCH_DELAY_MS));
   run();
-  return el('div', { class: 'field' }, el('label', { for: id }, 'Search users'), input);
+  return el('div', { class: 'field' }, el('label', { for: id }, 'Search users'), input, hint);
 }
 
 /**
  * Show `users` in `list`, one item each made by `makeItem(user)` and kept by user id, so a new search answer
  * leaves the items still listed untouched (their state, focus, and anything a click is about to reach).
  */
-function renderPeople(list, items, users, makeItem) {
+function renderPeople(list, items, users, makeItem, typed) {
   const nodes = users.map((user) => {
     if (!items.has(user.id)) items.set(user.id, makeItem(user));
     return items.get(user.id);
   });
-  if (!nodes.length) nodes.push(el('li', { class: 'muted' }, 'No one found.'));
+  if (!nodes.length && typed) nodes.push(el('li', { class: 'muted' }, 'No one found.'));
   reconcile(list, nodes);
 }
 
@@ -90,16 +112,11 @@ export function openNewGroupDialog(onCreated) {
         if (box.checked) selected.set(user.id, user);
         else selected.delete(user.id);
       });
-      return el(
-        'li',
-        {},
-        el('label', { class: 'pick' }, box, ' ', user.display_name),
-        el('span', { class: 'muted' }, user.email),
-      );
+      return el('li', {}, el('label', { class: 'pick' }, box, ' ', user.display_name));
     };
     // Picked people stay listed (and can be unticked) even when the current search does not match them.
-    const renderResults = (users) =>
-      renderPeople(list, items, [...selected.values(), ...users.filter((u) => !selected.has(u.id))], makeItem);
+    const renderResults = (users, typed) =>
+      renderPeople(list, items, [...selected.values(), ...users.filter((u) => !selected.has(u.id))], makeItem, typed);
 
     const create = el('button', { type: 'submit', class: 'primary' }, 'Create');
     const form = el(
@@ -158,11 +175,17 @@ export function openNewDirectDialog(onCreated) {
       });
       // Double-click is a shortcut for pick-and-create.
       button.addEventListener('dblclick', () => form.requestSubmit(create));
-      return el('li', {}, button, el('span', { class: 'muted' }, user.email));
+      return el('li', {}, button);
     };
     // The chosen person stays listed (pressed) whatever the search shows.
-    const renderResults = (users) =>
-      renderPeople(list, items, chosen ? [chosen, ...users.filter((u) => u.id !== chosen.id)] : users, makeItem);
+    const renderResults = (users, typed) =>
+      renderPeople(
+        list,
+        items,
+        chosen ? [chosen, ...users.filter((u) => u.id !== chosen.id)] : users,
+        makeItem,
+        typed,
+      );
 
     const form = el(
       'form',
@@ -283,7 +306,6 @@ export function openRoomSettingsDialog(room, onChanged) {
             'li',
             {},
             el('button', { type: 'button', class: 'pick', onclick: () => addMember(user) }, 'Add ', user.display_name),
-            el('span', { class: 'muted' }, user.email),
           ),
         ),
       );
