@@ -59,9 +59,9 @@ ALICE_USER = {
     "avatar_url": None,
     "created_at": CREATED,
 }
+# Another user, as the directory shows them: never with an email.
 BOB_USER = {
     "id": BOB,
-    "email": "bob@example.com",
     "display_name": "Bob",
     "avatar_url": None,
     "created_at": CREATED,
@@ -135,6 +135,7 @@ EXAMPLES: dict[str, Any] = {
     "AuthResult": {"user": ALICE_USER, "access_token": ACCESS_TOKEN, "refresh_token": REFRESH_TOKEN},
     "AccessToken": {"access_token": ACCESS_TOKEN},
     "UserPage": {"items": [BOB_USER], "next_cursor": None},
+    "RegistrationMode": {"mode": "invite"},
     "Member": MEMBERS[0],
     "Message": HELLO_MESSAGE,
     "ReplyPreview": REPLY_MESSAGE["reply_to"],
