@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Flask
 
 from armada import (
@@ -24,9 +22,8 @@ from armada import (
     web,
 )
 from armada.extensions import api, db, migrate
+from armada.schema_state import MIGRATIONS_DIR
 from config import Config, config_or_exit
-
-MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 
 def create_app(config: Config | None = None) -> Flask:
