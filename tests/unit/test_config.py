@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import stat
 from datetime import timedelta
@@ -480,3 +481,20 @@ def test_a_url_setting_error_never_repeats_the_url() -> None:
 def test_good_values_are_read_as_before(name: str, good: str, value: object) -> None:
     read = config.read_setting({name: good}, name)
     assert read == (good if value is None else value)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("setting", config.SETTINGS, ids=lambda setting: setting.name)
+def test_every_setting_is_documented(setting: config.Setting) -> None:
+    assert f"`{setting.name}`" in (ROOT / "README.md").read_text()
+    assert f"{setting.name}=" in (ROOT / ".env.example").read_text()
+
+
+def test_every_value_shown_in_env_example_is_accepted() -> None:
+    shown = re.findall(r"^#? ?([A-Z][A-Z_]+)=(.*)$", (ROOT / ".env.example").read_text(), re.MULTILINE)
+    checked = [(name, value) for name, value in shown if name in config.SETTINGS_BY_NAME]
+    assert len(checked) > len(config.SETTINGS) / 2
+    for name, value in checked:
+        config.read_setting({name: value}, name)
