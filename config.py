@@ -82,8 +82,8 @@ def _rate(name: str, default: str) -> Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("ARMADA_ENV", choice(*ENVIRONMENTS), "development", "production", bad="testing", empty_is_default=False),
     # Missing secrets are generated per install in development (see armada.secrets); production refuses.
-    Setting("SECRET_KEY", text, None, MAKE_A_SECRET, bad="change-me", secret=True),
-    Setting("JWT_SECRET_KEY", text, None, MAKE_A_SECRET, bad="change-me", secret=True),
+    Setting("SECRET_KEY", text, None, MAKE_A_SECRET, bad="change-me", secret=True, strip=False),
+    Setting("JWT_SECRET_KEY", text, None, MAKE_A_SECRET, bad="change-me", secret=True, strip=False),
     # A relative SQLite path lives in the instance folder (Flask-SQLAlchemy 3 behaviour).
     Setting(
         "DATABASE_URL",
@@ -150,7 +150,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("STORAGE_BACKEND", choice(*STORAGE_BACKENDS), "local", "local", bad="typo"),
     Setting("MEDIA_ROOT", text, None, "/var/lib/armada/media", bad="/var/lib/\tarmada"),
     Setting("SUPABASE_URL", http_url, None, "https://your-project.supabase.co", bad="your-project.supabase.co"),
-    Setting("SUPABASE_KEY", text, None, "eyJhbGciOi... (the service-role key)", bad="key\x00", secret=True),
+    Setting(
+        "SUPABASE_KEY", text, None, "eyJhbGciOi... (the service-role key)", bad="key\x00", secret=True, strip=False
+    ),
     Setting("SUPABASE_BUCKET", word, "chat-media", "chat-media", bad="chat media/"),
     Setting("MAX_UPLOAD_BYTES", integer(1, 10 * 1024 * MIB), 25 * MIB, str(25 * MIB), bad="25MB"),
     # Lifetime of the signed media links in responses, and of direct-upload URLs.
@@ -167,7 +169,7 @@ def read_setting(env: Mapping[str, str], name: str) -> Any:
     if raw is None or (setting.empty_is_default and not raw.strip()):
         return setting.default
     try:
-        return setting.parse(raw.strip())
+        return setting.parse(raw.strip() if setting.strip else raw)
     except ValueError as exc:
         got = "" if setting.secret else f"; got {raw!r}"
         raise ConfigError(f"{name} must be {exc}, e.g. {setting.example}{got}") from None

@@ -32,6 +32,8 @@ class Setting:
     empty_is_default: bool = True
     # Its value may carry a password or key: an error never repeats it.
     secret: bool = False
+    # Surrounding spaces are dropped, except from a key (they would change it).
+    strip: bool = True
 
 
 def _no_control_characters(raw: str) -> str:

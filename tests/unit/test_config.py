@@ -498,3 +498,10 @@ def test_every_value_shown_in_env_example_is_accepted() -> None:
     assert len(checked) > len(config.SETTINGS) / 2
     for name, value in checked:
         config.read_setting({name: value}, name)
+
+
+def test_keys_are_kept_as_given_spaces_included() -> None:
+    # Stripping would change a deployed signing key, and with it every token and session.
+    key = " " + secrets.token_urlsafe(48) + " "
+    cfg = config.DevelopmentConfig({"SECRET_KEY": key, "SUPABASE_KEY": key})
+    assert (key, key) == (cfg.SECRET_KEY, cfg.SUPABASE_KEY)
