@@ -7,6 +7,12 @@ from typing import Any
 
 import gevent
 
+from config import config_or_exit
+
+# Check the configuration in the master, before any worker boots: a bad setting ends gunicorn at once with one
+# line naming it (a worker failing to boot would print its traceback, and the master several lines more).
+config_or_exit()
+
 
 def post_worker_init(worker: Any) -> None:
     """On SIGTERM, also close the worker's Socket.IO connections, so that it drains and exits promptly."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Flask
 
 from armada import (
@@ -24,17 +22,15 @@ from armada import (
     web,
 )
 from armada.extensions import api, db, migrate
-from config import Config, config_from_env, load_dotenv_files
-
-MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+from armada.schema_state import MIGRATIONS_DIR
+from config import Config, config_or_exit
 
 
 def create_app(config: Config | None = None) -> Flask:
     """Build the app: load config, then bind each part in turn."""
     app = Flask(__name__, instance_relative_config=True)
     if config is None:
-        load_dotenv_files()
-        config = config_from_env()
+        config = config_or_exit()
     app.config.from_object(config)
     secrets.init_app(app)
     database.init_app(app)

@@ -11,6 +11,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from armada.schema_state import UPGRADE_COMMAND, SchemaStatus, names_a_missing_object, schema_problem
+
 log = logging.getLogger(__name__)
 
 
@@ -99,6 +101,21 @@ class ServiceUnavailable(DomainError):
         """The one answer to a request made while the database cannot be reached."""
         return cls("The database is unavailable; try again shortly.", code="database_unavailable")
 
+    @classmethod
+    def schema(cls, status: SchemaStatus) -> ServiceUnavailable:
+        """The answer while the database's schema is not this release's: an operator must act, retrying won't do."""
+        if status.state == "ahead":
+            return cls(
+                "The database's schema is newer than this server's release: deploy the release that migrated it.",
+                code="schema_ahead",
+                details={"database_revision": list(status.database), "release_revision": list(status.migrations)},
+            )
+        return cls(
+            f"The database's schema is not migrated to this release: the operator must run `{UPGRADE_COMMAND}`.",
+            code="schema_not_migrated",
+            details={"database_revision": list(status.database), "release_revision": list(status.migrations)},
+        )
+
 
 def error_body(code: str, message: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Build `{"error": {code, message, details?}}`."""
@@ -156,6 +173,10 @@ def domain_error(exc: BaseException, where: str = "request") -> DomainError | No
     """The DomainError a client gets for `exc`: itself, or the 503 of a database outage; None for a bug (a 500)."""
     if isinstance(exc, DomainError):
         return exc
+    # Before outages: SQLite's "no such table" is an OperationalError too. Logged once by schema_problem.
+    schema = schema_problem(exc)
+    if schema is not None:
+        return ServiceUnavailable.schema(schema)
     outage = database_outage(exc)
     if outage is not None:
         what = "database connection pool exhausted" if isinstance(exc, PoolTimeout) else "database unavailable"
@@ -168,6 +189,9 @@ def database_outage(exc: BaseException) -> ServiceUnavailable | None:
     # PoolTimeout: every pooled connection stayed busy for pool_timeout seconds (a stalled database).
     if isinstance(exc, PoolTimeout) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
         return ServiceUnavailable.database()
+    # SQLite's "no such table" is an OperationalError, but no outage: with the schema at the head, a bug of ours.
+    if names_a_missing_object(exc):
+        return None
     # OperationalError is the DB-API's class for failures outside the program's control: refused, dropped or
     # terminated connections (psycopg's AdminShutdown, CannotConnectNow... are subclasses; SQLAlchemy wraps each
     # in its own OperationalError), too many connections, SQLite's "database is locked". Its deadlocks and

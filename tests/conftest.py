@@ -21,8 +21,8 @@ from sqlalchemy import make_url
 
 from armada import create_app
 from armada.extensions import db
-from config import TestingConfig
 from tests.helpers.support import ApiClient, empty_all_tables, postgres_database
+from tests.helpers.testing_config import TestingConfig
 
 PG_ENV = "ARMADA_TEST_DATABASE_URL"
 REDIS_ENV = "ARMADA_TEST_REDIS_URL"

@@ -14,11 +14,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import Connection, insert, select
 from werkzeug.test import TestResponse
 
-import config
 from armada import create_app
 from armada.extensions import db
 from armada.models import RevokedSession, User, utcnow
 from tests.helpers.support import ApiClient, assert_error, committed_just_before
+from tests.helpers.testing_config import TestingConfig
 from tests.helpers.tokens import OMIT, access_claims, claims_of, forge
 
 USER_FIELDS = {"id", "email", "display_name", "avatar_url", "created_at"}
@@ -342,7 +342,7 @@ def test_logout_with_a_refresh_token_is_refused(client: FlaskClient, api: ApiCli
 @pytest.fixture
 def restarted_app(database_url: str) -> Iterator[Flask]:
     """A second app process on the same database, as after a restart."""
-    second = create_app(config.TestingConfig({"DATABASE_URL": database_url}))
+    second = create_app(TestingConfig({"DATABASE_URL": database_url}))
     yield second
     with second.app_context():
         db.session.remove()
@@ -464,7 +464,10 @@ def test_both_tokens_of_a_login_share_one_session_and_logins_do_not(client: Flas
 
 
 def test_access_token_expires_after_the_configured_lifetime(app: Flask, database_url: str) -> None:
-    short = create_app(config.TestingConfig({"DATABASE_URL": database_url, "JWT_ACCESS_TOKEN_EXPIRES": "-1"}))
+    born_expired = TestingConfig({"DATABASE_URL": database_url})
+    # Below the 1 second JWT_ACCESS_TOKEN_EXPIRES allows: every token is expired when issued.
+    born_expired.JWT_ACCESS_TOKEN_EXPIRES = timedelta(seconds=-1)
+    short = create_app(born_expired)
     try:
         client = short.test_client()
         alice = ApiClient(client).register("Alice")

@@ -14,10 +14,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-import config
 from armada import create_app
 from armada.extensions import db
 from tests.helpers.support import Actor, ApiClient, assert_error
+from tests.helpers.testing_config import TestingConfig
 
 JSON = "application/json"
 MIB = 1024 * 1024
@@ -409,7 +409,7 @@ def test_health_ignores_a_bad_token(client: FlaskClient) -> None:
 @pytest.fixture(scope="module")
 def unreachable_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """An app whose database refuses connections (port 1)."""
-    application = create_app(config.TestingConfig({"DATABASE_URL": UNREACHABLE_DATABASE}))
+    application = create_app(TestingConfig({"DATABASE_URL": UNREACHABLE_DATABASE}))
     application.instance_path = str(tmp_path_factory.mktemp("unreachable"))
     yield application
     with application.app_context():

@@ -18,11 +18,11 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-import config
 from armada import create_app
 from armada.extensions import db
 from armada.models import utcnow
 from tests.helpers.support import ApiClient, postgres_database
+from tests.helpers.testing_config import TestingConfig
 
 PG_ENV = "ARMADA_TEST_DATABASE_URL"
 TABLES = {
@@ -127,7 +127,7 @@ def test_duplicate_read_receipt_is_refused_by_the_database(app: Flask, api: ApiC
 def fresh_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     """An app on an empty database of its own (SQLite always; PostgreSQL too when the suite runs on it)."""
     with _fresh_database_url(request.param, tmp_path) as url:
-        application = create_app(config.TestingConfig({"DATABASE_URL": url}))
+        application = create_app(TestingConfig({"DATABASE_URL": url}))
         application.instance_path = str(tmp_path / "instance")
         try:
             yield application

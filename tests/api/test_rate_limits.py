@@ -8,16 +8,16 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-import config
 from armada import create_app
+from tests.helpers.testing_config import TestingConfig
 
 PASSWORD = "pass word 123"
 
 
 def test_limits_off_never_count_even_beside_an_app_with_limits_on(app: Flask, database_url: str) -> None:
     one_a_minute = {"DATABASE_URL": database_url, "RATE_LIMIT_LOGIN": "1/minute"}
-    limited = create_app(config.TestingConfig({**one_a_minute, "RATE_LIMIT_ENABLED": "true"}))
-    switched_off = create_app(config.TestingConfig({**one_a_minute, "RATE_LIMIT_ENABLED": "false"}))
+    limited = create_app(TestingConfig({**one_a_minute, "RATE_LIMIT_ENABLED": "true"}))
+    switched_off = create_app(TestingConfig({**one_a_minute, "RATE_LIMIT_ENABLED": "false"}))
     body = {"email": "alice@example.com", "password": PASSWORD, "display_name": "Alice"}
     assert limited.test_client().post("/api/auth/register", json=body).status_code == 201
     credentials = {"email": body["email"], "password": PASSWORD}

@@ -16,11 +16,11 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select, update
 from werkzeug.test import TestResponse
 
-import config
 from armada import create_app
 from armada.extensions import db
 from armada.models import Invite, User, utcnow
 from tests.helpers.support import assert_error
+from tests.helpers.testing_config import TestingConfig
 
 REGISTER = "/api/auth/register"
 
@@ -76,11 +76,11 @@ def test_the_mode_is_public(client: FlaskClient, mode: Callable[..., None], regi
 
 def test_the_mode_comes_from_the_environment(database_url: str) -> None:
     for registration in ("invite", "closed"):
-        app = create_app(config.TestingConfig({"DATABASE_URL": database_url, "REGISTRATION": registration}))
+        app = create_app(TestingConfig({"DATABASE_URL": database_url, "REGISTRATION": registration}))
         assert app.test_client().get("/api/auth/registration").get_json() == {"mode": registration}
         with app.app_context():
             db.engine.dispose()
-    app = create_app(config.TestingConfig({"DATABASE_URL": database_url}))
+    app = create_app(TestingConfig({"DATABASE_URL": database_url}))
     assert app.test_client().get("/api/auth/registration").get_json() == {"mode": "open"}
 
 
@@ -295,7 +295,7 @@ def at_once(app: Flask, requests: list[Callable[[FlaskClient], TestResponse]]) -
 @pytest.fixture
 def invite_app(database_url: str) -> Iterator[Flask]:
     """An app of its own with REGISTRATION=invite from its environment, on the session's database."""
-    app = create_app(config.TestingConfig({"DATABASE_URL": database_url, "REGISTRATION": "invite"}))
+    app = create_app(TestingConfig({"DATABASE_URL": database_url, "REGISTRATION": "invite"}))
     yield app
     with app.app_context():
         db.engine.dispose()

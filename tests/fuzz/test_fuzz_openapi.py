@@ -29,10 +29,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-import config
 from armada import create_app
 from tests.helpers.media_support import SIGNED_URL, UPLOAD, multipart_file, png
 from tests.helpers.support import Actor, ApiClient
+from tests.helpers.testing_config import TestingConfig
 
 EXAMPLES = int(os.environ.get("ARMADA_FUZZ_EXAMPLES") or 20)
 CHECKS = [
@@ -167,7 +167,7 @@ def strict_document(app: Flask) -> dict[str, Any]:
 # Collection needs the operations, so the document comes from an app built for it alone (never served; its
 # in-memory database is never connected to). Requests go to the test's `app`.
 schema = schemathesis.openapi.from_dict(
-    strict_document(create_app(config.TestingConfig({"DATABASE_URL": "sqlite://"}))),
+    strict_document(create_app(TestingConfig({"DATABASE_URL": "sqlite://"}))),
     # The bearer token comes from World.headers_for; generated ones would only ever be refused.
     config=schemathesis.Config.from_dict(
         {"generation": {"mode": "all", "with-security-parameters": False, "database": "none"}}

@@ -25,9 +25,9 @@ from werkzeug.test import TestResponse
 
 from armada import create_app
 from armada.media.storage import storage
-from config import TestingConfig
 from tests.helpers.fake_supabase import FakeSupabase
 from tests.helpers.support import Actor, ApiClient
+from tests.helpers.testing_config import TestingConfig
 
 SUPABASE_ENV = ("SUPABASE_URL", "SUPABASE_KEY", "SUPABASE_BUCKET")
 REAL_SUPABASE = all(os.environ.get(name) for name in SUPABASE_ENV)

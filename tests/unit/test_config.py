@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import stat
 from datetime import timedelta
@@ -13,6 +14,7 @@ from flask import Flask
 import armada.secrets
 import config
 from config import ConfigError, config_from_env, normalize_database_url
+from tests.helpers.testing_config import TestingConfig
 
 SECRET_NAMES = ("SECRET_KEY", "JWT_SECRET_KEY")
 
@@ -136,9 +138,8 @@ def test_development_leaves_missing_secrets_unset_for_generation() -> None:
     [
         ("development", config.DevelopmentConfig),
         ("production", config.ProductionConfig),
-        ("testing", config.TestingConfig),
         (" Production ", config.ProductionConfig),
-        ("TESTING", config.TestingConfig),
+        ("DEVELOPMENT", config.DevelopmentConfig),
     ],
 )
 def test_config_from_env_picks_the_class_named_by_armada_env(name: str, cls: type[config.Config]) -> None:
@@ -151,11 +152,14 @@ def test_config_from_env_defaults_to_development() -> None:
     assert type(config_from_env({})) is config.DevelopmentConfig
 
 
-@pytest.mark.parametrize("name", ["staging", "prod", "", "development-ish"])
+@pytest.mark.parametrize("name", ["staging", "prod", "", "development-ish", "testing", "TESTING", " testing "])
 def test_config_from_env_refuses_an_unknown_environment(name: str) -> None:
     with pytest.raises(ConfigError) as excinfo:
-        config_from_env({"ARMADA_ENV": name})
+        config_from_env({"ARMADA_ENV": name, **strong_secrets()})
     assert "ARMADA_ENV" in str(excinfo.value)
+    # The test suite's profile (published keys, no rate limits) is not offered to a served app.
+    assert "development, production" in str(excinfo.value)
+    assert "testing" not in str(excinfo.value).split(";")[0]
 
 
 def test_config_from_env_in_production_still_checks_secrets() -> None:
@@ -254,7 +258,7 @@ def test_development_config_with_no_secrets_gets_generated_keys(tmp_path: Path) 
 def test_log_format_defaults_to_json_in_production_only() -> None:
     assert config.ProductionConfig(strong_secrets()).LOG_FORMAT == "json"
     assert config.DevelopmentConfig({}).LOG_FORMAT == "text"
-    assert config.TestingConfig({}).LOG_FORMAT == "text"
+    assert TestingConfig({}).LOG_FORMAT == "text"
     assert config.ProductionConfig({**strong_secrets(), "LOG_FORMAT": "Text"}).LOG_FORMAT == "text"
     assert config.DevelopmentConfig({"LOG_LEVEL": "warning"}).LOG_LEVEL == "WARNING"
     assert config.DevelopmentConfig({}).HSTS_SECONDS == 31536000
@@ -293,8 +297,8 @@ def test_the_defaults_are_on_with_the_documented_limits() -> None:
     assert (cfg.RATE_LIMIT_SEND_MESSAGE, cfg.RATE_LIMIT_CREATE_ROOM) == ("30/10 seconds;600/hour", "10/minute;200/day")
     assert cfg.RATE_LIMIT_UPLOAD == "20/minute;300/day"
     assert (cfg.RATE_LIMIT_SOCKET_SEND_MESSAGE, cfg.RATE_LIMIT_SOCKET_TYPING) == ("30/10 seconds", "10/second")
-    assert config.TestingConfig({}).RATE_LIMIT_ENABLED is False
-    assert config.TestingConfig({"RATE_LIMIT_ENABLED": "true"}).RATE_LIMIT_ENABLED is True
+    assert TestingConfig({}).RATE_LIMIT_ENABLED is False
+    assert TestingConfig({"RATE_LIMIT_ENABLED": "true"}).RATE_LIMIT_ENABLED is True
 
 
 @pytest.mark.parametrize(
@@ -346,3 +350,158 @@ def test_a_limit_from_the_environment_is_used_as_given() -> None:
 def test_a_malformed_limit_is_refused_at_startup(setting: str, raw: str) -> None:
     with pytest.raises(ConfigError, match=setting):
         config.DevelopmentConfig({setting: raw})
+
+
+# --- every setting is checked ---------------------------------------------------------------------------------
+
+
+class RecordingEnv(dict[str, str]):
+    """An environment that notes every name read from it."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.read.add(str(key))
+        return super().__contains__(key)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"ARMADA_ENV": "production", **strong_secrets()},
+        {"ARMADA_ENV": "development", "DATABASE_URL": "postgresql://u@db.example/armada"},
+        {"STORAGE_BACKEND": "supabase", "SUPABASE_URL": "https://x.supabase.co", "SUPABASE_KEY": "k"},
+    ],
+)
+def test_config_reads_the_environment_only_through_the_table_of_settings(env: dict[str, str]) -> None:
+    # A setting read around the table would go unchecked: this fails until it is added there (with its bad value).
+    recording = RecordingEnv(env)
+    config_from_env(recording)
+    assert recording.read == {setting.name for setting in config.SETTINGS}
+
+
+@pytest.mark.parametrize("setting", config.SETTINGS, ids=lambda setting: setting.name)
+def test_every_setting_refuses_its_bad_value_naming_itself_with_a_good_example(setting: config.Setting) -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        config_from_env({"ARMADA_ENV": "production", **strong_secrets(), setting.name: setting.bad})
+    message = str(excinfo.value)
+    assert message.startswith(setting.name)
+    assert setting.example in message
+    if setting.secret:
+        assert repr(setting.bad) not in message and "got" not in message
+
+
+@pytest.mark.parametrize("setting", config.SETTINGS, ids=lambda setting: setting.name)
+def test_every_settings_example_is_accepted(setting: config.Setting) -> None:
+    if setting.name in SECRET_NAMES:  # an example of how to make one
+        return
+    env = {"ARMADA_ENV": "production", **strong_secrets(), setting.name: setting.example}
+    env.update(
+        {"SUPABASE_URL": "https://x.supabase.co", "SUPABASE_KEY": "k"} if setting.name == "STORAGE_BACKEND" else {}
+    )
+    config_from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"WEBSOCKET_COMPRESSION": "maybe"}, "WEBSOCKET_COMPRESSION"),
+        ({"ALLOWED_ORIGINS": "localhost:3000"}, "ALLOWED_ORIGINS"),
+        ({"ALLOWED_ORIGINS": "https://chat.example.com/"}, "ALLOWED_ORIGINS"),
+        ({"ALLOWED_ORIGINS": "https://chat.example.com,ftp://x.example"}, "ALLOWED_ORIGINS"),
+        ({"ALLOWED_ORIGINS": "http://localhost:port"}, "ALLOWED_ORIGINS"),
+        ({"ALLOWED_ORIGINS": "https://user@chat.example.com"}, "ALLOWED_ORIGINS"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"REDIS_URL": "http://localhost:6379"}, "REDIS_URL"),
+        ({"REDIS_URL": "redis://"}, "REDIS_URL"),
+        ({"REDIS_URL": "valkey://localhost:6379"}, "REDIS_URL"),
+        ({"DATABASE_URL": "not-a-url"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "mysql://u@localhost/armada"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgresql+psycopg2://u@localhost/armada"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgresql://u@localhost:port/armada"}, "DATABASE_URL"),
+        ({"STORAGE_BACKEND": "typo"}, "STORAGE_BACKEND"),
+        ({"STORAGE_BACKEND": "supabase"}, "SUPABASE_URL"),
+        ({"STORAGE_BACKEND": "supabase", "SUPABASE_URL": "https://x.supabase.co"}, "SUPABASE_KEY"),
+        ({"PASSWORD_HASH_METHOD": "scrypt:1000:8:1"}, "PASSWORD_HASH_METHOD"),
+        ({"PASSWORD_HASH_METHOD": "pbkdf2:md5"}, "PASSWORD_HASH_METHOD"),
+        ({"DB_POOL_SIZE": "１０"}, "DB_POOL_SIZE"),
+        ({"REALTIME_SWEEP_SECONDS": "nan"}, "REALTIME_SWEEP_SECONDS"),
+        ({"REALTIME_SWEEP_SECONDS": "inf"}, "REALTIME_SWEEP_SECONDS"),
+        ({"JWT_ACCESS_TOKEN_EXPIRES": "-1"}, "JWT_ACCESS_TOKEN_EXPIRES"),
+        ({"MAX_REQUEST_BYTES": "10" * 30}, "MAX_REQUEST_BYTES"),
+        ({"LOG_LEVEL": "\x00"}, "LOG_LEVEL"),
+    ],
+)
+def test_settings_that_went_unchecked_are_refused_naming_them(env: dict[str, str], name: str) -> None:
+    # Even on SQLite (DB_POOL_SIZE used to be read only for PostgreSQL) and in development.
+    with pytest.raises(ConfigError) as excinfo:
+        config.DevelopmentConfig(env)
+    assert str(excinfo.value).startswith(name)
+
+
+def test_a_url_setting_error_never_repeats_the_url() -> None:
+    # It may carry a password.
+    for name, bad in [("DATABASE_URL", "mysql://u:hunter2@db/a"), ("REDIS_URL", "redis:/:hunter2@cache")]:
+        with pytest.raises(ConfigError) as excinfo:
+            config.DevelopmentConfig({name: bad})
+        assert "hunter2" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "good", "value"),
+    [
+        ("ALLOWED_ORIGINS", "*", ["*"]),
+        (
+            "ALLOWED_ORIGINS",
+            " http://localhost:5173 , https://chat.example.com ",
+            ["http://localhost:5173", "https://chat.example.com"],
+        ),
+        ("ALLOWED_ORIGINS", "http://[::1]:8080", ["http://[::1]:8080"]),
+        ("REDIS_URL", "rediss://:pw@redis.example.com:6380/0?ssl_cert_reqs=none", None),
+        ("REDIS_URL", "redis+sentinel://sentinel.example:26379/mymaster/0", None),
+        ("WEBSOCKET_COMPRESSION", " On ", True),
+        ("WEBSOCKET_COMPRESSION", "", False),
+        ("STORAGE_BACKEND", "LOCAL", "local"),
+        ("PASSWORD_HASH_METHOD", "pbkdf2:sha256:600000", "pbkdf2:sha256:600000"),
+        ("PASSWORD_HASH_METHOD", "scrypt:1024:8:1", "scrypt:1024:8:1"),
+        ("DATABASE_URL", "sqlite://", "sqlite://"),
+        ("DB_CONNECT_TIMEOUT", " +7 ", 7),
+    ],
+)
+def test_good_values_are_read_as_before(name: str, good: str, value: object) -> None:
+    read = config.read_setting({name: good}, name)
+    assert read == (good if value is None else value)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("setting", config.SETTINGS, ids=lambda setting: setting.name)
+def test_every_setting_is_documented(setting: config.Setting) -> None:
+    assert f"`{setting.name}`" in (ROOT / "README.md").read_text()
+    assert f"{setting.name}=" in (ROOT / ".env.example").read_text()
+
+
+def test_every_value_shown_in_env_example_is_accepted() -> None:
+    shown = re.findall(r"^#? ?([A-Z][A-Z_]+)=(.*)$", (ROOT / ".env.example").read_text(), re.MULTILINE)
+    checked = [(name, value) for name, value in shown if name in config.SETTINGS_BY_NAME]
+    assert len(checked) > len(config.SETTINGS) / 2
+    for name, value in checked:
+        config.read_setting({name: value}, name)
+
+
+def test_keys_are_kept_as_given_spaces_included() -> None:
+    # Stripping would change a deployed signing key, and with it every token and session.
+    key = " " + secrets.token_urlsafe(48) + " "
+    cfg = config.DevelopmentConfig({"SECRET_KEY": key, "SUPABASE_KEY": key})
+    assert (key, key) == (cfg.SECRET_KEY, cfg.SUPABASE_KEY)
