@@ -27,14 +27,17 @@ USED_WITHOUT_IMPORT = {
 
 
 def pins(path: Path) -> dict[str, str]:
-    """The `name==version` lines of a requirements file (not the files it includes), by canonical name."""
+    """The `name==version` lines of a requirements file that apply to this Python (not the files it includes),
+    by canonical name."""
     found = {}
     for line in path.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line and not line.startswith("-"):
-            name, separator, version = line.partition("==")
-            assert separator and version, f"{path.name}: {line!r} is not pinned with =="
-            found[canonicalize_name(name)] = version
+            requirement = Requirement(line)
+            [specifier] = requirement.specifier
+            assert specifier.operator == "==", f"{path.name}: {line!r} is not pinned with =="
+            if requirement.marker is None or requirement.marker.evaluate():
+                found[canonicalize_name(requirement.name)] = specifier.version
     return found
 
 
