@@ -388,6 +388,9 @@ class MessageStateMachine(RuleBasedStateMachine):
         elif reply_to_id and (reply is None or reply.room != room):
             assert "reply_to_id" in assert_error(response, 422, "validation_failed")["details"]
             self.outcome("reply to a message of elsewhere")
+        elif reply is not None and reply.is_deleted:
+            assert "reply_to_id" in assert_error(response, 422, "validation_failed")["details"]
+            self.outcome("reply to a deleted message")
         else:
             self.created(response, user, room, client_id, content=content, reply_to_id=reply_to_id)
             self.outcome("reply" if reply_to_id else "send")
