@@ -1,4 +1,8 @@
-"""The offline Swagger UI at /api/docs renders in Chromium under its strict Content-Security-Policy."""
+"""The offline Swagger UI at /api/docs renders in Chromium under its strict Content-Security-Policy.
+
+Unlike the web client, this page is not held to axe-core's WCAG rules: Swagger UI's own markup fails them (its
+method badges' colour contrast, its operation buttons' aria-labels that leave out their visible summary, and
+flask-smorest's page template has no `lang`), none of which our configuration of it can change."""
 
 from __future__ import annotations
 

@@ -247,6 +247,7 @@ def test_messages_sent_while_offline_show_although_live_ones_arrived_before_the_
     with holding(alice, room_list_reload) as reload:
         with connection_cut(alice):
             gap = bob_says(bob, room, "While Alice is away", 4)
+            alice.assert_accessible("offline, the reconnecting banner shown")
         reload.wait()  # reconnected and re-joined; the catch-up comes after this reload
         after = bob_says(bob, room, "Once she is back", 3)
         arrive_live(alice, after)

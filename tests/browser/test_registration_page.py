@@ -74,6 +74,7 @@ def test_an_invite_server_asks_for_the_code(window: Window) -> None:
     expect(field).to_be_visible()
     expect(field).to_have_accessible_description("Registering on this server needs an invite code.")
     expect(window.page.get_by_role("button", name="Register")).to_be_visible()
+    window.assert_accessible("the login and registration form (registration by invite)")
 
 
 def test_registering_without_a_code_says_so(window: Window) -> None:
@@ -82,6 +83,7 @@ def test_registering_without_a_code_says_so(window: Window) -> None:
     fill_registration(page, "Nocode")
     page.get_by_role("button", name="Register").click()
     expect(page.get_by_role("alert")).to_contain_text("invite code is unknown, expired or used up")
+    window.assert_accessible("the registration form showing an error")
     expect(page.get_by_role("button", name="New group")).to_have_count(0)
     assert not window.errors, window.errors
 
@@ -114,6 +116,7 @@ def test_a_closed_server_offers_login_only(browser: Browser, closed_site: Site) 
         expect(page.get_by_label("Display name")).to_be_hidden()
         expect(page.get_by_label("Invite code")).to_be_hidden()
         expect(page.get_by_role("button", name="Log in")).to_be_visible()
+        window.assert_accessible("the login form (registration closed)")
         assert not window.errors, window.errors
     finally:
         page.context.close()
@@ -137,6 +140,7 @@ def test_the_people_picker_searches_by_name_and_shows_no_email(invite_site: Site
     expect(dialog.get_by_role("checkbox", name="Peer Gynt")).to_be_visible()
     search.fill("eer")  # inside a word: nobody
     expect(dialog.get_by_text("No one found.")).to_be_visible()
+    window.assert_accessible("the new group dialog, a search that found no one")
     search.fill(peer_email.upper())  # the whole email finds them, and still shows no email
     expect(dialog.get_by_role("checkbox", name="Peer Gynt")).to_be_visible()
     assert "@" not in dialog.get_by_role("list", name="People").inner_text()

@@ -72,12 +72,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def alice(browser: Browser, server: Server) -> Iterator[Window]:
     """Alice registers through the page's form."""
     window = open_window(browser, server, "Alice")
+    window.assert_accessible("the login and registration form (open registration)")
     page = window.page
     page.get_by_label("Email").fill(f"alice-{uuid.uuid4().hex[:8]}@example.com")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_label("Display name").fill("Alice")
     page.get_by_role("button", name="Register").click()
     expect(page.get_by_role("button", name="New group")).to_be_visible()
+    expect(page.get_by_text("No rooms yet")).to_be_visible()
+    window.assert_accessible("an empty room list, no room open")
     yield window
     page.context.close()
 
@@ -109,6 +112,7 @@ def group(alice: Window, bob: Window) -> str:
     dialog.get_by_label("Group name").fill(GROUP)
     dialog.get_by_label("Search users").fill("Bob")
     dialog.get_by_role("checkbox", name="Bob").check()
+    alice.assert_accessible("the new group dialog, a person ticked")
     dialog.get_by_role("button", name="Create").click()
     expect(dialog).to_have_count(0)
     expect(alice.composer()).to_be_visible()  # the new group opens for its creator
@@ -126,6 +130,7 @@ def conversation(alice: Window, bob: Window, group: str) -> str:
 
 def test_group_alice_creates_appears_for_bob_without_reload(alice: Window, bob: Window, group: str) -> None:
     expect(bob.room_entry(group)).to_be_visible()
+    expect(bob.room_entry(group)).to_have_accessible_description(re.compile("^No messages yet"))  # the preview
     assert bob.page.evaluate("window.__sameDocument") is True
 
 
@@ -159,6 +164,9 @@ def test_typing_indicator_shows_while_alice_types_and_clears_after(
     expect(bob.page.get_by_text(TYPING)).to_have_count(0)
     alice.composer().press_sequentially("Are you ready", delay=50)
     expect(bob.page.get_by_text(TYPING)).to_be_visible()
+    bob.assert_accessible("a room open, someone typing")
+    # axe's WCAG rules do not ask for one, but a page's outline starts with its one h1 (the room title is an h2).
+    expect(bob.page.get_by_role("heading", level=1)).to_have_count(1)
     alice.page.get_by_role("button", name="Send").click()
     expect(bob.message("Are you ready")).to_be_visible()
     expect(bob.page.get_by_text(TYPING)).to_have_count(0)
@@ -169,11 +177,13 @@ def test_alice_edits_her_message_and_bob_sees_the_new_text(alice: Window, bob: W
     expect(bob.message("Meet at 5")).to_be_visible()
     alice.message_action("Meet at 5", "Edit")
     expect(alice.composer()).to_have_value("Meet at 5")
+    alice.assert_accessible("editing a message, its actions shown on hover")
     alice.composer().fill("Meet at 6 instead")
     alice.composer().press("Enter")
     expect(bob.message("Meet at 6 instead")).to_be_visible()
     expect(bob.message("Meet at 5")).to_have_count(0)
     expect(alice.message("Meet at 6 instead")).to_have_count(1)  # edited in place, not sent anew
+    bob.assert_accessible("an edited message")
 
 
 def test_alice_deletes_her_message_and_bob_sees_a_tombstone(alice: Window, bob: Window, conversation: str) -> None:
@@ -188,6 +198,7 @@ def test_alice_deletes_her_message_and_bob_sees_a_tombstone(alice: Window, bob: 
     expect(tombstones).to_have_count(1)
     expect(articles).to_have_count(count)  # the message stays in place, as a tombstone
     expect(alice.message("This was a mistake")).to_have_count(0)
+    bob.assert_accessible("a deleted message's tombstone")
 
 
 def test_alice_attaches_a_png_with_progress_and_bob_sees_the_thumbnail(
@@ -202,6 +213,7 @@ def test_alice_attaches_a_png_with_progress_and_bob_sees_the_thumbnail(
         chooser.value.set_files(picture)
         progress = alice.page.get_by_role("progressbar")
         expect(progress).to_be_visible()
+        alice.assert_accessible("an attachment uploading")
         # A real progress bar: it passes through values between empty and full while the bytes go out.
         alice.page.wait_for_function(
             "bar => { const now = Number(bar.getAttribute('aria-valuenow')); return now > 0 && now < 100; }",
@@ -223,6 +235,37 @@ def test_alice_attaches_a_png_with_progress_and_bob_sees_the_thumbnail(
     expect(alice.message("Sunrise from the harbour").locator("img")).to_have_count(1)
     expect(alice.message("Sunrise from the harbour")).to_contain_text("✓✓")
     expect(alice.page.get_by_role("progressbar")).to_have_count(0)  # sent: the attachment left the composer
+    bob.assert_accessible("an image message")
+
+
+def test_bob_replies_with_a_file_and_alice_sees_the_quote_and_the_file(
+    alice: Window, bob: Window, conversation: str, tmp_path: Path
+) -> None:
+    notes = tmp_path / "tide-table.txt"
+    notes.write_text("High water 06:12, low water 12:31\n")
+    bob.message_action("Sunrise from the harbour", "Reply")
+    expect(bob.page.get_by_role("button", name="Cancel reply")).to_be_visible()
+    with bob.page.expect_file_chooser() as chooser:
+        bob.page.get_by_role("button", name="Attach").click()
+    chooser.value.set_files(notes)
+    expect(bob.page.get_by_text("Uploaded, ready to send")).to_be_visible()
+    bob.assert_accessible("replying, with a file uploaded")
+    bob.send("Lovely! Here are the tides")
+
+    reply = alice.message("Lovely! Here are the tides")
+    expect(reply.get_by_role("blockquote")).to_contain_text("Sunrise from the harbour")
+    expect(reply.get_by_role("link", name=re.compile("tide-table.txt"))).to_be_visible()
+    alice.assert_accessible("a reply with a file")
+
+
+def test_an_empty_edit_is_refused_in_the_composer(alice: Window, conversation: str) -> None:
+    alice.message_action("Meet at 6 instead", "Edit")
+    alice.composer().fill("   ")
+    alice.composer().press("Enter")
+    expect(alice.page.get_by_role("alert")).to_contain_text("cannot be empty")
+    alice.assert_accessible("an error in the composer")
+    alice.page.get_by_role("button", name="Cancel edit").click()
+    expect(alice.message("Meet at 6 instead")).to_have_count(1)
 
 
 def test_markup_in_a_message_is_shown_as_text(alice: Window, bob: Window, conversation: str) -> None:
@@ -258,6 +301,8 @@ def test_bob_starts_a_direct_chat_and_alice_gets_it_live(alice: Window, bob: Win
     dialog = page.get_by_role("dialog", name="New direct message")
     dialog.get_by_label("Search users").fill("Ali")
     dialog.get_by_role("button", name="Alice").click()
+    expect(dialog.get_by_role("button", name="Alice")).to_have_attribute("aria-pressed", "true")
+    bob.assert_accessible("the new direct message dialog, a person chosen")
     dialog.get_by_role("button", name="Create").click()
     expect(dialog).to_have_count(0)
     bob.send("Just between us: the boat is ready")
@@ -266,6 +311,30 @@ def test_bob_starts_a_direct_chat_and_alice_gets_it_live(alice: Window, bob: Win
     expect(alice.message("Just between us: the boat is ready")).to_be_visible()
     expect(alice.message("Hello Bob, welcome aboard")).to_have_count(0)  # the direct room, not the group
     assert alice.page.evaluate("window.__sameDocument") is True
+    alice.assert_accessible("a direct room open, several rooms listed")
+
+
+def test_alice_forwards_a_message_to_the_group(alice: Window, conversation: str) -> None:
+    alice.open_room("Bob")
+    alice.message_action("Just between us: the boat is ready", "Forward")
+    dialog = alice.page.get_by_role("dialog", name="Forward message")
+    expect(dialog.get_by_role("button", name=GROUP)).to_be_visible()
+    alice.assert_accessible("the forward dialog")
+    dialog.get_by_role("button", name=GROUP).click()
+    expect(dialog).to_have_count(0)
+    alice.open_room(GROUP)
+    forwarded = alice.message("Just between us: the boat is ready")
+    expect(forwarded).to_contain_text("Forwarded")
+    alice.assert_accessible("a forwarded message")
+
+
+def test_the_room_settings_dialog_for_the_groups_admin(alice: Window, conversation: str) -> None:
+    alice.page.get_by_role("button", name="Room settings").click()
+    dialog = alice.page.get_by_role("dialog", name="Room settings")
+    expect(dialog.get_by_role("list", name="Members")).to_contain_text("Bob")
+    alice.assert_accessible("the room settings dialog")
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_have_count(0)
 
 
 def test_no_token_ever_travels_in_a_url(alice: Window, bob: Window) -> None:

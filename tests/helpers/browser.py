@@ -3,13 +3,47 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from playwright.sync_api import Browser, Dialog, Locator, Page, Response, expect
 
-from tests.helpers.servers import Server
+from tests.helpers.servers import ROOT, Server
 
 WAIT_MS = 10_000
 VIEWPORT = {"width": 960, "height": 720}
+AXE_JS = ROOT / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# Each violation, with each offending element's selector and axe's own account of what is wrong with it.
+RUN_AXE = """(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}}).then((result) =>
+  result.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact,
+    help: v.help,
+    nodes: v.nodes.map((node) => ({target: node.target.join(' '), summary: node.failureSummary})),
+  })))"""
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.0/2.1 A and AA violations on the page as it is now."""
+    assert AXE_JS.exists(), f"{AXE_JS} is missing: cd tests/js && npm ci (make test does)"
+    if page.evaluate("typeof window.axe") == "undefined":
+        # Evaluated over the DevTools protocol rather than added as a <script> (page.add_script_tag): the client's
+        # Content-Security-Policy (script-src 'self') rightly refuses inline scripts, and it stays on under test.
+        page.evaluate(AXE_JS.read_text())
+    violations: list[dict[str, Any]] = page.evaluate(RUN_AXE, WCAG_AA)
+    return violations
+
+
+def assert_accessible(page: Page, where: str) -> None:
+    """The page, in the state `where` names, passes axe-core's WCAG 2 AA rules."""
+    violations = axe_violations(page)
+    lines = [f"{where}: {len(violations)} axe-core WCAG 2 AA violation(s)"]
+    for violation in violations:
+        lines.append(f"- {violation['id']} ({violation['impact']}): {violation['help']}")
+        for node in violation["nodes"]:
+            summary = " ".join(node["summary"].split())
+            lines.append(f"    {node['target']}: {summary}")
+    assert not violations, "\n".join(lines)
 
 
 @dataclass
@@ -58,6 +92,10 @@ class Window:
 
     def room_entry(self, name: str) -> Locator:
         return self.page.get_by_role("button", name=name, exact=True)
+
+    def assert_accessible(self, where: str) -> None:
+        """This window's page, in the state `where` names, passes axe-core's WCAG 2 AA rules."""
+        assert_accessible(self.page, f"{self.name}'s window, {where}")
 
     def message_action(self, text: str, action: str) -> None:
         """Click a per-message button ("Edit", "Delete", ...), which may show only on hover or focus."""

@@ -99,7 +99,7 @@ function renderShell() {
       el(
         'div',
         {},
-        el('strong', { class: 'brand' }, 'Armada'),
+        el('h1', { class: 'brand' }, 'Armada'),
         el('span', { class: 'me muted' }, state.me.display_name),
       ),
       logoutButton,

@@ -35,7 +35,6 @@ export class RoomList {
       this.items.set(room.id, item);
     }
     const title = roomTitle(room);
-    item.button.setAttribute('aria-label', title);
     item.avatar.textContent = (title.trim()[0] || '#').toUpperCase();
     item.name.textContent = title;
     item.preview.textContent = this.preview(room);
@@ -56,12 +55,14 @@ export class RoomList {
     const previewId = uniqueId('room-preview');
     const unreadId = uniqueId('room-unread');
     const avatar = el('span', { class: 'avatar', 'aria-hidden': 'true' });
-    const name = el('span', { class: 'room-name', 'aria-hidden': 'true' });
-    const preview = el('span', { class: 'room-preview', id: previewId });
-    const time = el('time', { class: 'room-time' });
+    const name = el('span', { class: 'room-name' });
+    const preview = el('span', { class: 'room-preview', id: previewId, 'aria-hidden': 'true' });
+    const time = el('time', { class: 'room-time', 'aria-hidden': 'true' });
     const badge = el('span', { class: 'unread-badge', 'aria-hidden': 'true' });
-    const badgeText = el('span', { class: 'visually-hidden', id: unreadId });
-    // The accessible name is the room's title alone (aria-label); the preview and unread count describe it.
+    const badgeText = el('span', { class: 'visually-hidden', id: unreadId, 'aria-hidden': 'true' });
+    // The accessible name is the room's title alone, from the one part of the content not hidden from assistive
+    // technology; the preview and unread count describe it (aria-describedby reads hidden elements too). An
+    // aria-label instead would leave visible text out of the name (WCAG 2.5.3, axe's label-content-name-mismatch).
     const button = el(
       'button',
       { type: 'button', class: 'room-item', 'data-room-id': roomId, 'aria-describedby': `${previewId} ${unreadId}` },
