@@ -122,7 +122,7 @@ def current_ledger() -> Ledger:
 def install(app: Flask, manager: Any, before_delivery: Callable[[], None] | None, sweep_seconds: float) -> Ledger:
     """Give the app's Socket.IO manager a ledger reading from the app's database; it sweeps every `sweep_seconds`
     (the Redis manager: the in-process one cannot lose an event, only see them out of order)."""
-    ledger = Ledger(manager, DatabaseChanges(app, before_delivery), manager_spawn(manager))
+    ledger = Ledger(manager, DatabaseChanges(app, before_delivery), manager_spawn(manager), manager_sleep(manager))
     manager.ledger, manager.sweep_seconds = ledger, sweep_seconds
     return ledger
 
@@ -132,11 +132,23 @@ def manager_spawn(manager: Any) -> Callable[..., Any]:
     return lambda task, *args: manager.server.start_background_task(task, *args)
 
 
+def manager_sleep(manager: Any) -> Callable[[float], None]:
+    """Wait the way the manager's server does: a greenlet yields (time.sleep would block every greenlet where the
+    standard library is not monkey-patched, as under `flask run` and in tests)."""
+    return lambda seconds: manager.server.sleep(seconds)
+
+
 class Ledger:
     """Per room this process's sockets joined, the last change delivered to them; delivers in order, repairs gaps."""
 
-    def __init__(self, sockets: Sockets, changes: Changes, spawn: Callable[..., Any]) -> None:
-        self.sockets, self.changes, self.spawn = sockets, changes, spawn
+    def __init__(
+        self,
+        sockets: Sockets,
+        changes: Changes,
+        spawn: Callable[..., Any],
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.sockets, self.changes, self.spawn, self.sleep = sockets, changes, spawn, sleep
         self._rooms: dict[str, _Room] = {}
         self._lock = threading.Lock()  # deliveries happen under it too, so they keep the order they were decided in
         self._repairing = False  # a background task repairs rooms that fell behind (one at most)
@@ -197,7 +209,7 @@ class Ledger:
     def sweep_every(self, seconds: float) -> None:
         """Sweep forever, every `seconds` (a background task)."""
         while True:
-            time.sleep(seconds)
+            self.sleep(seconds)
             try:
                 self.sweep()
             except Exception as exc:  # the database is unreachable: the next sweep tries again
@@ -247,6 +259,14 @@ class Ledger:
         room.known = max(room.known, batch.last_seq)
         self._drain(channel, room)
 
+    def _wait_again(self, due: dict[str, int]) -> None:
+        """A room a read brought nothing new to (the database has not got what an event said committed, or no longer
+        has the room) waits another GAP_SECONDS before the next read: the repair never spins on the database."""
+        for room_id, delivered in due.items():
+            room = self._rooms.get(room_id)
+            if room is not None and room.behind_since is not None and room.delivered == delivered:
+                room.behind_since = time.monotonic()
+
     # ---- the repair task ------------------------------------------------------------------------------------------
 
     def _due(self) -> tuple[dict[str, int], float | None]:
@@ -270,14 +290,14 @@ class Ledger:
                 if wait is None:
                     return
                 if not due:
-                    time.sleep(wait)
+                    self.sleep(wait)
                     continue
                 try:
                     batches = self.changes.read(due, REPLAY_PAGE)
                 except Exception as exc:  # the database is down: keep the gaps, try again
                     failures += 1
                     log.warning("Could not read missed changes (attempt %d): %s", failures, exc)
-                    time.sleep(min(GAP_SECONDS * 2**failures, RETRY_MAX_SECONDS))
+                    self.sleep(min(GAP_SECONDS * 2**failures, RETRY_MAX_SECONDS))
                     continue
                 if failures:
                     log.warning("Read missed changes after %d failed attempts", failures)
@@ -285,6 +305,7 @@ class Ledger:
                 with self._lock:
                     for room_id, batch in batches.items():
                         self._apply(room_id, batch)
+                    self._wait_again(due)
                 log.info("Replayed missed changes to the sockets of %d rooms", len(batches))
         except BaseException:
             with self._lock:
