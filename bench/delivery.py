@@ -129,7 +129,8 @@ def seed_rooms(seeder: harness.Seeder, url: str, count: int) -> dict[str, int]:
 def measure_sweeps(seeder: harness.Seeder, url: str, sizes: dict[str, Any]) -> dict[str, Any]:
     """Per room count: `Ledger.sweep` (what every REALTIME_SWEEP_SECONDS runs) on a ledger watching that many rooms,
     none behind; wall time and this process's CPU per sweep, PostgreSQL's CPU over the batch."""
-    from armada.realtime.delivery import DatabaseChanges, Ledger
+    from armada.realtime.delivery import Ledger
+    from armada.realtime.replay_source import DatabaseChanges
 
     rooms = seed_rooms(seeder, url, sizes["table_rooms"])
     dsn, database = libpq_url(url), url.rsplit("/", 1)[1]

@@ -20,11 +20,12 @@ from flask_migrate import upgrade
 from sqlalchemy import make_url
 
 from armada import create_app
-from armada.extensions import db
+from armada.extensions import db, socketio
 from tests.helpers.support import ApiClient, empty_all_tables, postgres_database
 from tests.helpers.testing_config import TestingConfig
 
 PG_ENV = "ARMADA_TEST_DATABASE_URL"
+SOCKETIO_SERVER = "tests.socketio_server"
 REDIS_ENV = "ARMADA_TEST_REDIS_URL"
 # Tests marked with these run only when the suite is given the service (as .ci/run does); without it they are
 # deselected, so the SQLite-only run needs nothing installed. Given the service, an unreachable one fails.
@@ -70,11 +71,17 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     application.instance_path = str(tmp_path_factory.mktemp("instance"))
     with application.app_context():
         upgrade()
+    # armada.extensions are module singletons: each create_app (several tests make apps of their own, some on other
+    # databases) rebinds Socket.IO to its app. Each test using this app gets it back (see _clean_database), so its
+    # in-process sockets, the emitter and the delivery ledger (which reads this app's database) are this app's.
+    application.extensions[SOCKETIO_SERVER] = socketio.server
     return application
 
 
 @pytest.fixture(autouse=True)
 def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    if "app" in request.fixturenames:
+        socketio.server = request.getfixturevalue("app").extensions[SOCKETIO_SERVER]
     yield
     if "app" in request.fixturenames:
         application: Flask = request.getfixturevalue("app")

@@ -16,12 +16,10 @@ from tests.helpers.servers import ROOT, SECRETS, base_env, free_port, serve_proc
 COPIED = [
     "Makefile",
     "Procfile",
-    "config.py",
-    "wsgi.py",
-    "gunicorn.conf.py",
     "requirements.txt",
     "armada",
     "migrations",
+    *sorted(path.name for path in ROOT.glob("*.py")),  # wsgi.py, config.py, gunicorn.conf.py, ...
 ]
 
 

@@ -16,8 +16,9 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 # The code a production host runs: the package, its entry points and hooks, and the migrations.
-RUNTIME_CODE = ["armada", "wsgi.py", "config.py", "gunicorn.conf.py", "migrations"]
-FIRST_PARTY = {"armada", "config", "wsgi", "migrations"}
+TOP_LEVEL_MODULES = sorted(path.name for path in ROOT.glob("*.py"))  # wsgi.py, config.py, gunicorn.conf.py, ...
+RUNTIME_CODE = ["armada", "migrations", *TOP_LEVEL_MODULES]
+FIRST_PARTY = {"armada", "migrations", *(name.split(".")[0] for name in TOP_LEVEL_MODULES)}
 # Needed at run time although no module of ours imports them (the libraries load them themselves).
 USED_WITHOUT_IMPORT = {
     "psycopg": "DATABASE_URL=postgresql://...: SQLAlchemy's psycopg dialect imports it",
