@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
+import requests
 from playwright.sync_api import Browser, expect
 
 from tests.helpers.servers import Server, serve_fresh
@@ -23,6 +24,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def test_the_docs_page_renders_under_its_policy_in_chromium(server: Server, browser: Browser) -> None:
+    # The health operation's summary, as the document the page renders gives it.
+    summary = requests.get(f"{server.url}/api/openapi.json", timeout=10).json()["paths"]["/api/health"]["get"][
+        "summary"
+    ]
     violations: list[str] = []
     page_errors: list[str] = []
     page = browser.new_page()
@@ -32,7 +37,7 @@ def test_the_docs_page_renders_under_its_policy_in_chromium(server: Server, brow
         page.goto(f"{server.url}/api/docs")
         # The title and an operation's summary come from the OpenAPI document the page's script fetched.
         expect(page.get_by_role("heading", name=re.compile("Armada chat API"))).to_be_visible(timeout=10_000)
-        expect(page.get_by_text("Whether the service and its database answer").first).to_be_visible()
+        expect(page.get_by_text(summary).first).to_be_visible()
     finally:
         page.close()
     assert not violations and not page_errors, (violations, page_errors)
