@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from limits import parse_many
+from socketio.redis_manager import parse_redis_sentinel_url
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -149,7 +150,15 @@ REDIS_SCHEMES = ("redis", "rediss", "redis+sentinel")
 
 
 def redis_url(raw: str) -> str:
-    """A redis://, rediss:// or redis+sentinel:// URL with a host."""
+    """A redis://, rediss:// or redis+sentinel:// URL with a host (a Sentinel URL may list several)."""
+    if urlsplit(raw).scheme.lower() == "redis+sentinel":
+        try:
+            sentinels, _, _ = parse_redis_sentinel_url(raw)  # what python-socketio will make of it
+        except ValueError:
+            sentinels = []
+        if not sentinels or not all(host for host, _ in sentinels):
+            raise ValueError("a redis+sentinel://[:password@]host:port[,host:port]/db/service URL")
+        return raw
     try:
         parts = urlsplit(raw)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number

@@ -98,7 +98,8 @@ class RedisManagerBase(_HereOnly, socketio.RedisManager):
         merged = {**self.redis_options, **options}
         if urlparse(self.redis_url).scheme in SENTINEL_SCHEMES:
             sentinels, service_name, credentials = parse_redis_sentinel_url(self.redis_url)
-            sentinel = module.sentinel.Sentinel(sentinels, **merged, **credentials)
+            # RedisManager._redis_connect puts the URL's credentials into redis_options themselves: the URL's win.
+            sentinel = module.sentinel.Sentinel(sentinels, **{**merged, **credentials})
             return sentinel.master_for(service_name or self.channel)
         return module.Redis.from_url(self.redis_url, **merged)
 

@@ -422,6 +422,9 @@ def test_every_settings_example_is_accepted(setting: config.Setting) -> None:
         ({"ALLOWED_ORIGINS": "http://localhost:port"}, "ALLOWED_ORIGINS"),
         ({"ALLOWED_ORIGINS": "https://user@chat.example.com"}, "ALLOWED_ORIGINS"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"REDIS_URL": "redis+sentinel://sentinel.example:26379/mymaster/0"}, "REDIS_URL"),  # service before db
+        ({"REDIS_URL": "redis+sentinel://sentinel.example:port/0/mymaster"}, "REDIS_URL"),
+        ({"REDIS_URL": "redis+sentinel:///0/mymaster"}, "REDIS_URL"),
         ({"REDIS_URL": "http://localhost:6379"}, "REDIS_URL"),
         ({"REDIS_URL": "redis://"}, "REDIS_URL"),
         ({"REDIS_URL": "valkey://localhost:6379"}, "REDIS_URL"),
@@ -468,7 +471,7 @@ def test_a_url_setting_error_never_repeats_the_url() -> None:
         ),
         ("ALLOWED_ORIGINS", "http://[::1]:8080", ["http://[::1]:8080"]),
         ("REDIS_URL", "rediss://:pw@redis.example.com:6380/0?ssl_cert_reqs=none", None),
-        ("REDIS_URL", "redis+sentinel://sentinel.example:26379/mymaster/0", None),
+        ("REDIS_URL", "redis+sentinel://:pw@sentinel-1:26379,sentinel-2:26379/0/mymaster", None),
         ("WEBSOCKET_COMPRESSION", " On ", True),
         ("WEBSOCKET_COMPRESSION", "", False),
         ("STORAGE_BACKEND", "LOCAL", "local"),
