@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from limits import parse_many
-from socketio.redis_manager import parse_redis_sentinel_url
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -147,16 +146,21 @@ def database_url(raw: str) -> str:
 # Schemes both users of REDIS_URL understand: python-socketio's RedisManager (armada.thirdparty.socketio) and
 # flask-limiter's storage (limits).
 REDIS_SCHEMES = ("redis", "rediss", "redis+sentinel")
+# The form python-socketio's parse_redis_sentinel_url reads (the database before the service), checked here without
+# importing it: gunicorn's master reads the config before gevent patches the workers, and python-socketio's Redis
+# support imports ssl.
+_SENTINEL_URL = re.compile(
+    r"redis\+sentinel://(?:[^@/]*@)?"  # credentials
+    r"[^:,/@]+:\d+(?:,[^:,/@]+:\d+)*"  # host:port of each Sentinel
+    r"(?:/(?:\d+(?:/[^/]*)?)?)?",  # /db/service
+    re.I,
+)
 
 
 def redis_url(raw: str) -> str:
     """A redis://, rediss:// or redis+sentinel:// URL with a host (a Sentinel URL may list several)."""
     if urlsplit(raw).scheme.lower() == "redis+sentinel":
-        try:
-            sentinels, _, _ = parse_redis_sentinel_url(raw)  # what python-socketio will make of it
-        except ValueError:
-            sentinels = []
-        if not sentinels or not all(host for host, _ in sentinels):
+        if not _SENTINEL_URL.fullmatch(raw):
             raise ValueError("a redis+sentinel://[:password@]host:port[,host:port]/db/service URL")
         return raw
     try:
