@@ -30,6 +30,7 @@ from tests.helpers.contract import (
 )
 from tests.helpers.in_process import InProcessSocket
 from tests.helpers.node import JS_DIR, node_process
+from tests.helpers.openapi import resolve
 from tests.helpers.support import ApiClient
 
 Document = dict[str, Any]
@@ -41,17 +42,6 @@ def doc(client: FlaskClient) -> Document:
     assert response.status_code == 200
     document: Document = response.get_json()
     return document
-
-
-def resolve(doc: Document, node: Any) -> Any:
-    """Follow local `$ref`s (#/...) to what they name."""
-    while isinstance(node, dict) and "$ref" in node:
-        ref = node["$ref"]
-        assert ref.startswith("#/"), ref
-        node = doc
-        for part in ref[2:].split("/"):
-            node = node[part]
-    return node
 
 
 def refs(node: Any) -> Iterator[str]:

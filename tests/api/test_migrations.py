@@ -18,11 +18,10 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from armada import create_app
 from armada.extensions import db
 from armada.models import utcnow
 from tests.helpers.support import ApiClient, postgres_database
-from tests.helpers.testing_config import TestingConfig
+from tests.helpers.testing_config import app_on
 
 PG_ENV = "ARMADA_TEST_DATABASE_URL"
 TABLES = {
@@ -126,14 +125,8 @@ def test_duplicate_read_receipt_is_refused_by_the_database(app: Flask, api: ApiC
 @pytest.fixture(params=["sqlite", "postgresql"] if os.environ.get(PG_ENV) else ["sqlite"])
 def fresh_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     """An app on an empty database of its own (SQLite always; PostgreSQL too when the suite runs on it)."""
-    with _fresh_database_url(request.param, tmp_path) as url:
-        application = create_app(TestingConfig({"DATABASE_URL": url}))
-        application.instance_path = str(tmp_path / "instance")
-        try:
-            yield application
-        finally:
-            with application.app_context():
-                db.engine.dispose()
+    with _fresh_database_url(request.param, tmp_path) as url, app_on(url, tmp_path / "instance") as application:
+        yield application
 
 
 def _fresh_database_url(backend: str, tmp_path: Path) -> AbstractContextManager[str]:

@@ -13,11 +13,11 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from armada import MIGRATIONS_DIR, create_app
+from armada import MIGRATIONS_DIR
 from armada.extensions import db
 from tests.helpers.servers import fresh_database
 from tests.helpers.support import assert_error
-from tests.helpers.testing_config import TestingConfig
+from tests.helpers.testing_config import app_on
 
 UPGRADE = "flask --app armada db upgrade"
 # The newest migration in the repository, read from migrations/ with alembic itself: it moves with each release.
@@ -28,14 +28,8 @@ SCHEMA_LOGGER = "armada.schema_state"
 @pytest.fixture
 def unmigrated_app(tmp_path: Path) -> Iterator[Flask]:
     """An app on an empty database of its own (SQLite, or PostgreSQL when the suite runs on it), never migrated."""
-    with fresh_database(tmp_path, "armada_unmigrated") as url:
-        application = create_app(TestingConfig({"DATABASE_URL": url}))
-        application.instance_path = str(tmp_path / "instance")
-        try:
-            yield application
-        finally:
-            with application.app_context():
-                db.engine.dispose()
+    with fresh_database(tmp_path, "armada_unmigrated") as url, app_on(url, tmp_path / "instance") as application:
+        yield application
 
 
 def register(client: FlaskClient, n: int) -> int:

@@ -8,9 +8,9 @@ from typing import Any
 import jsonschema_rs
 
 
-def resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    """Follow a local `$ref` (#/components/...) to what it names."""
-    while "$ref" in node:
+def resolve(spec: dict[str, Any], node: Any) -> Any:
+    """Follow local `$ref`s (#/...) to what they name (in an OpenAPI or AsyncAPI document)."""
+    while isinstance(node, dict) and "$ref" in node:
         ref = node["$ref"]
         assert ref.startswith("#/"), ref
         node = spec

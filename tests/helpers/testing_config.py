@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 
+from flask import Flask
+
+from armada import create_app
+from armada.extensions import db
 from config import TESTING_SECRETS, Config
 
 
@@ -22,3 +28,15 @@ class TestingConfig(Config):
         # Unit tests make many logins from one address; tests of the limits turn them on explicitly.
         env.setdefault("RATE_LIMIT_ENABLED", "false")
         super().__init__(env)
+
+
+@contextmanager
+def app_on(database_url: str, instance: Path) -> Iterator[Flask]:
+    """An app of the testing profile on a database of its own, its connections closed afterwards."""
+    application = create_app(TestingConfig({"DATABASE_URL": database_url}))
+    application.instance_path = str(instance)
+    try:
+        yield application
+    finally:
+        with application.app_context():
+            db.engine.dispose()
