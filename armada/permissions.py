@@ -64,6 +64,26 @@ def access_message(user: User, message_id: uuid.UUID) -> tuple[ChatMessage, Room
     return row[0], RoomAccess(row[1], row[2])
 
 
+def access_message_in_room(user: User, room_id: uuid.UUID, message_id: uuid.UUID) -> tuple[ChatMessage, RoomAccess]:
+    """A message of the room `room_id` (a path names both) and the caller's access; 404 otherwise."""
+    message, access = access_message(user, message_id)
+    if message.room_id != room_id:
+        raise NotFound("No such message.", code="message_not_found")
+    return message, access
+
+
+def check_live(message: ChatMessage) -> None:
+    """A deleted message gains no reactions and no pin."""
+    if message.is_deleted:
+        raise Conflict("The message is deleted.", code="message_deleted")
+
+
+def check_can_pin(access: RoomAccess) -> None:
+    """Group rooms: admins pin and unpin; direct rooms: either member."""
+    if access.room.room_type is RoomType.GROUP:
+        check_admin(access)
+
+
 def check_group_room(room: ChatRoom) -> None:
     """Direct rooms never gain or lose members and have no settings."""
     if room.room_type is RoomType.DIRECT:

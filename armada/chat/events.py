@@ -72,3 +72,43 @@ class MemberRemoved:
 
     room_id: uuid.UUID
     user_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ReactionChanged:
+    """A user added (or removed) a reaction; `count` is the emoji's count after it."""
+
+    message: ChatMessage
+    emoji: str
+    user_id: uuid.UUID
+    added: bool
+    count: int
+
+
+@dataclass(frozen=True)
+class ThreadUpdated:
+    """A thread root's summary changed (a reply was sent or deleted)."""
+
+    root: ChatMessage
+
+
+@dataclass(frozen=True)
+class MessagePinned:
+    """A message was pinned."""
+
+    message: ChatMessage
+
+
+@dataclass(frozen=True)
+class MessageUnpinned:
+    """A message was unpinned."""
+
+    message: ChatMessage
+
+
+@dataclass(frozen=True)
+class Mentioned:
+    """Users were newly mentioned by a message (sent or edited)."""
+
+    message: ChatMessage
+    user_ids: list[uuid.UUID]

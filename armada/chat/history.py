@@ -1,4 +1,8 @@
-"""A room's history: the newest page, older pages (`before`), newer messages (`after`), and the change feed."""
+"""A room's history: the newest page, older pages (`before`), newer messages (`after`), and the change feed.
+
+The plain history leaves thread replies out; `thread_root_id` lists one thread's replies instead, with the same
+cursors. The change feed of the whole room (`changed_after` alone) carries every change, thread replies included.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import uuid
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
+from armada.chat.viewer import with_my_reactions
 from armada.errors import ValidationFailed
 from armada.extensions import db
 from armada.models import ChatMessage, User
@@ -32,6 +37,16 @@ def changes_after(room_id: uuid.UUID, change_seq: int, limit: int) -> list[ChatM
     return list(db.session.scalars(changes.limit(limit)))
 
 
+def _check_thread_root(room_id: uuid.UUID, root_id: uuid.UUID) -> None:
+    root = db.session.execute(
+        select(ChatMessage.thread_root_id).where(ChatMessage.id == root_id, ChatMessage.room_id == room_id)
+    ).first()
+    if root is None:
+        raise ValidationFailed.field("thread_root_id", "No such message in this room.")
+    if root.thread_root_id is not None:
+        raise ValidationFailed.field("thread_root_id", "A thread reply has no thread of its own.")
+
+
 def list_messages(
     user: User,
     room_id: uuid.UUID,
@@ -39,6 +54,22 @@ def list_messages(
     before: str | None = None,
     after: uuid.UUID | None = None,
     changed_after: str | None = None,
+    thread_root_id: uuid.UUID | None = None,
+) -> Page[ChatMessage]:
+    """A page of a room's history or of one thread (`thread_root_id`), oldest first; see `_list_messages`."""
+    page = _list_messages(user, room_id, limit, before, after, changed_after, thread_root_id)
+    with_my_reactions(user, page.items)
+    return page
+
+
+def _list_messages(
+    user: User,
+    room_id: uuid.UUID,
+    limit: int,
+    before: str | None,
+    after: uuid.UUID | None,
+    changed_after: str | None,
+    thread_root_id: uuid.UUID | None,
 ) -> Page[ChatMessage]:
     """A page of a room's history, oldest first: the newest page, or `before`, `after` or `changed_after`.
 
@@ -48,6 +79,11 @@ def list_messages(
     """
     access_room(user, room_id)
     stmt = _room_messages(room_id)
+    if thread_root_id is not None:
+        _check_thread_root(room_id, thread_root_id)
+        stmt = stmt.where(ChatMessage.thread_root_id == thread_root_id)
+    elif changed_after is None:
+        stmt = stmt.where(ChatMessage.thread_root_id.is_(None))
     if after is not None:
         anchor = _anchor_seq(room_id, after, "after")
         newer = stmt.where(ChatMessage.seq > anchor).order_by(ChatMessage.seq)

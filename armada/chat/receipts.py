@@ -109,4 +109,4 @@ def mark_read(
         raise room_not_found()  # removed meanwhile: as if the removal came first (the receipts roll back)
     if newly_read:
         outbox.record(MessagesRead(room_id, user.id, newly_read, now))
-    return ReadResult(room_id, user.id, newly_read, now, unread_counts(user, [room_id]).get(room_id, 0))
+    return ReadResult(room_id, user.id, newly_read, now, unread_counts(user, [room_id]).get(room_id, (0, 0))[0])

@@ -6,11 +6,14 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, false, func, or_, select, true
+from typing import NamedTuple
+
+from sqlalchemy import and_, case, exists, false, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from armada.extensions import db
-from armada.models import ChatMessage, ChatRoom, ChatRoomMember, User
+from armada.chat.viewer import with_my_reactions
+from armada.models import ChatMessage, ChatRoom, ChatRoomMember, MessageMention, User
 from armada.pagination import Page, decode_cursor, encode_cursor, keyset_page
 from armada.permissions import access_room
 
@@ -21,12 +24,27 @@ ROOM_VIEW_OPTIONS = (
 )
 
 
-def unread_counts(user: User, room_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """Per room: live messages from others after the user's read pointer, in one query."""
+class Unread(NamedTuple):
+    """A member's unread messages in a room, and how many of them mention them."""
+
+    count: int
+    mentions: int
+
+
+def unread_counts(user: User, room_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Unread]:
+    """Per room: live messages from others after the user's read pointer, and those mentioning them; one query.
+
+    Thread replies count as mentions but not as unread messages (a thread keeps its own unread count).
+    """
     if not room_ids:
         return {}
+    mentions_me = exists().where(MessageMention.message_id == ChatMessage.id, MessageMention.user_id == user.id)
     rows = db.session.execute(
-        select(ChatMessage.room_id, func.count())
+        select(
+            ChatMessage.room_id,
+            func.sum(case((ChatMessage.thread_root_id.is_(None), 1), else_=0)),
+            func.sum(case((or_(ChatMessage.mentions_room == true(), mentions_me), 1), else_=0)),
+        )
         .join(
             ChatRoomMember,
             and_(ChatRoomMember.room_id == ChatMessage.room_id, ChatRoomMember.user_id == user.id),
@@ -39,13 +57,14 @@ def unread_counts(user: User, room_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, 
         )
         .group_by(ChatMessage.room_id)
     )
-    return dict(rows.all())
+    return {room_id: Unread(int(unread or 0), int(mentions or 0)) for room_id, unread, mentions in rows}
 
 
-def _with_unread_counts(user: User, rooms: list[ChatRoom]) -> list[ChatRoom]:
+def _with_viewer_state(user: User, rooms: list[ChatRoom]) -> list[ChatRoom]:
     counts = unread_counts(user, [r.id for r in rooms])
     for room in rooms:
-        room.unread_count = counts.get(room.id, 0)
+        room.unread_count, room.mention_count = counts.get(room.id, Unread(0, 0))
+    with_my_reactions(user, [room.last_message for room in rooms])
     return rooms
 
 
@@ -73,7 +92,7 @@ def list_rooms(user: User, limit: int, cursor: str | None) -> Page[ChatRoom]:
         )
     stmt = stmt.order_by(ChatRoom.last_activity_at.desc(), ChatRoom.id.desc()).options(*ROOM_VIEW_OPTIONS)
     page: Page[ChatRoom] = keyset_page(stmt, limit, lambda room: encode_cursor([room.last_activity_at, room.id]))
-    _with_unread_counts(user, page.items)
+    _with_viewer_state(user, page.items)
     return page
 
 
@@ -88,6 +107,6 @@ def room_view_unchecked(room_id: uuid.UUID) -> ChatRoom:
 
 
 def room_view(user: User, room_id: uuid.UUID) -> ChatRoom:
-    """One room as its member sees it, unread count included."""
+    """One room as its member sees it, unread and mention counts included."""
     access_room(user, room_id)
-    return _with_unread_counts(user, [room_view_unchecked(room_id)])[0]
+    return _with_viewer_state(user, [room_view_unchecked(room_id)])[0]

@@ -124,7 +124,8 @@ def mark_read(data: dict[str, Any], room_id: uuid.UUID) -> Any:
 @messages_blp.alt_response(404, description="No such room, or not a member of it (`room_not_found`).")
 @messages_blp.alt_response(429, **ratelimit.documented("send_message"))
 def send_message(data: dict[str, Any]) -> Any:
-    """Send a message, a reply (`reply_to_id`) or a forward (`forwarded_from_id`)."""
+    """Send a message, a reply (`reply_to_id`), a forward (`forwarded_from_id`) or a thread reply
+    (`thread_root_id`), optionally mentioning members (`mentions`, `mentions_room`)."""
     message, created = sending.send_message(current_user, **data)
     return message, 201 if created else 200
 
@@ -143,7 +144,7 @@ class Message(MethodView):
     @messages_blp.alt_response(429, **ratelimit.documented("change_message"))
     def patch(self, data: dict[str, Any], message_id: uuid.UUID) -> Any:
         """Edit the text of your own message."""
-        message, _ = editing.edit_message(current_user, message_id, data["content"])
+        message, _ = editing.edit_message(current_user, message_id, **data)
         return message
 
     @ratelimit.per_user("change_message")

@@ -14,6 +14,7 @@ from armada.schemas import RequestSchema, SafeString, SafeURL, TrimmedString, li
 MAX_MESSAGE_CHARS = 10_000
 MAX_MEMBERS_PER_REQUEST = 500
 MAX_READ_IDS = 500
+MAX_MENTIONS = 50
 PREVIEW_CHARS = 200
 DECLARED_MEDIA_FIELDS = ("media_filename", "media_size", "media_mime_type")
 
@@ -41,8 +42,26 @@ class ReplyPreviewSchema(ma.Schema):
         return message.content[:PREVIEW_CHARS]
 
 
+class ReactionSchema(ma.Schema):
+    """One emoji's reactions on a message."""
+
+    emoji = fields.String(required=True, metadata={"example": "\N{THUMBS UP SIGN}"})
+    count = fields.Integer(required=True)
+    me = fields.Boolean(required=True, metadata={"description": "Whether the caller reacted with it (REST and acks)."})
+
+
+class ThreadSummarySchema(ma.Schema):
+    """A thread root's replies so far."""
+
+    reply_count = fields.Integer(required=True)
+    last_reply_at = fields.DateTime(required=True)
+    participant_ids = fields.List(
+        fields.UUID(), required=True, metadata={"description": "Up to 5 most recent distinct repliers, newest first."}
+    )
+
+
 class MessageSchema(ma.Schema):
-    """A message; a deleted one is a tombstone with content and media emptied."""
+    """A message; a deleted one is a tombstone with content, media, reactions and mentions emptied."""
 
     id = fields.UUID(required=True)
     room_id = fields.UUID(required=True)
@@ -63,6 +82,26 @@ class MessageSchema(ma.Schema):
     deleted_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime(required=True)
     client_id = fields.String(allow_none=True)
+    reactions = fields.List(
+        fields.Nested(ReactionSchema),
+        required=True,
+        metadata={"description": "In the order each emoji was first used; `me` only in REST answers and acks."},
+    )
+    thread_root_id = fields.UUID(allow_none=True, metadata={"description": "Set on a thread reply: its root."})
+    thread = fields.Nested(ThreadSummarySchema, allow_none=True, metadata={"description": "Null until a reply."})
+    mentions = fields.List(fields.UUID(), attribute="mention_ids", required=True)
+    mentions_room = fields.Boolean(required=True)
+    pinned_at = fields.DateTime(allow_none=True)
+    pinned_by = fields.UUID(allow_none=True)
+    link_previews = fields.Method(
+        "no_previews",
+        required=True,
+        metadata={"type": "array", "items": {"type": "object"}, "description": "Previews of the links in the text."},
+    )
+
+    def no_previews(self, _: Any) -> list[Any]:
+        # Link previews are not made yet (they come with background jobs): every message has none.
+        return []
 
     def media_link(self, message: Any) -> str | None:
         return None if message.is_deleted else self._links(message)[0]
@@ -80,7 +119,14 @@ class MessageSchema(ma.Schema):
         if data.get("is_deleted"):
             for field in ("content", "media_url", "thumbnail_url", "media_filename", "media_size", "media_mime_type"):
                 data[field] = None
+            data.update(reactions=[], mentions=[], mentions_room=False, link_previews=[])
         return data
+
+
+class BroadcastMessageSchema(MessageSchema):
+    """A message as broadcast: reactions without the viewer-specific `me`."""
+
+    reactions = fields.List(fields.Nested(ReactionSchema, exclude=("me",)), required=True)
 
 
 class MemberSchema(ma.Schema):
@@ -107,6 +153,9 @@ class RoomSchema(ma.Schema):
     is_active = fields.Boolean(required=True)
     members = fields.List(fields.Nested(MemberSchema), attribute="active_members", required=True)
     unread_count = fields.Integer(required=True)
+    mention_count = fields.Integer(
+        required=True, metadata={"description": "Messages after your read pointer that mention you (or @room)."}
+    )
     last_message = fields.Nested(MessageSchema, allow_none=True)
 
 
@@ -125,6 +174,14 @@ MessagePageSchema = page_schema(MessageSchema, "MessagePage")
 
 
 # ---- requests ----------------------------------------------------------------------------------------------
+
+
+def _mentions() -> fields.List:
+    return fields.List(
+        fields.UUID(),
+        validate=validate.Length(max=MAX_MENTIONS),
+        metadata={"description": f"User ids (active members of the room), at most {MAX_MENTIONS}; duplicates collapse."},
+    )
 
 
 class CreateRoomSchema(RequestSchema):
@@ -178,6 +235,12 @@ class SendMessageSchema(RequestSchema):
         metadata={"description": "A live message of the same room; a deleted one is refused (422)."},
     )
     forwarded_from_id = fields.UUID(allow_none=True)
+    thread_root_id = fields.UUID(
+        allow_none=True,
+        metadata={"description": "A reply in this message's thread: a message of the same room, not itself a reply."},
+    )
+    mentions = _mentions()
+    mentions_room = fields.Boolean(load_default=False, metadata={"description": "`@room`: every member but you."})
     client_id = SafeString(
         validate=validate.Length(min=1, max=64),
         allow_none=True,
@@ -203,9 +266,11 @@ class SendMessageSchema(RequestSchema):
 
 
 class EditMessageSchema(RequestSchema):
-    """PATCH /api/chat/messages/{message_id}."""
+    """PATCH /api/chat/messages/{message_id}: `mentions` and `mentions_room`, when sent, replace the message's."""
 
     content = SafeString(required=True, validate=validate.Length(min=1, max=MAX_MESSAGE_CHARS))
+    mentions = _mentions()
+    mentions_room = fields.Boolean(metadata={"description": "`@room`; unchanged when left out."})
 
 
 class MessageListArgsSchema(RequestSchema):
@@ -222,6 +287,9 @@ class MessageListArgsSchema(RequestSchema):
             "description": "A message id (or a `next_cursor` of a changed_after page): the messages created, "
             "edited or deleted since that message was sent, in change order (catch-up including edits)."
         },
+    )
+    thread_root_id = fields.UUID(
+        metadata={"description": "List this thread's replies (root excluded) instead of the room's history."}
     )
 
     @validates_schema

@@ -7,8 +7,11 @@ import uuid
 from sqlalchemy import select
 
 from armada import outbox
+from armada.chat import mentions as mention_rules
+from armada.chat import threads
 from armada.chat.events import MessageCreated
 from armada.chat.sequencing import take_message_seq
+from armada.chat.viewer import with_my_reactions
 from armada.errors import NotFound, ValidationFailed
 from armada.extensions import db
 from armada.media.services import attach_media
@@ -91,22 +94,33 @@ def send_message(
     media_url: str | None = None,
     reply_to_id: uuid.UUID | None = None,
     forwarded_from_id: uuid.UUID | None = None,
+    thread_root_id: uuid.UUID | None = None,
+    mentions: list[uuid.UUID] | None = None,
+    mentions_room: bool = False,
     client_id: str | None = None,
 ) -> tuple[ChatMessage, bool]:
-    """Post a message to a room; a retry with the same `client_id` returns the first one. Bool: newly created."""
+    """Post a message to a room (or a thread); a retry with the same `client_id` returns the first one.
+
+    Bool: newly created.
+    """
     checked_stamp = access_room(user, room_id).room.updated_at
     # A retry answers what the first send answered, even if its checks would now fail (e.g. the forwarded
     # original was deleted in between).
     if client_id is not None and (existing := _previous_send(user, room_id, client_id)) is not None:
+        with_my_reactions(user, [existing])
         return existing, False
     body = _message_body(user, message_type, content, media_url, forwarded_from_id)
     now = utcnow()
-    seq = take_message_seq(user, room_id, checked_stamp, now)
+    seq = take_message_seq(user, room_id, checked_stamp, now, in_thread=thread_root_id is not None)
     if client_id is not None and (existing := _previous_send(user, room_id, client_id)) is not None:
         undo()  # the first send committed while we waited for the lock: take back the number we took
+        with_my_reactions(user, [existing])
         return existing, False
     if reply_to_id is not None:
         _check_reply_target(room_id, reply_to_id)
+    # Under the lock too: the root cannot be deleted, nor a mentioned member removed, before this commits.
+    root = threads.check_thread_root(room_id, thread_root_id) if thread_root_id is not None else None
+    mentioned = mention_rules.check_mentions(room_id, mentions or [])
     message = ChatMessage(
         room_id=room_id,
         sender_id=user.id,
@@ -114,10 +128,23 @@ def send_message(
         change_seq=seq,
         reply_to_id=reply_to_id,
         forwarded_from_id=forwarded_from_id,
+        thread_root_id=thread_root_id,
+        thread_level=0 if root is None else 1,
+        root_thread_level=None if root is None else 0,
+        thread_reply_count=0,
+        thread_participant_ids=[],
+        reaction_summary=[],
+        mention_ids=[],
+        mentions_room=False,
         client_id=client_id,
         created_at=now,
         **body,
     )
     db.session.add(message)
+    db.session.flush()  # the mention rows name it
+    newly_mentioned = mention_rules.set_mentions(message, mentioned, mentions_room)
     outbox.record(MessageCreated(message))
+    if root is not None:
+        threads.add_reply(root, message)
+    mention_rules.announce(message, newly_mentioned)
     return message, True

@@ -47,8 +47,13 @@ def take_change_number(room_id: uuid.UUID, new_message_at: datetime | None = Non
     return change
 
 
-def take_message_seq(user: User, room_id: uuid.UUID, checked_stamp: datetime, now: datetime) -> int:
+def take_message_seq(
+    user: User, room_id: uuid.UUID, checked_stamp: datetime, now: datetime, *, in_thread: bool = False
+) -> int:
     """Take the room's next change number for a new message, the sender still a member once it is.
+
+    A thread reply (`in_thread`) is no new message of the room's own history: it leaves the room's last message
+    and activity time as they are.
 
     The sender's access was checked before the lock, when the room's updated_at was `checked_stamp`, and a removal
     the send waited for (it holds the same lock) may have committed since. Every membership change stamps
@@ -57,10 +62,11 @@ def take_message_seq(user: User, room_id: uuid.UUID, checked_stamp: datetime, no
     again, now under the lock. So a send costs no statement more. (A condition on the membership row in that
     UPDATE would not do: after waiting, PostgreSQL re-reads only the row it locks, other tables as they were.)
     """
-    unchanged = _counter_update(room_id, now).where(ChatRoom.updated_at == checked_stamp)
+    new_message_at = None if in_thread else now
+    unchanged = _counter_update(room_id, new_message_at).where(ChatRoom.updated_at == checked_stamp)
     seq = db.session.execute(unchanged, execution_options=UNSYNCHRONIZED).scalar_one_or_none()
     if seq is None:
-        seq = take_change_number(room_id, new_message_at=now)
+        seq = take_change_number(room_id, new_message_at=new_message_at)
         access_room(user, room_id)
     return seq
 

@@ -6,7 +6,23 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, Text, UniqueConstraint, and_, true
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    true,
+)
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from armada.models.base import Base, utcnow
@@ -43,6 +59,14 @@ def db_enum(cls: type[enum.Enum], name: str) -> Enum:
     )
 
 
+class ThreadSummary(NamedTuple):
+    """A thread root's `thread` field: its replies so far."""
+
+    reply_count: int
+    last_reply_at: datetime | None
+    participant_ids: list[str]
+
+
 class ChatMessage(Base):
     """A message in a room; deletion leaves a tombstone."""
 
@@ -54,6 +78,25 @@ class ChatMessage(Base):
         UniqueConstraint("room_id", "sender_id", "client_id"),
         # The room's change feed: catch-up of new, edited and deleted messages after a reconnect.
         Index("ix_chat_messages_room_id_change_seq", "room_id", "change_seq"),
+        # Threads are one level deep, in the database too: a reply names its root with the root's thread_level,
+        # which must be 0 (the root is no reply), and its room, which must be the reply's.
+        CheckConstraint(
+            "(thread_root_id IS NULL AND thread_level = 0 AND root_thread_level IS NULL)"
+            " OR (thread_root_id IS NOT NULL AND thread_level = 1 AND root_thread_level = 0)",
+            name="thread_one_level",
+        ),
+        UniqueConstraint("id", "room_id", "thread_level"),
+        ForeignKeyConstraint(
+            ["thread_root_id", "room_id", "root_thread_level"],
+            ["chat_messages.id", "chat_messages.room_id", "chat_messages.thread_level"],
+            name="fk_chat_messages_thread_root",
+        ),
+        # A thread's replies, in order.
+        Index("ix_chat_messages_thread_root_id_seq", "thread_root_id", "seq"),
+        # The room's pins, most recently pinned first; pin_slot caps them (0..99, one message per slot).
+        Index("ix_chat_messages_room_id_pinned_at", "room_id", "pinned_at"),
+        UniqueConstraint("room_id", "pin_slot"),
+        CheckConstraint("pin_slot >= 0 AND pin_slot < 100", name="pin_slot_range"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -78,8 +121,37 @@ class ChatMessage(Base):
     deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     client_id: Mapped[str | None] = mapped_column(String(64))
+    # Threads: a reply's root (same room), and on a root the summary its replies keep current.
+    thread_root_id: Mapped[uuid.UUID | None] = mapped_column()
+    thread_level: Mapped[int] = mapped_column(SmallInteger, default=0)
+    root_thread_level: Mapped[int | None] = mapped_column(SmallInteger)
+    thread_reply_count: Mapped[int] = mapped_column(default=0)
+    thread_last_reply_at: Mapped[datetime | None]
+    thread_participant_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Reactions as read: [{emoji, count}] in first-use order, kept by the reaction services (no row counting).
+    reaction_summary: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    mention_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    mentions_room: Mapped[bool] = mapped_column(default=False)
+    pinned_at: Mapped[datetime | None]
+    pinned_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    pin_slot: Mapped[int | None] = mapped_column(SmallInteger)
 
     reply_to: Mapped[ChatMessage | None] = relationship(remote_side=[id], foreign_keys=[reply_to_id], viewonly=True)
+
+    # Per-viewer: the emoji the viewer reacted with, filled in by chat.viewer before a REST answer; not a column.
+    my_reactions: frozenset[str] = frozenset()
+
+    @property
+    def reactions(self) -> list[dict[str, Any]]:
+        """`[{emoji, count, me}]` in first-use order; `me` from `my_reactions`."""
+        return [{**r, "me": r["emoji"] in self.my_reactions} for r in self.reaction_summary]
+
+    @property
+    def thread(self) -> ThreadSummary | None:
+        """The root's thread summary, None while it has no replies."""
+        if not self.thread_reply_count:
+            return None
+        return ThreadSummary(self.thread_reply_count, self.thread_last_reply_at, list(self.thread_participant_ids))
 
 
 class ChatRoom(Base):
@@ -118,8 +190,9 @@ class ChatRoom(Base):
         uselist=False,
     )
 
-    # Per-viewer value filled in by the room services before serialization; not a column.
+    # Per-viewer values filled in by the room services before serialization; not columns.
     unread_count: int = 0
+    mention_count: int = 0
 
 
 class ChatRoomMember(Base):
@@ -156,3 +229,62 @@ class MessageReadReceipt(Base):
     message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_messages.id"))
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     read_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MessageReaction(Base):
+    """One user's reaction with one emoji to a message."""
+
+    __tablename__ = "message_reactions"
+    __table_args__ = (
+        # One reaction per (message, emoji, user); also the reactors of an emoji, oldest first, and "mine".
+        UniqueConstraint("message_id", "emoji", "user_id"),
+        Index("ix_message_reactions_message_id_emoji_created_at", "message_id", "emoji", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_messages.id"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    emoji: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+
+class MessageMention(Base):
+    """That a message mentions a user by id: what mention counts are read from."""
+
+    __tablename__ = "message_mentions"
+    __table_args__ = (
+        # A user's mentions in a room after their read pointer (the room list's mention_count).
+        Index("ix_message_mentions_user_id_room_id_seq", "user_id", "room_id", "seq"),
+    )
+
+    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_messages.id"), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_rooms.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class MessageEdit(Base):
+    """An earlier version of a message's text, and when it was replaced."""
+
+    __tablename__ = "message_edits"
+    __table_args__ = (Index("ix_message_edits_message_id_edited_at", "message_id", "edited_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_messages.id"))
+    content: Mapped[str] = mapped_column(Text)
+    edited_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ThreadFollow(Base):
+    """A user's place in a thread: whether they follow it, and the newest reply they have read."""
+
+    __tablename__ = "thread_follows"
+    __table_args__ = (Index("ix_thread_follows_user_id_following", "user_id", "following"),)
+
+    root_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_messages.id"), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_rooms.id"))
+    following: Mapped[bool] = mapped_column(default=True)
+    last_read_seq: Mapped[int] = mapped_column(BigInteger, default=0)

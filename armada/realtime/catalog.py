@@ -79,6 +79,19 @@ CLIENT_EVENTS: dict[str, ClientEvent] = {
         "Mark messages read.",
         "As `POST /api/chat/rooms/{id}/read`: send either `message_ids` or `up_to`. Broadcast as `messages_read`.",
     ),
+    "add_reaction": ClientEvent(
+        (s.ReactionRefSchema,),
+        s.ReactionAckSchema,
+        "React to a message with one emoji.",
+        "As `PUT /api/chat/messages/{id}/reactions/{emoji}`; again is a no-op. Broadcast as `reaction_added`.",
+    ),
+    "remove_reaction": ClientEvent(
+        (s.ReactionRefSchema,),
+        s.ReactionAckSchema,
+        "Take back one's reaction.",
+        "As `DELETE /api/chat/messages/{id}/reactions/{emoji}`; one you do not have is a no-op. Broadcast as "
+        "`reaction_removed`.",
+    ),
 }
 
 _JOINED = "every socket that joined the room"
@@ -97,6 +110,26 @@ SERVER_EVENTS: dict[str, ServerEvent] = {
     "new_message": ServerEvent(s.MessageEventSchema, "A message was sent (or is replayed).", _IN_ORDER),
     "message_edited": ServerEvent(s.MessageEventSchema, "A message changed: here as it is now.", _IN_ORDER),
     "message_deleted": ServerEvent(s.MessageDeletedEventSchema, "A message was deleted (a tombstone now).", _IN_ORDER),
+    "reaction_added": ServerEvent(
+        s.ReactionEventSchema, "A member reacted; `count` is the emoji's count now.", _IN_ORDER
+    ),
+    "reaction_removed": ServerEvent(
+        s.ReactionEventSchema, "A member took back a reaction; `count` 0 means the emoji left the message.", _IN_ORDER
+    ),
+    "thread_updated": ServerEvent(
+        s.ThreadEventSchema,
+        "A thread's summary changed (after its reply's `new_message`, or a reply's deletion).",
+        _IN_ORDER,
+    ),
+    "message_pinned": ServerEvent(s.PinnedEventSchema, "A message was pinned.", _IN_ORDER),
+    "message_unpinned": ServerEvent(
+        s.MessageDeletedEventSchema, "A message was unpinned (deleting one unpins it silently).", _IN_ORDER
+    ),
+    "mentioned": ServerEvent(
+        s.MessageEventSchema,
+        "A message (sent or edited) newly mentions you, by id or `@room`.",
+        "every socket of each newly mentioned user, joined to the room or not; never the sender.",
+    ),
     "messages_read": ServerEvent(
         s.ReadEventSchema, "A member read messages (`message_ids`: the newly read ones).", f"{_JOINED}."
     ),

@@ -19,24 +19,31 @@ from armada.auth.events import SessionRevoked
 from armada.chat.events import (
     MemberAdded,
     MemberRemoved,
+    Mentioned,
     MessageCreated,
     MessageDeleted,
     MessageEdited,
+    MessagePinned,
     MessagesRead,
+    MessageUnpinned,
+    ReactionChanged,
     RoomCreated,
     RoomUpdated,
+    ThreadUpdated,
 )
-from armada.chat.schemas import MessageSchema
+from armada.chat.schemas import BroadcastMessageSchema, ThreadSummarySchema
 from armada.errors import DomainError
 from armada.extensions import socketio
 from armada.models import ChatMessage, ChatRoom
 from armada.realtime.managers import CHANGE, DISCONNECT, LEAVE
 from armada.realtime.schemas import BroadcastRoomSchema, ReadEventSchema
 
-_message_schema = MessageSchema()
+# Broadcasts carry nothing viewer-specific: reactions without `me`, rooms without unread or mention counts.
+_message_schema = BroadcastMessageSchema()
 # Broadcast rooms and read results carry no viewer-specific unread_count: each recipient keeps its own.
 _room_schema = BroadcastRoomSchema()
 _read_schema = ReadEventSchema()
+_thread_schema = ThreadSummarySchema()
 
 
 def room_channel(room_id: uuid.UUID | str) -> str:
@@ -113,6 +120,53 @@ def _message_deleted(change: MessageDeleted) -> Callable[[], None]:
     message = change.message
     data = {"room_id": str(message.room_id), "message_id": str(message.id)}
     return _message_change(message, "message_deleted", data)
+
+
+@prepare.register
+def _reaction_changed(change: ReactionChanged) -> Callable[[], None]:
+    message = change.message
+    data = {
+        "room_id": str(message.room_id),
+        "message_id": str(message.id),
+        "emoji": change.emoji,
+        "user_id": str(change.user_id),
+        "count": change.count,
+    }
+    return _message_change(message, "reaction_added" if change.added else "reaction_removed", data)
+
+
+@prepare.register
+def _thread_updated(change: ThreadUpdated) -> Callable[[], None]:
+    root = change.root
+    thread = None if root.thread is None else _thread_schema.dump(root.thread)
+    data = {"room_id": str(root.room_id), "root_id": str(root.id), "thread": thread}
+    return _message_change(root, "thread_updated", data)
+
+
+@prepare.register
+def _message_pinned(change: MessagePinned) -> Callable[[], None]:
+    message = change.message
+    data = {
+        "room_id": str(message.room_id),
+        "message_id": str(message.id),
+        "pinned_by": str(message.pinned_by),
+        "pinned_at": _message_schema.fields["pinned_at"].serialize("pinned_at", message),
+    }
+    return _message_change(message, "message_pinned", data)
+
+
+@prepare.register
+def _message_unpinned(change: MessageUnpinned) -> Callable[[], None]:
+    message = change.message
+    return _message_change(message, "message_unpinned", {"room_id": str(message.room_id), "message_id": str(message.id)})
+
+
+@prepare.register
+def _mentioned(change: Mentioned) -> Callable[[], None]:
+    # Every socket of each newly mentioned user, joined to the room or not; once per socket (one emit).
+    message = change.message
+    data = {"room_id": str(message.room_id), "message": _message_schema.dump(message)}
+    return _sending(Packet("mentioned", data, [user_channel(u) for u in change.user_ids]))
 
 
 @prepare.register

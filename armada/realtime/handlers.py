@@ -15,7 +15,9 @@ from flask_socketio import ConnectionRefusedError, join_room, leave_room, rooms
 from armada import ratelimit
 from armada.api import flatten_messages, validation_messages
 from armada.auth.tokens import TokenIdentity, is_session_revoked, token_user, verify_access_token
-from armada.chat import editing, receipts, sending
+from armada.chat import editing, reactions, receipts, sending
+from armada.chat.feature_routes import reactions_answer
+from armada.chat.feature_schemas import ReactionsResultSchema
 from armada.chat.schemas import MessageSchema, ReadResultSchema, SendMessageSchema
 from armada.errors import ANSWERABLE, DomainError, Unauthorized, ValidationFailed, domain_error
 from armada.extensions import db, socketio
@@ -25,6 +27,7 @@ from armada.realtime import delivery, events
 from armada.realtime.schemas import (
     MessageRefSchema,
     NotifySchema,
+    ReactionRefSchema,
     RoomRefSchema,
     SocketEditSchema,
     SocketMarkReadSchema,
@@ -33,6 +36,7 @@ from armada.realtime.schemas import (
 
 _message = MessageSchema()
 _read = ReadResultSchema()
+_reactions = ReactionsResultSchema()
 
 
 def _sid() -> str:
@@ -208,7 +212,8 @@ def on_message_edited(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Edit a message like PATCH /api/chat/messages/{id}; the same text again is a no-op."""
     ratelimit.check_user("change_message", identity.user_id)  # with REST's edits and deletions, malformed too
     payload = _load(SocketEditSchema(), data)
-    message, changed = editing.edit_message(_user(identity), payload["message_id"], payload["content"])
+    message_id = payload.pop("message_id")
+    message, changed = editing.edit_message(_user(identity), message_id, **payload)
     return {"message": _message.dump(message), "changed": changed}
 
 
@@ -227,3 +232,21 @@ def on_mark_as_read(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     result = receipts.mark_read(_user(identity), payload["room_id"], payload.get("message_ids"), payload.get("up_to"))
     ack: dict[str, Any] = _read.dump(result)
     return ack
+
+
+@socket_event("add_reaction")
+def on_add_reaction(identity: TokenIdentity, data: Any) -> dict[str, Any]:
+    """React like PUT /api/chat/messages/{id}/reactions/{emoji}; again is a no-op."""
+    ratelimit.check_user("change_message", identity.user_id)  # with REST's reactions, edits and deletions
+    payload = _load(ReactionRefSchema(), data)
+    message, _ = reactions.add_reaction(_user(identity), payload["message_id"], payload["emoji"])
+    return _reactions.dump(reactions_answer(message))
+
+
+@socket_event("remove_reaction")
+def on_remove_reaction(identity: TokenIdentity, data: Any) -> dict[str, Any]:
+    """Take back a reaction like DELETE /api/chat/messages/{id}/reactions/{emoji}."""
+    ratelimit.check_user("change_message", identity.user_id)
+    payload = _load(ReactionRefSchema(), data)
+    message, _ = reactions.remove_reaction(_user(identity), payload["message_id"], payload["emoji"])
+    return _reactions.dump(reactions_answer(message))

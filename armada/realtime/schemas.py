@@ -11,7 +11,16 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from armada.chat.schemas import EditMessageSchema, MarkReadSchema, MessageSchema, ReadResultSchema, RoomSchema
+from armada.chat.schemas import (
+    BroadcastMessageSchema,
+    EditMessageSchema,
+    MarkReadSchema,
+    MessageSchema,
+    ReadResultSchema,
+    RoomSchema,
+    ThreadSummarySchema,
+)
+from armada.chat.feature_schemas import ReactionsResultSchema
 from armada.schemas import ErrorDetailSchema, RequestSchema
 
 # ---- client -> server ------------------------------------------------------------------------------------------
@@ -27,6 +36,12 @@ class MessageRefSchema(RequestSchema):
     """`{message_id}`: message_deleted, and send_message's notify-only form."""
 
     message_id = fields.UUID(required=True)
+
+
+class ReactionRefSchema(MessageRefSchema):
+    """`{message_id, emoji}`: add_reaction, remove_reaction (REST: .../messages/{id}/reactions/{emoji})."""
+
+    emoji = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
 class NotifySchema(MessageRefSchema):
@@ -90,6 +105,10 @@ class ChangeAckSchema(AckSchema):
     changed = fields.Boolean(required=True, metadata={"description": "False for a no-op (the same edit again)."})
 
 
+class ReactionAckSchema(AckSchema, ReactionsResultSchema):
+    """add_reaction, remove_reaction: as the REST answer, with the caller's `me`."""
+
+
 class ReadAckSchema(AckSchema, ReadResultSchema):
     """mark_as_read: the read result, with the caller's own `unread_count`."""
 
@@ -105,10 +124,12 @@ class ErrorAckSchema(ma.Schema):
 
 
 class BroadcastRoomSchema(RoomSchema):
-    """A room as broadcast: no viewer-specific `unread_count` (each recipient keeps its own)."""
+    """A room as broadcast: no viewer-specific counts or reactions' `me` (each recipient keeps its own)."""
+
+    last_message = fields.Nested(BroadcastMessageSchema, allow_none=True)
 
     class Meta:
-        exclude = ("unread_count",)
+        exclude = ("unread_count", "mention_count")
 
 
 class ReadEventSchema(ReadResultSchema):
@@ -145,11 +166,35 @@ class TypingEventSchema(MembershipEventSchema):
 class MessageEventSchema(RoomEventSchema):
     """new_message, message_edited."""
 
-    message = fields.Nested(MessageSchema, required=True)
+    message = fields.Nested(BroadcastMessageSchema, required=True)
+
+
+class ReactionEventSchema(RoomEventSchema):
+    """reaction_added, reaction_removed: `count` is the emoji's count after the change."""
+
+    message_id = fields.UUID(required=True)
+    emoji = fields.String(required=True)
+    user_id = fields.UUID(required=True)
+    count = fields.Integer(required=True)
+
+
+class ThreadEventSchema(RoomEventSchema):
+    """thread_updated."""
+
+    root_id = fields.UUID(required=True)
+    thread = fields.Nested(ThreadSummarySchema, allow_none=True, required=True)
+
+
+class PinnedEventSchema(RoomEventSchema):
+    """message_pinned."""
+
+    message_id = fields.UUID(required=True)
+    pinned_by = fields.UUID(required=True)
+    pinned_at = fields.DateTime(required=True)
 
 
 class MessageDeletedEventSchema(RoomEventSchema):
-    """message_deleted."""
+    """message_deleted, message_unpinned."""
 
     message_id = fields.UUID(required=True)
 

@@ -34,6 +34,10 @@ TABLES = {
     "media_uploads",
     "user_name_keys",
     "invites",
+    "message_reactions",
+    "message_mentions",
+    "message_edits",
+    "thread_follows",
 }
 
 

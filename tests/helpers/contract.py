@@ -23,7 +23,18 @@ MESSAGE_KEYS = {
     "deleted_at",
     "created_at",
     "client_id",
+    # Second wave: "Message fields added".
+    "reactions",
+    "thread_root_id",
+    "thread",
+    "mentions",
+    "mentions_room",
+    "pinned_at",
+    "pinned_by",
+    "link_previews",
 }
+REACTION_KEYS = {"emoji", "count", "me"}
+THREAD_KEYS = {"reply_count", "last_reply_at", "participant_ids"}
 
 ROOM_KEYS = {
     "id",
@@ -37,12 +48,13 @@ ROOM_KEYS = {
     "is_active",
     "members",
     "unread_count",
+    "mention_count",
     "last_message",
 }
 MEMBER_KEYS = {"user_id", "display_name", "is_admin", "joined_at", "last_read_at"}
 
-# The contract's room minus unread_count: a broadcast goes to several users, each with their own count.
-BROADCAST_ROOM_KEYS = ROOM_KEYS - {"unread_count"}
+# The contract's room minus the viewer-specific counts: a broadcast goes to several users, each with their own.
+BROADCAST_ROOM_KEYS = ROOM_KEYS - {"unread_count", "mention_count"}
 
 # The Socket.IO section of the contract: the client -> server events, and each server -> client event with the keys
 # of its payload.
@@ -54,6 +66,9 @@ SOCKET_CLIENT_EVENTS = {
     "message_edited",
     "message_deleted",
     "mark_as_read",
+    # Second wave (reactions; presence and calls come with their issues).
+    "add_reaction",
+    "remove_reaction",
 }
 SOCKET_SERVER_EVENTS = {
     "connected": {"user_id"},
@@ -71,6 +86,13 @@ SOCKET_SERVER_EVENTS = {
     "member_added": {"room_id", "user_id"},
     "member_removed": {"room_id", "user_id"},
     "error": {"code", "message"},
+    # Second wave.
+    "reaction_added": {"room_id", "message_id", "emoji", "user_id", "count"},
+    "reaction_removed": {"room_id", "message_id", "emoji", "user_id", "count"},
+    "thread_updated": {"room_id", "root_id", "thread"},
+    "message_pinned": {"room_id", "message_id", "pinned_by", "pinned_at"},
+    "message_unpinned": {"room_id", "message_id"},
+    "mentioned": {"room_id", "message"},
 }
 # Connection refusals: the codes a refused socket's connect_error carries in `data.code` (README).
 SOCKET_REFUSAL_CODES = {"token_expired", "token_revoked", "invalid_token", "authorization_required"}
