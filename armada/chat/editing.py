@@ -21,9 +21,7 @@ from armada.permissions import access_message, check_can_delete, check_can_edit
 from armada.transaction import discard, transactional
 
 
-def _changes(
-    message: ChatMessage, content: str, mentions: list[uuid.UUID] | None, mentions_room: bool | None
-) -> bool:
+def _changes(message: ChatMessage, content: str, mentions: list[uuid.UUID] | None, mentions_room: bool | None) -> bool:
     """Whether the edit changes anything: the text, or (when sent) the mentions."""
     if content != message.content:
         return True

@@ -5,7 +5,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields
 
-from armada.chat.schemas import MessageSchema, ReactionSchema, ThreadSummarySchema
+from armada.chat.schemas import MessageSchema
+from armada.chat.summary_schemas import ReactionSchema, ThreadSummarySchema
 from armada.schemas import RequestSchema, page_schema
 
 

@@ -43,8 +43,7 @@ def set_mentions(message: ChatMessage, user_ids: list[uuid.UUID], mentions_room:
     if before != set(user_ids):
         db.session.execute(delete(MessageMention).where(MessageMention.message_id == message.id))
         db.session.add_all(
-            MessageMention(message_id=message.id, user_id=u, room_id=message.room_id, seq=message.seq)
-            for u in user_ids
+            MessageMention(message_id=message.id, user_id=u, room_id=message.room_id, seq=message.seq) for u in user_ids
         )
     message.mention_ids = [str(u) for u in user_ids]
     message.mentions_room = mentions_room

@@ -71,7 +71,10 @@ def add_reaction(user: User, message_id: uuid.UUID, emoji: str) -> tuple[ChatMes
         return _answer(user, message, False)
     change, message, access = lock_and_recheck_message(user, message, access)
     check_live(message)  # again: deleted while we waited for the lock
-    if all(r["emoji"] != emoji for r in message.reaction_summary) and len(message.reaction_summary) >= MAX_DISTINCT_EMOJI:
+    if (
+        all(r["emoji"] != emoji for r in message.reaction_summary)
+        and len(message.reaction_summary) >= MAX_DISTINCT_EMOJI
+    ):
         raise Conflict(f"A message can carry at most {MAX_DISTINCT_EMOJI} different emoji.", code="too_many_reactions")
     row = {"id": uuid.uuid4(), "message_id": message.id, "user_id": user.id, "emoji": emoji, "created_at": utcnow()}
     added = db.session.scalars(

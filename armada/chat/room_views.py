@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-
 from typing import NamedTuple
 
 from sqlalchemy import and_, case, exists, false, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
-from armada.extensions import db
 from armada.chat.viewer import with_my_reactions
+from armada.extensions import db
 from armada.models import ChatMessage, ChatRoom, ChatRoomMember, MessageMention, User
 from armada.pagination import Page, decode_cursor, encode_cursor, keyset_page
 from armada.permissions import access_room
@@ -27,7 +26,7 @@ ROOM_VIEW_OPTIONS = (
 class Unread(NamedTuple):
     """A member's unread messages in a room, and how many of them mention them."""
 
-    count: int
+    messages: int
     mentions: int
 
 

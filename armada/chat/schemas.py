@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import ValidationError, fields, post_dump, post_load, validate, validates_schema
 
+from armada.chat.summary_schemas import BroadcastReactionSchema, ReactionSchema, ThreadSummarySchema
 from armada.media.urls import links
 from armada.models import ChatMessage, MessageType, RoomType
 from armada.schemas import RequestSchema, SafeString, SafeURL, TrimmedString, limit_field, page_schema
@@ -40,24 +41,6 @@ class ReplyPreviewSchema(ma.Schema):
         if message.is_deleted or message.content is None:
             return None
         return message.content[:PREVIEW_CHARS]
-
-
-class ReactionSchema(ma.Schema):
-    """One emoji's reactions on a message."""
-
-    emoji = fields.String(required=True, metadata={"example": "\N{THUMBS UP SIGN}"})
-    count = fields.Integer(required=True)
-    me = fields.Boolean(required=True, metadata={"description": "Whether the caller reacted with it (REST and acks)."})
-
-
-class ThreadSummarySchema(ma.Schema):
-    """A thread root's replies so far."""
-
-    reply_count = fields.Integer(required=True)
-    last_reply_at = fields.DateTime(required=True)
-    participant_ids = fields.List(
-        fields.UUID(), required=True, metadata={"description": "Up to 5 most recent distinct repliers, newest first."}
-    )
 
 
 class MessageSchema(ma.Schema):
@@ -126,7 +109,7 @@ class MessageSchema(ma.Schema):
 class BroadcastMessageSchema(MessageSchema):
     """A message as broadcast: reactions without the viewer-specific `me`."""
 
-    reactions = fields.List(fields.Nested(ReactionSchema, exclude=("me",)), required=True)
+    reactions = fields.List(fields.Nested(BroadcastReactionSchema), required=True)
 
 
 class MemberSchema(ma.Schema):
@@ -176,11 +159,13 @@ MessagePageSchema = page_schema(MessageSchema, "MessagePage")
 # ---- requests ----------------------------------------------------------------------------------------------
 
 
-def _mentions() -> fields.List:
+def _mentions() -> fields.List[Any]:
     return fields.List(
         fields.UUID(),
         validate=validate.Length(max=MAX_MENTIONS),
-        metadata={"description": f"User ids (active members of the room), at most {MAX_MENTIONS}; duplicates collapse."},
+        metadata={
+            "description": f"User ids (active members of the room), at most {MAX_MENTIONS}; duplicates collapse."
+        },
     )
 
 

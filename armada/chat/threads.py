@@ -63,7 +63,9 @@ def follow(root_id: uuid.UUID, room_id: uuid.UUID, user_ids: Iterable[uuid.UUID]
     users = list(dict.fromkeys(user_ids))
     if not users:
         return
-    rows = [{"root_id": root_id, "user_id": u, "room_id": room_id, "following": True, "last_read_seq": 0} for u in users]
+    rows = [
+        {"root_id": root_id, "user_id": u, "room_id": room_id, "following": True, "last_read_seq": 0} for u in users
+    ]
     db.session.execute(insert_skipping_duplicates(ThreadFollow, "root_id", "user_id"), rows)
     # A row a read left unfollowed (read_thread) starts following now.
     db.session.execute(
@@ -88,9 +90,7 @@ def add_reply(root: ChatMessage, reply: ChatMessage) -> None:
     root.thread_reply_count += 1
     root.thread_last_reply_at = reply.created_at
     sender = str(reply.sender_id)
-    root.thread_participant_ids = [sender, *(p for p in root.thread_participant_ids if p != sender)][
-        :MAX_PARTICIPANTS
-    ]
+    root.thread_participant_ids = [sender, *(p for p in root.thread_participant_ids if p != sender)][:MAX_PARTICIPANTS]
     mentioned = [uuid.UUID(u) for u in [*root.mention_ids, *reply.mention_ids]]
     follow(root.id, root.room_id, [root.sender_id, reply.sender_id, *mentioned])
     outbox.record(ThreadUpdated(root))
@@ -120,7 +120,9 @@ def _unread_replies(user: User, root_ids: list[uuid.UUID]) -> dict[uuid.UUID, in
         return {}
     rows = db.session.execute(
         select(ChatMessage.thread_root_id, func.count())
-        .outerjoin(ThreadFollow, and_(ThreadFollow.root_id == ChatMessage.thread_root_id, ThreadFollow.user_id == user.id))
+        .outerjoin(
+            ThreadFollow, and_(ThreadFollow.root_id == ChatMessage.thread_root_id, ThreadFollow.user_id == user.id)
+        )
         .where(
             ChatMessage.thread_root_id.in_(root_ids),
             or_(ThreadFollow.last_read_seq.is_(None), ChatMessage.seq > ThreadFollow.last_read_seq),
@@ -129,7 +131,7 @@ def _unread_replies(user: User, root_ids: list[uuid.UUID]) -> dict[uuid.UUID, in
         )
         .group_by(ChatMessage.thread_root_id)
     )
-    return {root_id: count for root_id, count in rows}
+    return {root_id: count for root_id, count in rows if root_id is not None}
 
 
 def list_threads(user: User, limit: int, cursor: str | None) -> Page[FollowedThread]:
@@ -158,9 +160,7 @@ def list_threads(user: User, limit: int, cursor: str | None) -> Page[FollowedThr
             )
         )
     stmt = stmt.order_by(ChatMessage.thread_last_reply_at.desc(), ChatMessage.id.desc())
-    page: Page[ChatMessage] = keyset_page(
-        stmt, limit, lambda root: encode_cursor([root.thread_last_reply_at, root.id])
-    )
+    page: Page[ChatMessage] = keyset_page(stmt, limit, lambda root: encode_cursor([root.thread_last_reply_at, root.id]))
     with_my_reactions(user, page.items)
     unread = _unread_replies(user, [root.id for root in page.items])
     items = [FollowedThread(root.room_id, root, root.thread, unread.get(root.id, 0)) for root in page.items]

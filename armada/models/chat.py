@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-
 from typing import Any, NamedTuple
 
 from sqlalchemy import (

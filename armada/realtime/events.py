@@ -31,7 +31,8 @@ from armada.chat.events import (
     RoomUpdated,
     ThreadUpdated,
 )
-from armada.chat.schemas import BroadcastMessageSchema, ThreadSummarySchema
+from armada.chat.schemas import BroadcastMessageSchema
+from armada.chat.summary_schemas import ThreadSummarySchema
 from armada.errors import DomainError
 from armada.extensions import socketio
 from armada.models import ChatMessage, ChatRoom
@@ -158,7 +159,9 @@ def _message_pinned(change: MessagePinned) -> Callable[[], None]:
 @prepare.register
 def _message_unpinned(change: MessageUnpinned) -> Callable[[], None]:
     message = change.message
-    return _message_change(message, "message_unpinned", {"room_id": str(message.room_id), "message_id": str(message.id)})
+    return _message_change(
+        message, "message_unpinned", {"room_id": str(message.room_id), "message_id": str(message.id)}
+    )
 
 
 @prepare.register

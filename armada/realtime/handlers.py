@@ -240,7 +240,8 @@ def on_add_reaction(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     ratelimit.check_user("change_message", identity.user_id)  # with REST's reactions, edits and deletions
     payload = _load(ReactionRefSchema(), data)
     message, _ = reactions.add_reaction(_user(identity), payload["message_id"], payload["emoji"])
-    return _reactions.dump(reactions_answer(message))
+    ack: dict[str, Any] = _reactions.dump(reactions_answer(message))
+    return ack
 
 
 @socket_event("remove_reaction")
@@ -249,4 +250,5 @@ def on_remove_reaction(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     ratelimit.check_user("change_message", identity.user_id)
     payload = _load(ReactionRefSchema(), data)
     message, _ = reactions.remove_reaction(_user(identity), payload["message_id"], payload["emoji"])
-    return _reactions.dump(reactions_answer(message))
+    ack: dict[str, Any] = _reactions.dump(reactions_answer(message))
+    return ack

@@ -11,6 +11,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from armada.chat.feature_schemas import ReactionsResultSchema
 from armada.chat.schemas import (
     BroadcastMessageSchema,
     EditMessageSchema,
@@ -18,9 +19,8 @@ from armada.chat.schemas import (
     MessageSchema,
     ReadResultSchema,
     RoomSchema,
-    ThreadSummarySchema,
 )
-from armada.chat.feature_schemas import ReactionsResultSchema
+from armada.chat.summary_schemas import ThreadSummarySchema
 from armada.schemas import ErrorDetailSchema, RequestSchema
 
 # ---- client -> server ------------------------------------------------------------------------------------------

@@ -160,13 +160,18 @@ CLIENT_PAYLOADS = {
     "message_edited": [s.SocketEditSchema],
     "message_deleted": [s.MessageRefSchema],
     "mark_as_read": [s.SocketMarkReadSchema],
+    "add_reaction": [s.ReactionRefSchema],
+    "remove_reaction": [s.ReactionRefSchema],
 }
 CLIENT_KEYS = {  # as the contract's table spells them
     "join_room": {"room_id"},
     "typing": {"room_id", "is_typing"},
-    "message_edited": {"message_id", "content"},
+    # Second wave: "Send and edit bodies may carry mentions".
+    "message_edited": {"message_id", "content", "mentions", "mentions_room"},
     "message_deleted": {"message_id"},
     "mark_as_read": {"room_id", "message_ids", "up_to"},
+    "add_reaction": {"message_id", "emoji"},
+    "remove_reaction": {"message_id", "emoji"},
 }
 
 
@@ -232,6 +237,16 @@ def test_events_and_acknowledgements_sockets_receive_match_the_document(
     call(b, "mark_as_read", {"room_id": room, "up_to": sent["id"]})
     call(b, "message_edited", {"message_id": sent["id"], "content": "not Bob's"})  # refused: error
     call(b, "join_room", {"room_id": "not a uuid"})  # refused with details
+    call(b, "add_reaction", {"message_id": sent["id"], "emoji": "\N{THUMBS UP SIGN}"})
+    call(b, "remove_reaction", {"message_id": sent["id"], "emoji": "\N{THUMBS UP SIGN}"})
+    call(b, "add_reaction", {"message_id": sent["id"], "emoji": "\N{HEAVY BLACK HEART}\ufe0f"})
+    call(
+        b,
+        "send_message",
+        {"room_id": room, "content": "in thread", "thread_root_id": sent["id"], "mentions": [alice.id]},
+    )
+    assert alice.put(f"/api/chat/rooms/{room}/pins/{sent['id']}").status_code == 200
+    assert alice.delete(f"/api/chat/rooms/{room}/pins/{sent['id']}").status_code == 200
     call(a, "message_deleted", {"message_id": sent["id"]})
     assert alice.patch(f"/api/chat/rooms/{room}", json={"name": "Renamed"}).status_code == 200
     assert alice.post(f"/api/chat/rooms/{room}/members/{carol.id}").status_code in (200, 201)

@@ -50,6 +50,10 @@ class Actor:
         """POST as this actor."""
         return self.client.post(path, headers=self.headers, **kw)
 
+    def put(self, path: str, **kw: Any) -> TestResponse:
+        """PUT as this actor."""
+        return self.client.put(path, headers=self.headers, **kw)
+
     def patch(self, path: str, **kw: Any) -> TestResponse:
         """PATCH as this actor."""
         return self.client.patch(path, headers=self.headers, **kw)
