@@ -79,7 +79,14 @@ def _targets(
         top = db.session.scalar(select(ChatMessage.seq).where(ChatMessage.id == up_to, ChatMessage.room_id == room_id))
         if top is None:
             raise ValidationFailed.field("up_to", "No such message in this room.")
-        unread = select(ChatMessage.id).where(*readable, ChatMessage.seq > member.last_read_seq, ChatMessage.seq <= top)
+        # Reading the room up to a message reads its history, not the thread replies sent meanwhile (each thread
+        # keeps its own read pointer: POST /api/chat/threads/{root_id}/read).
+        unread = select(ChatMessage.id).where(
+            *readable,
+            ChatMessage.thread_root_id.is_(None),
+            ChatMessage.seq > member.last_read_seq,
+            ChatMessage.seq <= top,
+        )
         return top, list(db.session.scalars(unread))
     wanted = list(dict.fromkeys(message_ids or []))
     # .all(): dict() of a Result itself would treat it as a mapping (it has .keys()) and fail.
