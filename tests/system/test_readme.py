@@ -182,6 +182,19 @@ def test_alice_read_the_conversation_with_names(session: Session) -> None:
     assert len(output) == 2
 
 
+def test_bob_reacted_alice_replied_in_the_thread_mentioning_him_and_pinned_it(session: Session) -> None:
+    alice, bob = session.get("/api/users/me", "ALICE"), session.get("/api/users/me", "BOB")
+    room_id, hello_id = session.variables["ROOM_ID"], session.variables["MESSAGE_ID"]
+    hello = session.messages()[0]
+    assert hello["id"] == hello_id
+    assert [(r["emoji"], r["count"], r["me"]) for r in hello["reactions"]] == [("\N{THUMBS UP SIGN}", 1, False)]
+    assert hello["pinned_by"] == alice["id"] and hello["thread"]["participant_ids"] == [alice["id"]]
+    [reply] = session.get(f"/api/chat/rooms/{room_id}/messages?thread_root_id={hello_id}", "BOB")["items"]
+    assert reply["sender_id"] == alice["id"] and reply["mentions"] == [bob["id"]]
+    assert session.get(f"/api/chat/rooms/{room_id}", "BOB")["mention_count"] == 1
+    assert reply["id"] not in {message["id"] for message in session.messages()}  # replies stay in their thread
+
+
 def test_alice_uploaded_a_photo_and_sent_it_with_a_caption(session: Session) -> None:
     image = session.messages()[-1]
     assert image["message_type"] == "image" and image["content"] and image["media_filename"] == "photo.jpg"
