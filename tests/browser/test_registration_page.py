@@ -82,8 +82,15 @@ def test_registering_without_a_code_says_so(window: Window) -> None:
     expect(page.get_by_label("Invite code")).to_be_visible()
     fill_registration(page, "Nocode")
     page.get_by_role("button", name="Register").click()
-    expect(page.get_by_role("alert")).to_contain_text("invite code is unknown, expired or used up")
+    field = page.get_by_label("Invite code")  # the refusal shows beside the field it is about
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_accessible_description(re.compile("^This invite code is unknown, expired or used up"))
+    expect(field).to_be_focused()
+    expect(page.get_by_role("alert")).to_have_text("Please correct the field above.")
     window.assert_accessible("the registration form showing an error")
+    field.fill("typing a code")  # editing the field clears its error
+    expect(field).not_to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_accessible_description("Registering on this server needs an invite code.")
     expect(page.get_by_role("button", name="New group")).to_have_count(0)
     assert not window.errors, window.errors
 
@@ -101,7 +108,7 @@ def test_the_code_from_the_command_line_registers_once(browser: Browser, invite_
         fill_registration(other.page, "Latecomer")
         other.page.get_by_label("Invite code").fill(code)
         other.page.get_by_role("button", name="Register").click()
-        expect(other.page.get_by_role("alert")).to_contain_text("used up")
+        expect(other.page.get_by_label("Invite code")).to_have_accessible_description(re.compile("used up"))
     finally:
         other.page.context.close()
     assert not window.errors, window.errors

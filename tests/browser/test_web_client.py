@@ -194,6 +194,7 @@ def test_alice_deletes_her_message_and_bob_sees_a_tombstone(alice: Window, bob: 
     tombstones = articles.filter(has_text=re.compile("deleted", re.IGNORECASE))
     expect(tombstones).to_have_count(0)
     alice.message_action("This was a mistake", "Delete")
+    alice.confirm("Delete message")
     expect(bob.message("This was a mistake")).to_have_count(0)
     expect(tombstones).to_have_count(1)
     expect(articles).to_have_count(count)  # the message stays in place, as a tombstone

@@ -103,6 +103,16 @@ class Window:
         article.hover()
         article.get_by_role("button", name=action).click()
 
+    def confirm_dialog(self) -> Locator:
+        """The confirmation asked before an action that cannot be undone (role alertdialog)."""
+        return self.page.get_by_role("alertdialog")
+
+    def confirm(self, action: str) -> None:
+        """Confirm the open confirmation with its button `action` ("Delete message", "Leave room", ...)."""
+        dialog = self.confirm_dialog()
+        dialog.get_by_role("button", name=action, exact=True).click()
+        expect(dialog).to_have_count(0)
+
 
 def open_window(browser: Browser, server: Server, name: str, init_script: str | None = None) -> Window:
     """A new browser context on the client's page, with the network and dialogs recorded (and `init_script` run

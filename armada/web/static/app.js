@@ -19,6 +19,7 @@ import {
 } from './api.js';
 import { renderAuth } from './auth-view.js';
 import { ChatPane } from './chat-view.js';
+import { confirmAction } from './confirm.js';
 import { openForwardDialog, openNewDirectDialog, openNewGroupDialog, openRoomSettingsDialog } from './dialogs.js';
 import { debounce, el, randomId } from './dom.js';
 import { RoomList } from './rooms-view.js';
@@ -33,6 +34,7 @@ let realtime = null;
 let roomList = null;
 let pane = null;
 let chatArea = null;
+let shell = null;
 let banner = null;
 const joins = new Map(); // room id -> its latest join_room acknowledgement (a promise)
 
@@ -112,7 +114,8 @@ function renderShell() {
     ),
     roomList.element,
   );
-  root.replaceChildren(el('div', { class: 'app-shell' }, banner, sidebar, chatArea));
+  shell = el('div', { class: 'app-shell' }, banner, sidebar, chatArea);
+  root.replaceChildren(shell);
   showNotice('Choose a room, or start a new conversation.');
   roomList.render();
 }
@@ -122,6 +125,7 @@ function showNotice(text) {
   pane?.destroy();
   pane = null;
   state.openRoomId = null;
+  shell.classList.remove('room-open'); // narrow screens show the room list again
   chatArea.replaceChildren(el('div', { class: 'empty-state' }, el('p', {}, text)));
   roomList.render();
 }
@@ -199,6 +203,7 @@ async function openRoom(roomId) {
   state.openRoomId = roomId;
   pane = new ChatPane(room, paneActions);
   chatArea.replaceChildren(pane.element);
+  shell.classList.add('room-open'); // narrow screens show the conversation alone
   renderRooms();
   pane.composer.focus();
   const opened = pane;
@@ -222,6 +227,12 @@ const paneActions = {
     showMessage(await request('PATCH', `/api/chat/messages/${message.id}`, { body: { content } }));
   },
   async remove(message) {
+    const confirmed = await confirmAction({
+      title: 'Delete this message?',
+      detail: 'Everyone in the room will see that a message was deleted. This cannot be undone.',
+      confirmLabel: 'Delete message',
+    });
+    if (!confirmed) return;
     try {
       showMessage(await request('DELETE', `/api/chat/messages/${message.id}`));
     } catch (failure) {
@@ -229,6 +240,12 @@ const paneActions = {
     }
   },
   forward: (message) => openForwardDialog(message),
+  /** "Back to rooms" (narrow screens): close the room and return to its entry in the list. */
+  back() {
+    const roomId = pane?.room.id;
+    showNotice('Choose a room, or start a new conversation.');
+    roomList.focusRoom(roomId);
+  },
   typing(room, isTyping) {
     realtime?.emit('typing', { room_id: room.id, is_typing: isTyping });
   },
@@ -240,6 +257,12 @@ const paneActions = {
     });
   },
   async leave(room) {
+    const confirmed = await confirmAction({
+      title: `Leave ${roomTitle(room)}?`,
+      detail: 'You will no longer see its messages. To come back, an admin of the room has to add you again.',
+      confirmLabel: 'Leave room',
+    });
+    if (!confirmed) return;
     try {
       await request('DELETE', `/api/chat/rooms/${room.id}/members/${state.me.id}`);
       realtime?.emit('leave_room', { room_id: room.id });

@@ -1,9 +1,14 @@
 // The login / register screen: one form, so each field label ("Email", "Password", "Display name") exists
 // exactly once on the page; "Log in" ignores the display name, "Register" needs it. The server's registration
-// mode shapes it: "invite" adds an "Invite code" field, "closed" leaves login only.
+// mode shapes it: "invite" adds an "Invite code" field, "closed" leaves login only. The server's objections show
+// beside the fields they concern (field-errors.js).
 
-import { authenticate, describeError, registrationMode } from './api.js';
+import { authenticate, registrationMode } from './api.js';
 import { el } from './dom.js';
+import { FieldErrors } from './field-errors.js';
+
+// Refusals about one field: they show beside it (when it is on the form) rather than in the alert line.
+const CODE_FIELDS = { invalid_invite: 'invite_code', email_taken: 'email', email_domain_not_allowed: 'email' };
 
 /**
  * Render the screen into `root`; `onLoggedIn(user)` runs after a successful login or registration.
@@ -76,6 +81,8 @@ export function renderAuth(root, onLoggedIn, notice = null) {
     el('div', { class: 'actions' }, loginButton, registerButton),
   );
   password.setAttribute('aria-describedby', 'auth-password-hint');
+  const inputs = { email, password, display_name: displayName, invite_code: inviteCode };
+  const fieldErrors = new FieldErrors(inputs, error, CODE_FIELDS);
 
   registrationMode().then((mode) => {
     inviteField.hidden = mode !== 'invite';
@@ -95,14 +102,14 @@ export function renderAuth(root, onLoggedIn, notice = null) {
       fields.display_name = displayName.value.trim();
       if (!inviteField.hidden) fields.invite_code = inviteCode.value.trim();
     }
-    error.textContent = '';
+    fieldErrors.clearAll();
     for (const button of [loginButton, registerButton]) button.disabled = true;
     form.setAttribute('aria-busy', 'true');
     try {
       const user = await authenticate(kind, fields);
       onLoggedIn(user);
     } catch (failure) {
-      error.textContent = describeError(failure);
+      fieldErrors.show(failure);
       for (const button of [loginButton, registerButton]) button.disabled = false;
       form.removeAttribute('aria-busy');
     }

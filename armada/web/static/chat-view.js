@@ -5,6 +5,7 @@ import { request } from './api.js';
 import { Composer } from './composer.js';
 import { el, reconcile, safeUrl } from './dom.js';
 import { dayKey, dayLabel, fileSize, messageSummary, timeLabel } from './format.js';
+import { linkify } from './links.js';
 import { isAdmin, nameOf, roomTitle, state } from './store.js';
 
 const PAGE_SIZE = 50;
@@ -38,7 +39,7 @@ function compareMessages(a, b) {
 export class ChatPane {
   /**
    * @param {object} room
-   * @param {object} actions callbacks into the app: send, edit, remove, forward, typing, openSettings, leave
+   * @param {object} actions callbacks into the app: send, edit, remove, forward, typing, openSettings, leave, back
    */
   constructor(room, actions) {
     this.room = room;
@@ -64,6 +65,9 @@ export class ChatPane {
     this.title = el('h2', { class: 'room-title' });
     this.subtitle = el('p', { class: 'room-subtitle muted' });
     this.headerActions = el('div', { class: 'room-actions' });
+    // Shown by the stylesheet only on narrow screens, where the room list and the conversation take turns.
+    const goBack = () => this.actions.back();
+    const back = el('button', { type: 'button', class: 'back-button', onclick: goBack }, 'Back to rooms');
     this.historyStatus = el('p', { class: 'history-status muted' });
     this.log = el('div', { role: 'log', 'aria-label': 'Messages', class: 'log' });
     this.scroller = el('div', { class: 'scroller' }, this.historyStatus, this.log);
@@ -79,6 +83,7 @@ export class ChatPane {
       el(
         'header',
         { class: 'room-header' },
+        back,
         el('div', { class: 'room-heading' }, this.title, this.subtitle),
         this.headerActions,
       ),
@@ -436,9 +441,9 @@ export class ChatPane {
       if (message.reply_to) parts.push(this.quote(message.reply_to));
       parts.push(...this.body(message));
     }
-    // One footer line: the action buttons on the left, "(edited)" and the receipt on the right.
+    // The footer holds "(edited)" and the receipt, and is left out when it has neither. The action buttons float
+    // over the message (see styles.css), so an article takes no room for buttons it does not show.
     const footer = el('footer', { class: 'message-footer' });
-    if (!message.is_deleted) footer.append(this.actionButtons(message, own));
     if (message.is_edited && !message.is_deleted) footer.append(el('span', { class: 'edited' }, '(edited)'));
     this.receipts.delete(message.id);
     if (own && !message.is_deleted) {
@@ -448,6 +453,8 @@ export class ChatPane {
       footer.append(receipt);
     }
     if (footer.childNodes.length) parts.push(footer);
+    const actions = message.is_deleted ? null : this.actionButtons(message, own);
+    if (actions?.childElementCount) parts.push(actions);
     article.replaceChildren(...parts);
     return article;
   }
@@ -489,7 +496,7 @@ export class ChatPane {
     } else if (mediaUrl) {
       parts.push(this.fileChip(mediaUrl, filename, message.media_size));
     }
-    if (message.content) parts.push(el('p', { class: 'text' }, message.content));
+    if (message.content) parts.push(el('p', { class: 'text' }, linkify(message.content)));
     return parts;
   }
 

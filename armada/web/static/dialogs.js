@@ -2,6 +2,7 @@
 // removed when closed, so its fields (e.g. "Search users") exist on the page only while it is open.
 
 import { describeError, request } from './api.js';
+import { confirmAction } from './confirm.js';
 import { debounce, el, randomId, reconcile, uniqueId } from './dom.js';
 import { isAdmin, learnNames, roomTitle, sortedRooms, state } from './store.js';
 
@@ -287,6 +288,12 @@ export function openRoomSettingsDialog(room, onChanged) {
       );
     };
     const removeMember = async (member) => {
+      const confirmed = await confirmAction({
+        title: `Remove ${member.display_name} from ${roomTitle(current)}?`,
+        detail: 'They will no longer see the room or its messages, unless an admin adds them again.',
+        confirmLabel: `Remove ${member.display_name}`,
+      });
+      if (!confirmed) return;
       try {
         await request('DELETE', `/api/chat/rooms/${room.id}/members/${member.user_id}`);
         update(await request('GET', `/api/chat/rooms/${room.id}`));

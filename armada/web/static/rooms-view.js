@@ -74,6 +74,11 @@ export class RoomList {
     return { li: el('li', {}, button), button, avatar, name, preview, time, badge, badgeText };
   }
 
+  /** Move keyboard focus to a room's entry (back from its conversation on a narrow screen). */
+  focusRoom(roomId) {
+    this.items.get(roomId)?.button.focus();
+  }
+
   /** "Bob: see you" in groups, "You: …" for your own, plain text in direct rooms. */
   preview(room) {
     const message = room.last_message;
