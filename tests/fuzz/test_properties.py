@@ -227,7 +227,26 @@ CLIENT_IDS = (None, None, "c-1")  # a client_id used again by the same sender in
 # each run, so one run may never reach a given branch (a reply, a retry, an edit of a tombstone...), but together
 # the runs make many changes of every kind.
 OUTCOMES: Counter[str] = Counter()
-CHANGES = ("send", "reply", "forward", "edit", "delete", "delete by an admin")
+CHANGES = (
+    "send",
+    "reply",
+    "forward",
+    "edit",
+    "delete",
+    "delete by an admin",
+    "thread reply",
+    "reaction added",
+    "reaction removed",
+    "pin",
+    "unpin",
+)
+# "❤" and "❤️" are one reaction, stored fully qualified.
+EMOJI = {
+    "\N{THUMBS UP SIGN}": "\N{THUMBS UP SIGN}",
+    "\u2764": "\u2764\ufe0f",
+    "\u2764\ufe0f": "\u2764\ufe0f",
+    "🎉": "🎉",
+}
 MIN_CHANGES = 30
 SPECIAL_CONTENTS = ["", " ", "\t\n", "\u00a0", "x\x00y", "é🚀", "a" * (PREVIEW_CHARS + 5)]
 # Mostly any text, a quarter of the time an edge case (blank, NUL, long).
@@ -250,6 +269,10 @@ class Model:
     client_id: str | None = None
     is_edited: bool = False
     is_deleted: bool = False
+    thread_root_id: str | None = None
+    # emoji -> the users who reacted with it, in first-use order (an emptied emoji leaves)
+    reactions: dict[str, list[str]] = field(default_factory=dict)
+    pinned_by: str | None = None
 
 
 class MessageStateMachine(RuleBasedStateMachine):
@@ -269,8 +292,18 @@ class MessageStateMachine(RuleBasedStateMachine):
 
     # -- expectations ----------------------------------------------------------------------------------------
 
-    def expected(self, m: Model) -> dict[str, Any]:
-        """The message as the API must show it."""
+    def thread_of(self, m: Model) -> dict[str, Any] | None:
+        """A root's thread summary, but for its time: the live replies, up to 5 latest distinct repliers."""
+        replies = sorted(
+            (r for r in self.messages.values() if r.thread_root_id == m.id and not r.is_deleted), key=lambda r: r.seq
+        )
+        if not replies:
+            return None
+        repliers = list(dict.fromkeys(self.actors[r.sender].id for r in reversed(replies)))[:5]
+        return {"reply_count": len(replies), "participant_ids": repliers}
+
+    def expected(self, m: Model, viewer: str) -> dict[str, Any]:
+        """The message as the API must show it to `viewer`."""
         reply = self.messages.get(m.reply_to_id) if m.reply_to_id else None
         preview = None
         if reply is not None:
@@ -299,15 +332,27 @@ class MessageStateMachine(RuleBasedStateMachine):
             "is_edited": m.is_edited,
             "is_deleted": m.is_deleted,
             "client_id": m.client_id,
+            "reactions": [
+                {"emoji": emoji, "count": len(users), "me": viewer in users} for emoji, users in m.reactions.items()
+            ],
+            "thread_root_id": m.thread_root_id,
+            "mentions": [],
+            "mentions_room": False,
+            "pinned_by": self.actors[m.pinned_by].id if m.pinned_by else None,
+            "link_previews": [],
         }
 
-    def check(self, body: dict[str, Any], m: Model) -> None:
+    def check(self, body: dict[str, Any], m: Model, viewer: str) -> None:
         """A message body has the contract's fields, equal to the model's, timestamps exactly when they should be."""
-        expected = self.expected(m)
-        assert set(body) == set(expected) | {"edited_at", "deleted_at", "created_at"}, set(body)
+        expected = self.expected(m, viewer)
+        assert set(body) == set(expected) | {"edited_at", "deleted_at", "created_at", "pinned_at", "thread"}, set(body)
         assert {k: body[k] for k in expected} == expected
         assert (body["edited_at"] is not None) == m.is_edited and (body["deleted_at"] is not None) == m.is_deleted
-        assert body["created_at"] is not None
+        assert body["created_at"] is not None and (body["pinned_at"] is not None) == (m.pinned_by is not None)
+        thread = body["thread"]
+        assert (thread and {"reply_count": thread["reply_count"], "participant_ids": thread["participant_ids"]}) == (
+            self.thread_of(m)
+        )
 
     def pick(self, data: st.DataObject) -> Model | None:
         """A known message, forwards and tombstones twice as likely (their rules are the subtle ones), or now and
@@ -326,7 +371,7 @@ class MessageStateMachine(RuleBasedStateMachine):
         self.counter[room] += 1
         return self.counter[room]
 
-    def created(self, response: Any, user: str, room: str, client_id: str | None, **fields: Any) -> None:
+    def created(self, response: Any, user: str, room: str, client_id: str | None, **fields: Any) -> Model:
         assert response.status_code == 201, response.get_json()
         body = response.get_json()
         seq = self.next_change(room)
@@ -335,7 +380,8 @@ class MessageStateMachine(RuleBasedStateMachine):
         self.messages[m.id] = m
         if client_id is not None:
             self.by_client_id[(room, user, client_id)] = m.id
-        self.check(body, m)
+        self.check(body, m, user)
+        return m
 
     def retried(self, response: Any, user: str, room: str, client_id: str | None) -> bool:
         """If this send repeats a client_id: it answered the first message, unchanged, with 200."""
@@ -343,7 +389,7 @@ class MessageStateMachine(RuleBasedStateMachine):
         if first is None:
             return False
         assert response.status_code == 200, response.get_json()
-        self.check(response.get_json(), self.messages[first])
+        self.check(response.get_json(), self.messages[first], user)
         return True
 
     # -- rules -----------------------------------------------------------------------------------------------
@@ -458,7 +504,7 @@ class MessageStateMachine(RuleBasedStateMachine):
                 self.outcome("edit")
             else:
                 self.outcome("edit to the same text")
-            self.check(response.get_json(), m)
+            self.check(response.get_json(), m, user)
 
     @rule(data=st.data())
     def delete(self, data: st.DataObject) -> None:
@@ -474,22 +520,105 @@ class MessageStateMachine(RuleBasedStateMachine):
         else:
             assert response.status_code == 200, response.get_json()
             if not m.is_deleted:  # deleting again is a no-op
-                m.is_deleted, m.change_seq = True, self.next_change(m.room)
+                # A tombstone has no reactions and no pin; a deleted reply changes its root's thread too.
+                m.is_deleted, m.change_seq, m.reactions, m.pinned_by = True, self.next_change(m.room), {}, None
+                if m.thread_root_id is not None:
+                    self.messages[m.thread_root_id].change_seq = self.next_change(m.room)
                 self.outcome("delete" if m.sender == user else "delete by an admin")
             else:
                 self.outcome("delete again")
-            self.check(response.get_json(), m)
+            self.check(response.get_json(), m, user)
+
+    @rule(data=st.data(), user=st.sampled_from(USERS), content=texts)
+    def reply_in_thread(self, data: st.DataObject, user: str, content: str) -> None:
+        """Reply in the thread of any known message (a reply's, another room's, a tombstone's) or of no message."""
+        root = self.pick(data)
+        room = root.room if root and data.draw(st.integers(0, 4)) else data.draw(st.sampled_from(ROOMS))
+        body = {
+            "room_id": self.room_ids[room],
+            "content": content,
+            "thread_root_id": root.id if root else str(uuid.uuid4()),
+        }
+        response = self.actors[user].post("/api/chat/messages", json=body)
+        if "\x00" in content:
+            assert_error(response, 422, "validation_failed")
+        elif user not in MEMBERS[room]:
+            assert_error(response, 404, "room_not_found")
+        elif not content.strip():
+            assert_error(response, 422, "validation_failed")
+        elif root is None or root.room != room or root.thread_root_id is not None:
+            assert "thread_root_id" in assert_error(response, 422, "validation_failed")["details"]
+            self.outcome("thread reply refused")
+        else:
+            # The reply takes a change number, then its root another (the thread summary is part of its JSON).
+            self.created(response, user, room, None, content=content, thread_root_id=root.id)
+            root.change_seq = self.next_change(room)
+            self.outcome("thread reply")
+
+    @rule(data=st.data(), user=st.sampled_from(USERS), emoji=st.sampled_from(sorted(EMOJI)), add=st.booleans())
+    def react(self, data: st.DataObject, user: str, emoji: str, add: bool) -> None:
+        """Add or take back a reaction on any known message (or an unknown id)."""
+        m = self.pick(data)
+        url = f"/api/chat/messages/{m.id if m else uuid.uuid4()}/reactions/{emoji}"
+        response = self.actors[user].put(url) if add else self.actors[user].delete(url)
+        if m is None or user not in MEMBERS[m.room]:
+            assert_error(response, 404, "message_not_found")
+            return
+        if add and m.is_deleted:
+            assert_error(response, 409, "message_deleted")
+            self.outcome("reaction on a tombstone")
+            return
+        assert response.status_code == 200, response.get_json()
+        stored, users = EMOJI[emoji], m.reactions.get(EMOJI[emoji], [])
+        if add and user not in users:
+            m.reactions[stored] = [*users, user]
+            m.change_seq = self.next_change(m.room)
+            self.outcome("reaction added")
+        elif not add and user in users:
+            users.remove(user)
+            if not users:
+                del m.reactions[stored]
+            m.change_seq = self.next_change(m.room)
+            self.outcome("reaction removed")
+        else:
+            self.outcome("reaction no-op")
+        expected = self.expected(m, user)["reactions"]
+        assert response.get_json() == {"message_id": m.id, "reactions": expected}
+
+    @rule(data=st.data(), user=st.sampled_from(USERS), pin=st.booleans(), elsewhere=st.integers(0, 9))
+    def pin(self, data: st.DataObject, user: str, pin: bool, elsewhere: int) -> None:
+        """Pin or unpin any known message (or an unknown id), now and then through another room's path."""
+        m = self.pick(data)
+        room = m.room if m and elsewhere else data.draw(st.sampled_from(ROOMS))
+        url = f"/api/chat/rooms/{self.room_ids[room]}/pins/{m.id if m else uuid.uuid4()}"
+        response = self.actors[user].put(url) if pin else self.actors[user].delete(url)
+        if m is None or m.room != room or user not in MEMBERS[m.room]:
+            assert_error(response, 404, "message_not_found")
+            return
+        if user not in ADMINS[room]:  # both rooms are groups: admins pin
+            assert_error(response, 403, "not_admin")
+            return
+        if pin and m.is_deleted:
+            assert_error(response, 409, "message_deleted")
+            return
+        assert response.status_code == 200, response.get_json()
+        if pin != (m.pinned_by is not None):
+            m.pinned_by, m.change_seq = (user if pin else None), self.next_change(m.room)
+            self.outcome("pin" if pin else "unpin")
+        self.check(response.get_json(), m, user)
 
     def verify_room(self, room: str, limit: int, anchor_index: int, kinds: tuple[str, ...] = PAGINGS) -> None:
         """Paging a room shows the model: its newest message, and all of it newest first (`before`), after an anchor
         (`after`) and changed since the anchor was sent (`changed_after`)."""
         alice, room_id = self.actors["alice"], self.room_ids[room]
-        timeline = sorted((m for m in self.messages.values() if m.room == room), key=lambda m: m.seq)
+        everything = sorted((m for m in self.messages.values() if m.room == room), key=lambda m: m.seq)
+        # The history leaves thread replies to their threads; the change feed carries them.
+        timeline = [m for m in everything if m.thread_root_id is None]
         response = alice.get(f"/api/chat/rooms/{room_id}")
         assert response.status_code == 200, response.get_json()
         last = response.get_json()["last_message"]  # the newest message, in its current state
         if timeline:
-            self.check(last, timeline[-1])
+            self.check(last, timeline[-1], "alice")
         else:
             assert last is None
         anchor = timeline[anchor_index % len(timeline)] if timeline else None
@@ -508,11 +637,23 @@ class MessageStateMachine(RuleBasedStateMachine):
                 expected = (
                     [m for m in timeline if m.seq > anchor.seq]
                     if kind == "after"
-                    else sorted((m for m in timeline if m.change_seq > anchor.seq), key=lambda m: m.change_seq)
+                    else sorted((m for m in everything if m.change_seq > anchor.seq), key=lambda m: m.change_seq)
                 )
             assert [b["id"] for b in listed] == [m.id for m in expected], kind
             for b, m in zip(listed, expected, strict=True):
-                self.check(b, m)
+                self.check(b, m, "alice")
+
+    def verify_threads(self, room: str) -> None:
+        """Each thread of the room lists its replies (tombstones too), oldest first, root excluded."""
+        alice, room_id = self.actors["alice"], self.room_ids[room]
+        for root in [m for m in self.messages.values() if m.room == room and m.thread_root_id is None]:
+            replies = sorted((m for m in self.messages.values() if m.thread_root_id == root.id), key=lambda m: m.seq)
+            response = alice.get(f"{history_url(room_id)}?thread_root_id={root.id}&limit=100")
+            assert response.status_code == 200, response.get_json()
+            listed = response.get_json()["items"]
+            assert [b["id"] for b in listed] == [m.id for m in replies]
+            for b, m in zip(listed, replies, strict=True):
+                self.check(b, m, "alice")
 
     @rule(
         room=st.sampled_from(ROOMS), limit=st.integers(1, 7), anchor=st.integers(0, 50), kind=st.sampled_from(PAGINGS)
@@ -525,9 +666,12 @@ class MessageStateMachine(RuleBasedStateMachine):
         """The whole history of both rooms, every way, at the end of every run."""
         for room in ROOMS:
             self.verify_room(room, 100, 0)
+            self.verify_threads(room)
 
 
-def test_any_order_of_sends_edits_deletes_forwards_and_replies_matches_the_model(app: Flask) -> None:
+def test_any_order_of_sends_edits_deletes_forwards_replies_reactions_pins_and_threads_matches_the_model(
+    app: Flask,
+) -> None:
     MessageStateMachine.client = app.test_client()
     OUTCOMES.clear()
     run_state_machine_as_test(
@@ -536,4 +680,4 @@ def test_any_order_of_sends_edits_deletes_forwards_and_replies_matches_the_model
     )
     # A generator that stopped reaching the API's success paths would leave the model nothing to check.
     assert sum(OUTCOMES[kind] for kind in CHANGES) >= MIN_CHANGES, OUTCOMES
-    assert {"send", "forward", "edit", "delete"} <= set(OUTCOMES), OUTCOMES
+    assert {"send", "forward", "edit", "delete", "thread reply", "reaction added", "pin"} <= set(OUTCOMES), OUTCOMES
