@@ -89,15 +89,25 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        if connection.dialect.name == "sqlite":
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
             # Batch mode rebuilds tables (copy, drop, rename); with foreign keys enforced, dropping a
             # referenced table would fail or cascade. The pragma only takes effect outside a transaction.
+            enforced = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()  # end SQLAlchemy's autobegun transaction so Alembic opens (and commits) its own
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                # The connection goes back to the engine's pool: whoever takes it next (an app that migrated
+                # in-process, as the tests' does) must get the foreign keys the app's connect hook turned on.
+                connection.rollback()
+                connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
+                connection.commit()
 
 
 if context.is_offline_mode():

@@ -190,3 +190,18 @@ def test_the_directory_migration_indexes_the_names_of_existing_users(fresh_app: 
         with db.engine.connect() as conn:
             stored = set(conn.execute(select(keys.c.key)).scalars())
     assert stored == {"anna-maria bolt", "maria bolt", "bolt", "zoë strasse", "strasse"}
+
+
+def test_connections_used_by_an_in_process_upgrade_still_enforce_foreign_keys(fresh_app: Flask) -> None:
+    # SQLite's migrations turn foreign keys off on their connection, which then goes back to the engine's pool; an
+    # app that migrated in-process (as the test suite's does) would otherwise run on it unchecked.
+    members = db.metadata.tables["chat_room_members"]
+    with fresh_app.app_context():
+        upgrade()
+        for _ in range(2):  # whichever pooled connection comes next
+            with pytest.raises(IntegrityError), db.engine.begin() as conn:
+                conn.execute(
+                    members.insert().values(
+                        id=uuid.uuid4(), room_id=uuid.uuid4(), user_id=uuid.uuid4(), joined_at=utcnow()
+                    )
+                )
