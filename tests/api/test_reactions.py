@@ -516,6 +516,17 @@ def test_each_reaction_change_makes_changed_after_return_the_message_again(chat:
         assert [(r["emoji"], r["count"], r["me"]) for r in items[0]["reactions"]] == expected, number
 
 
+def test_a_reaction_to_a_thread_reply_reaches_changed_after_but_not_the_plain_history(chat: Any) -> None:
+    alice, bob, _, room_id, message_id = chat
+    reply = bob.say(room_id, "in the thread", thread_root_id=message_id)["id"]
+    anchor = alice.say(room_id, "anchor")["id"]
+    reacted(alice, reply, "👍")
+    items = history_page(bob, room_id, changed_after=anchor)["items"]
+    assert [m["id"] for m in items] == [reply]
+    assert items[0]["reactions"] == [{"emoji": "👍", "count": 1, "me": False}]
+    assert reply not in [m["id"] for m in history_page(bob, room_id, after=anchor)["items"]]
+
+
 # ---- rate limit ---------------------------------------------------------------------------------------------------
 
 
