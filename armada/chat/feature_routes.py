@@ -36,7 +36,8 @@ def reactions_answer(message: ChatMessage) -> dict[str, Any]:
     return {"message_id": message.id, "reactions": [] if message.is_deleted else message.reactions}
 
 
-@reactions_blp.route("/<uuid:message_id>/reactions/<string:emoji>")
+# minlength=0: an empty emoji (a client encoding "") reaches the view and its 422 on `emoji`, not a routing 404.
+@reactions_blp.route("/<uuid:message_id>/reactions/<string(minlength=0):emoji>")
 class Reaction(MethodView):
     decorators = [jwt_required()]
 

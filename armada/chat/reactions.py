@@ -65,9 +65,12 @@ def _answer(user: User, message: ChatMessage, changed: bool) -> tuple[ChatMessag
 def add_reaction(user: User, message_id: uuid.UUID, emoji: str) -> tuple[ChatMessage, bool]:
     """React to a message with one emoji; again is a no-op. Bool: whether it changed."""
     emoji = normalize_emoji(emoji)
+    # Whether it is ours, before the message: a no-op then answers a summary at least as new as that look (read
+    # after it, a reaction of ours committed concurrently would be missing from the answer).
+    already = _mine(user, message_id, emoji)
     message, access = access_message(user, message_id)
     check_live(message)
-    if _mine(user, message.id, emoji):
+    if already:
         return _answer(user, message, False)
     change, message, access = lock_and_recheck_message(user, message, access)
     check_live(message)  # again: deleted while we waited for the lock
@@ -94,8 +97,9 @@ def add_reaction(user: User, message_id: uuid.UUID, emoji: str) -> tuple[ChatMes
 def remove_reaction(user: User, message_id: uuid.UUID, emoji: str) -> tuple[ChatMessage, bool]:
     """Take back one's reaction; removing one you do not have is a no-op. Bool: whether it changed."""
     emoji = normalize_emoji(emoji)
+    already = _mine(user, message_id, emoji)  # before the message, as in add_reaction
     message, access = access_message(user, message_id)
-    if not _mine(user, message.id, emoji):
+    if not already:
         return _answer(user, message, False)
     change, message, access = lock_and_recheck_message(user, message, access)
     removed = db.session.scalars(
