@@ -167,15 +167,20 @@ def test_changes_missed_while_redis_is_down_reach_b_from_the_database_as_the_mes
     bob_on_b.join(room_id)
     root = make_message(alice, room_id, "the root", url=a.url)["id"]
     ok(alice.call("PUT", reaction_path(root, "👍"), a.url))
-    bob_on_b.wait_for("reaction_added", about(root))
+    # A deleted root whose thread lives on.
+    gone = make_message(alice, room_id, "a root to delete", url=a.url)["id"]
+    first = make_message(carol, room_id, "first reply", url=a.url, thread_root_id=gone)["id"]
+    ok(alice.call("DELETE", f"/api/chat/messages/{gone}", a.url))
+    bob_on_b.wait_for("message_deleted", about(gone))
 
     redis_server.stop()
     wait_in_log(b, "Cannot receive from redis")
-    # Made through A, whose events cannot reach B now: reactions, a thread reply, a pin.
+    # Made through A, whose events cannot reach B now: reactions, thread replies, a pin.
     ok(carol.call("PUT", reaction_path(root, "🎉"), a.url))
     ok(alice.call("DELETE", reaction_path(root, "👍"), a.url))
     reply = make_message(carol, room_id, "a reply", url=a.url, thread_root_id=root)
     ok(alice.call("PUT", f"/api/chat/rooms/{room_id}/pins/{root}", a.url))
+    late = make_message(carol, room_id, "a late reply", url=a.url, thread_root_id=gone)
 
     # B finds the room behind on its next sweep, and reads each changed message back as it now is.
     edited = bob_on_b.wait_for("message_edited", about(root), timeout=REPLAY_SECONDS)["message"]
@@ -187,6 +192,11 @@ def test_changes_missed_while_redis_is_down_reach_b_from_the_database_as_the_mes
     assert edited["thread"] == {"reply_count": 1, "last_reply_at": reply["created_at"], "participant_ids": [carol.id]}
     replayed_reply = bob_on_b.matching("new_message", about(reply["id"]))
     assert [data["message"] for data in replayed_reply] == bob.history(room_id, b.url, thread_root_id=root)
+    # The deleted root's thread grew while B was deaf: its summary comes back too, not only its deletion again.
+    late_thread = {"reply_count": 2, "last_reply_at": late["created_at"], "participant_ids": [carol.id]}
+    summary = bob_on_b.wait_for("thread_updated", lambda d: d["thread"] == late_thread, timeout=REPLAY_SECONDS)
+    assert summary == {"room_id": room_id, "root_id": gone, "thread": late_thread}
+    assert next(m for m in bob.history(room_id, b.url) if m["id"] == gone)["thread"] == late_thread
 
     # Redis back: the next change arrives live again, as itself, once.
     redis_server.start()
@@ -199,8 +209,17 @@ def test_changes_missed_while_redis_is_down_reach_b_from_the_database_as_the_mes
     assert changes(bob_on_b) == [
         ("new_message", root),
         ("reaction_added", root),
-        ("new_message", reply["id"]),  # never had: as it is now
-        ("message_edited", root),  # three changes missed, one event: the message as it is now
+        ("new_message", gone),
+        ("new_message", first),
+        ("thread_updated", gone),
+        ("message_deleted", gone),
+        # Replayed, in change order, each message as it now is:
+        ("new_message", reply["id"]),  # never had
+        ("message_edited", root),  # four changes missed, one event
+        ("new_message", late["id"]),
+        ("message_deleted", gone),  # a tombstone has no JSON to send: its thread summary follows
+        ("thread_updated", gone),
+        # Live again.
         ("reaction_removed", root),
     ]
     assert_nothing_viewer_specific(bob_on_b)
