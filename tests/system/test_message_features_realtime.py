@@ -112,7 +112,9 @@ def test_reactions_are_acknowledged_and_broadcast_to_the_room_once_each(crew: Cr
             ]
 
 
-def test_a_thread_reply_is_new_message_then_thread_updated(crew: Crew, server: Server, user: Any) -> None:
+def test_a_thread_reply_is_new_message_then_thread_updated(
+    crew: Crew, server: Server, user: Callable[[str], HttpUser]
+) -> None:
     alice, bob, room_id = crew
     root = make_message(alice, room_id, "start a thread")
     with joined(server, alice, room_id) as alice_client, joined(server, bob, room_id, commands=True) as bob_client:
