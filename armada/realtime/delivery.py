@@ -200,8 +200,8 @@ class Ledger:
         for change in batch.changes:
             if change.change_seq > room.delivered:
                 # The sockets had the message if it was made by a change they were given, or before they joined.
-                event, data = events.replayed(change, known=change.seq <= room.delivered)
-                self._deliver(channel, room, change.change_seq, event, data)
+                for event, data in events.replayed(change, known=change.seq <= room.delivered):
+                    self._deliver(channel, room, change.change_seq, event, data)
         if batch.complete:
             room.delivered = max(room.delivered, batch.last_seq)
         room.known = max(room.known, batch.last_seq)

@@ -227,15 +227,20 @@ def replayable(message: ChatMessage) -> Replayed:
     return Replayed(message.seq, message.change_seq, _message_schema.dump(message))
 
 
-def replayed(change: Replayed, known: bool) -> tuple[str, dict[str, Any]]:
-    """The event that brings sockets up to date with a message, as it is now: `new_message` if they never had it
-    (`known` False), else `message_deleted` or `message_edited`."""
+def replayed(change: Replayed, known: bool) -> list[tuple[str, dict[str, Any]]]:
+    """The events that bring sockets up to date with a message, as it is now: `new_message` if they never had it
+    (`known` False), else `message_edited`, or `message_deleted` and, for a deleted message that is no thread reply,
+    `thread_updated` (a tombstone's thread still changes, and `message_deleted` carries no JSON to say how)."""
     room_id, message = change.message["room_id"], change.message
     if not known:
-        return "new_message", {"room_id": room_id, "message": message}
-    if message["is_deleted"]:
-        return "message_deleted", {"room_id": room_id, "message_id": message["id"]}
-    return "message_edited", {"room_id": room_id, "message": message}
+        return [("new_message", {"room_id": room_id, "message": message})]
+    if not message["is_deleted"]:
+        return [("message_edited", {"room_id": room_id, "message": message})]
+    deleted = ("message_deleted", {"room_id": room_id, "message_id": message["id"]})
+    if message["thread_root_id"] is not None:
+        return [deleted]
+    # Its thread may have changed while the sockets were away, even to none (its last reply deleted).
+    return [deleted, ("thread_updated", {"room_id": room_id, "root_id": message["id"], "thread": message["thread"]})]
 
 
 # ---- socket-level notices (no database change): sent at once ---------------------------------------------------

@@ -3,6 +3,8 @@ serialized message or room has, written out once for every test that checks a re
 
 from __future__ import annotations
 
+from typing import Any
+
 MESSAGE_KEYS = {
     "id",
     "room_id",
@@ -96,3 +98,17 @@ SOCKET_SERVER_EVENTS = {
 }
 # Connection refusals: the codes a refused socket's connect_error carries in `data.code` (README).
 SOCKET_REFUSAL_CODES = {"token_expired", "token_revoked", "invalid_token", "authorization_required"}
+
+# What differs from one viewer to the next: in REST answers and acknowledgements, never in a broadcast (the
+# contract's "Additions, second wave").
+VIEWER_KEYS = {"me", "unread_count", "mention_count", "notification_level", "notifications_muted_until"}
+
+
+def viewer_fields(data: Any, path: str = "") -> list[str]:
+    """Where in an event's payload (at any depth) a viewer-specific key appears; [] when nowhere."""
+    if isinstance(data, dict):
+        here = [f"{path}.{key}" for key in data if key in VIEWER_KEYS]
+        return here + [found for key, value in data.items() for found in viewer_fields(value, f"{path}.{key}")]
+    if isinstance(data, list):
+        return [found for index, item in enumerate(data) for found in viewer_fields(item, f"{path}[{index}]")]
+    return []

@@ -7,13 +7,15 @@ import queue
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.helpers.servers import ROOT
+from tests.helpers.servers import ROOT, HttpUser, Server
 
 JS_DIR = ROOT / "tests" / "js"
+WAIT_SECONDS = 10
 
 
 class NodeScript:
@@ -66,3 +68,67 @@ def node_process(script: str, config: dict[str, Any], stdin: bool = False) -> It
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+class NodeClient(NodeScript):
+    """client.mjs in a node process; its JSON lines, one per event."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        super().__init__(process)
+        self._taken: set[int] = set()
+
+    def wait_for(self, event: str, timeout: float = WAIT_SECONDS) -> Any:
+        """The data of the first `event` line not yet waited for, in whatever order the lines came.
+
+        Fails, showing everything printed, if the script ends or the timeout passes first.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            for index, line in enumerate(self.seen):
+                if line["event"] == event and index not in self._taken:
+                    self._taken.add(index)
+                    return line["data"]
+            line = self.next_line(deadline - time.monotonic())
+            if line is None or (line["event"] == "exit" and event != "exit"):
+                stderr = self.stderr()
+                raise AssertionError(f"no {event!r} from the node client; it printed {self.seen}{line or ''}\n{stderr}")
+            self.seen.append(line)
+
+    def settle(self, seconds: float) -> list[dict[str, Any]]:
+        """Take every line printed within `seconds` (duplicates and strays have that long to come); all seen."""
+        deadline = time.monotonic() + seconds
+        while (line := self.next_line(deadline - time.monotonic())) is not None:
+            self.seen.append(line)
+        return self.seen
+
+    def exit(self) -> tuple[str, int]:
+        """The reason the script gave for exiting, and its exit status."""
+        reason = self.wait_for("exit")["reason"]
+        return reason, self.process.wait(timeout=WAIT_SECONDS)
+
+    def events(self) -> list[str]:
+        """The names of the lines seen so far, in order."""
+        return [line["event"] for line in self.seen]
+
+    def emit(self, event: str, data: Any) -> Any:
+        """Emit `event` through the official client (started with commands=True); its acknowledgement."""
+        assert self.process.stdin is not None, "start the client with commands=True"
+        self.process.stdin.write(json.dumps({"event": event, "data": data}) + "\n")
+        self.process.stdin.flush()
+        return self.wait_for(f"ack:{event}")
+
+
+@contextmanager
+def node_client(server: Server, token: str | None, **config: Any) -> Iterator[NodeClient]:
+    """Run client.mjs with this config (stdin open for `emit` when commands=True); always killed afterwards."""
+    config = {"url": server.url, "token": token, **config}
+    with node_process("client.mjs", config, stdin=bool(config.get("commands"))) as process:
+        yield NodeClient(process)
+
+
+@contextmanager
+def joined(server: Server, user: HttpUser, room_id: str, **config: Any) -> Iterator[NodeClient]:
+    """A node client of `user` that has joined `room_id` (its join acknowledged) after upgrading to websocket."""
+    with node_client(server, user.token, room_id=room_id, wait_upgrade=True, **config) as client:
+        assert client.wait_for("ack:join_room") == {"ok": True, "room_id": room_id}
+        yield client

@@ -7,6 +7,7 @@
 //   wait_upgrade join only after the transport has upgraded to websocket, so the room's events travel on it
 //   typing       {is_typing}: emit typing (with an ack) to room_id once joined
 //   pipelined    like the seed's example: emit join_room and typing at once, right after io(), not waiting
+//   commands     read stdin once connected (and joined): each line {event, data} is emitted with an ack, in order
 //   count        exit after this many server events (default: never)
 //   until        exit once this server event arrives (default: never)
 //   timeout_ms   exit after this long whatever happens (default 15000)
@@ -16,6 +17,7 @@
 // `connect_error` {message, data}, `upgrade` {transport}, `upgrade_error` {message}, `disconnect` {reason},
 // `ack:<event>` (the server's acknowledgement), and a last `exit` {reason}.
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { io } from 'socket.io-client';
 
 const config = JSON.parse(process.argv[2] ?? readFileSync(0, 'utf8'));
@@ -102,3 +104,22 @@ socket.on('connect', async () => {
   await printAck('join_room', emitWithAck('join_room', { room_id: config.room_id }));
   if (config.typing) await printAck('typing', emitWithAck('typing', typingPayload()));
 });
+
+// Commands from the test, one JSON line each, emitted in order, each once the one before it was acknowledged.
+async function runCommands() {
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (!line.trim()) continue;
+    const { event, data } = JSON.parse(line);
+    await printAck(event, emitWithAck(event, data));
+  }
+}
+
+if (config.commands) {
+  socket.once('connect', async () => {
+    if (config.room_id && !config.pipelined) {
+      await new Promise((resolve) => socket.once('room_joined', resolve));
+    }
+    print('ready', null);
+    await runCommands();
+  });
+}

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import pytest
 import requests
 
 from tests.helpers.factories import make_room
-from tests.helpers.node import NodeScript, node_process
+from tests.helpers.node import joined, node_client
 from tests.helpers.realtime import Crew
 from tests.helpers.servers import HttpUser, Server, serve_fresh
 from tests.helpers.tokens import access_claims, forge
-
-WAIT_SECONDS = 10
 
 
 @pytest.fixture(scope="module")
@@ -26,54 +20,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp_path = tmp_path_factory.mktemp("js_client")
     with serve_fresh(tmp_path, prefix="armada_js") as running:
         yield running
-
-
-class NodeClient(NodeScript):
-    """client.mjs in a node process; its JSON lines, one per event."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        super().__init__(process)
-        self._taken: set[int] = set()
-
-    def wait_for(self, event: str, timeout: float = WAIT_SECONDS) -> Any:
-        """The data of the first `event` line not yet waited for, in whatever order the lines came.
-
-        Fails, showing everything printed, if the script ends or the timeout passes first.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            for index, line in enumerate(self.seen):
-                if line["event"] == event and index not in self._taken:
-                    self._taken.add(index)
-                    return line["data"]
-            line = self.next_line(deadline - time.monotonic())
-            if line is None or (line["event"] == "exit" and event != "exit"):
-                stderr = self.stderr()
-                raise AssertionError(f"no {event!r} from the node client; it printed {self.seen}{line or ''}\n{stderr}")
-            self.seen.append(line)
-
-    def exit(self) -> tuple[str, int]:
-        """The reason the script gave for exiting, and its exit status."""
-        reason = self.wait_for("exit")["reason"]
-        return reason, self.process.wait(timeout=WAIT_SECONDS)
-
-    def events(self) -> list[str]:
-        return [line["event"] for line in self.seen]
-
-
-@contextmanager
-def node_client(server: Server, token: str | None, **config: Any) -> Iterator[NodeClient]:
-    """Run client.mjs with this config; always killed afterwards."""
-    with node_process("client.mjs", {"url": server.url, "token": token, **config}) as process:
-        yield NodeClient(process)
-
-
-@contextmanager
-def joined(server: Server, user: HttpUser, room_id: str, **config: Any) -> Iterator[NodeClient]:
-    """A node client of `user` that has joined `room_id` (its join acknowledged) after upgrading to websocket."""
-    with node_client(server, user.token, room_id=room_id, wait_upgrade=True, **config) as client:
-        assert client.wait_for("ack:join_room") == {"ok": True, "room_id": room_id}
-        yield client
 
 
 def test_js_client_connects_with_auth_token_upgrades_to_websocket_and_joins(crew: Crew, server: Server) -> None:
