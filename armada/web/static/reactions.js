@@ -35,11 +35,11 @@ export function applyReactionEvent(message, { emoji, user_id: userId, count }, a
   return { ...message, reactions: reactions.filter((r) => r.count > 0) };
 }
 
-/** Add (PUT) or remove (DELETE) one of our reactions; answers the message with the server's reactions. */
+/** Add (PUT) or remove (DELETE) one of our reactions; answers the message's reactions as the server has them. */
 export async function setReaction(message, emoji, on) {
   const path = `/api/chat/messages/${message.id}/reactions/${encodeURIComponent(emoji)}`;
   const answer = await request(on ? 'PUT' : 'DELETE', path);
-  return { ...message, reactions: answer.reactions };
+  return answer.reactions;
 }
 
 /**
