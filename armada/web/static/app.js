@@ -406,7 +406,9 @@ const socketEvents = {
     }
     if (pane?.room.id === roomId) pane.applyRead(userId, messageIds);
     // Read in another tab or device of ours: the server knows the new unread count.
-    if (userId === state.me.id && (room.unread_count > 0 || room.mention_count > 0)) refreshRoom(roomId).catch(() => {});
+    if (userId === state.me.id && (room.unread_count > 0 || room.mention_count > 0)) {
+      refreshRoom(roomId).catch(() => {});
+    }
   },
 
   user_typing({ room_id: roomId, user_id: userId, is_typing: isTyping }) {

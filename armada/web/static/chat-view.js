@@ -3,7 +3,7 @@
 
 import { request } from './api.js';
 import { Composer } from './composer.js';
-import { el, reconcile, safeUrl } from './dom.js';
+import { el, keepFocus, reconcile, safeUrl } from './dom.js';
 import { openEditHistory } from './edit-history.js';
 import { dayKey, dayLabel, fileSize, messageSummary, timeLabel } from './format.js';
 import { mentionText } from './mentions.js';
@@ -527,7 +527,7 @@ export class ChatPane {
       footer.append(receipt);
     }
     if (footer.childNodes.length) parts.push(footer);
-    article.replaceChildren(...parts);
+    keepFocus(article, () => article.replaceChildren(...parts));
     return article;
   }
 

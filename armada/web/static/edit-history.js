@@ -19,7 +19,12 @@ export function openEditHistory(message) {
               'li',
               {},
               el('p', { class: 'edit-text' }, item.content || ''),
-              el('p', { class: 'muted edit-time' }, 'Replaced ', el('time', { datetime: item.edited_at }, when.toLocaleString())),
+              el(
+                'p',
+                { class: 'muted edit-time' },
+                'Replaced ',
+                el('time', { datetime: item.edited_at }, when.toLocaleString()),
+              ),
             );
           }),
         );

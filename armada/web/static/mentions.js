@@ -52,7 +52,8 @@ export class MentionPicker {
     this.options = []; // the members offered now
     this.active = 0;
     this.start = -1; // where the typed `@` is
-    this.element = el('ul', { class: 'mention-list', role: 'listbox', 'aria-label': 'Mention', id: uniqueId('mention') });
+    const id = uniqueId('mention');
+    this.element = el('ul', { class: 'mention-list', role: 'listbox', 'aria-label': 'Mention', id });
     this.element.hidden = true;
     textarea.setAttribute('aria-autocomplete', 'list');
     textarea.setAttribute('aria-controls', this.element.id);
@@ -76,8 +77,7 @@ export class MentionPicker {
     this.start = before.length - match[1].length - 1;
     this.options = this.members()
       .filter((m) => m.user_id !== state.me.id)
-      .filter((m) => m.display_name.toLowerCase().split(/\s+/).some((word) => word.startsWith(typed)) ||
-        m.display_name.toLowerCase().startsWith(typed))
+      .filter((m) => m.display_name.toLowerCase().split(/\s+/).some((word) => word.startsWith(typed)))
       .slice(0, MAX_OPTIONS);
     if (!this.options.length) {
       this.close();
@@ -90,9 +90,10 @@ export class MentionPicker {
   render() {
     this.element.replaceChildren(
       ...this.options.map((member, index) => {
+        const selected = index === this.active ? 'true' : 'false';
         const option = el(
           'li',
-          { role: 'option', id: `${this.element.id}-${index}`, 'aria-selected': index === this.active ? 'true' : 'false' },
+          { role: 'option', id: `${this.element.id}-${index}`, 'aria-selected': selected },
           member.display_name,
         );
         option.addEventListener('mousedown', (event) => event.preventDefault()); // keep focus in the textarea

@@ -19,7 +19,9 @@ export function messageFeatureEvents(openPane, renderRooms) {
   const pinChange = (pinned) => (data) => {
     const pane = inOpenRoom(data.room_id);
     if (!pane) return;
-    const fields = pinned ? { pinned_at: data.pinned_at, pinned_by: data.pinned_by } : { pinned_at: null, pinned_by: null };
+    const fields = pinned
+      ? { pinned_at: data.pinned_at, pinned_by: data.pinned_by }
+      : { pinned_at: null, pinned_by: null };
     pane.change(data.message_id, (m) => ({ ...m, ...fields }));
     pane.pins.refresh();
   };

@@ -3,7 +3,7 @@
 
 import { describeError, request } from './api.js';
 import { Composer } from './composer.js';
-import { el } from './dom.js';
+import { el, keepFocus } from './dom.js';
 import { timeLabel } from './format.js';
 import { keepMine, openEmojiPicker, reactionBar } from './reactions.js';
 import { nameOf } from './store.js';
@@ -19,7 +19,8 @@ export function replyCountLabel(thread) {
 /** The root's "N replies" button in the main timeline, or null while it has none. */
 export function threadSummaryButton(message, onOpen) {
   if (!message.thread?.reply_count) return null;
-  return el('button', { type: 'button', class: 'link-button thread-summary', onclick: onOpen }, replyCountLabel(message.thread));
+  const label = replyCountLabel(message.thread);
+  return el('button', { type: 'button', class: 'link-button thread-summary', onclick: onOpen }, label);
 }
 
 /** Server timestamps share one ISO format, so they sort as strings; the id breaks a tie. */
@@ -53,7 +54,8 @@ export class ThreadPane {
       onEdit: async () => {},
       onTyping: () => {},
     });
-    const close = el('button', { type: 'button', class: 'link-button', onclick: () => this.hooks.close() }, 'Close thread');
+    const close = el('button', { type: 'button', class: 'link-button' }, 'Close thread');
+    close.addEventListener('click', () => this.hooks.close());
     this.element = el(
       'aside',
       { class: 'thread-pane', role: 'complementary', 'aria-label': 'Thread' },
@@ -119,9 +121,11 @@ export class ThreadPane {
   }
 
   renderRoot() {
-    const article = this.article(this.root, el('article', { class: 'message thread-root-message' }));
-    article.append(el('p', { class: 'muted thread-count' }, replyCountLabel(this.root.thread)));
-    this.rootView.replaceChildren(article);
+    this.rootArticle ||= el('article', { class: 'message thread-root-message' });
+    this.article(this.root, this.rootArticle).append(
+      el('p', { class: 'muted thread-count' }, replyCountLabel(this.root.thread)),
+    );
+    if (!this.rootArticle.isConnected) this.rootView.replaceChildren(this.rootArticle);
   }
 
   renderReply(message) {
@@ -161,7 +165,7 @@ export class ThreadPane {
       if (message.is_edited) footer.append(el('span', { class: 'edited' }, '(edited)'));
       parts.push(footer);
     }
-    article.replaceChildren(...parts.filter(Boolean));
+    keepFocus(article, () => article.replaceChildren(...parts.filter(Boolean)));
     return article;
   }
 
