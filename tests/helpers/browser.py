@@ -26,6 +26,8 @@ RUN_AXE = """(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})
 def axe_violations(page: Page) -> list[dict[str, Any]]:
     """axe-core's WCAG 2.0/2.1 A and AA violations on the page as it is now."""
     assert AXE_JS.exists(), f"{AXE_JS} is missing: cd tests/js && npm ci (make test does)"
+    # A colour transition caught halfway (buttons fading in or out as the mouse leaves) is no state of the page.
+    page.wait_for_function("() => document.getAnimations().every((a) => a.playState !== 'running')", timeout=WAIT_MS)
     if page.evaluate("typeof window.axe") == "undefined":
         # Evaluated over the DevTools protocol rather than added as a <script> (page.add_script_tag): the client's
         # Content-Security-Policy (script-src 'self') rightly refuses inline scripts, and it stays on under test.
@@ -101,7 +103,8 @@ class Window:
         """Click a per-message button ("Edit", "Delete", ...), which may show only on hover or focus."""
         article = self.message(text)
         article.hover()
-        article.get_by_role("button", name=action).click()
+        # Exact: "Reply" must not also find "Reply in thread", nor "Edit" "Edit history".
+        article.get_by_role("button", name=action, exact=True).click()
 
     def confirm_dialog(self) -> Locator:
         """The confirmation asked before an action that cannot be undone (role alertdialog)."""

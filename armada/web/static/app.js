@@ -22,6 +22,7 @@ import { ChatPane } from './chat-view.js';
 import { confirmAction } from './confirm.js';
 import { openForwardDialog, openNewDirectDialog, openNewGroupDialog, openRoomSettingsDialog } from './dialogs.js';
 import { debounce, el, randomId } from './dom.js';
+import { messageFeatureEvents } from './message-events.js';
 import { RoomList } from './rooms-view.js';
 import { Realtime } from './socket.js';
 import { putRoom, roomTitle, state } from './store.js';
@@ -223,8 +224,8 @@ async function openRoom(roomId) {
 
 const paneActions = {
   send: sendMessage,
-  async edit(message, content) {
-    showMessage(await request('PATCH', `/api/chat/messages/${message.id}`, { body: { content } }));
+  async edit(message, content, mentions = []) {
+    showMessage(await request('PATCH', `/api/chat/messages/${message.id}`, { body: { content, mentions } }));
   },
   async remove(message) {
     const confirmed = await confirmAction({
@@ -278,7 +279,7 @@ const paneActions = {
  * Send over REST with a client-made id: if the network fails we retry with the same `client_id`, and the
  * server returns the first message instead of creating a second one.
  */
-async function sendMessage(room, { content, attachment, replyTo }) {
+async function sendMessage(room, { content, attachment, replyTo, mentions, threadRootId }) {
   const body = { room_id: room.id, client_id: randomId() };
   if (content) body.content = content;
   if (attachment) {
@@ -286,6 +287,8 @@ async function sendMessage(room, { content, attachment, replyTo }) {
     body.media_url = attachment.path;
   }
   if (replyTo) body.reply_to_id = replyTo.id;
+  if (mentions?.length) body.mentions = mentions;
+  if (threadRootId) body.thread_root_id = threadRootId;
   for (let attempt = 0; ; attempt += 1) {
     try {
       showMessage(await request('POST', '/api/chat/messages', { body }));
@@ -300,7 +303,7 @@ async function sendMessage(room, { content, attachment, replyTo }) {
 /** A message we sent, edited or deleted: show it at once (its event, arriving too, changes nothing more). */
 function showMessage(message) {
   const room = state.rooms.get(message.room_id);
-  if (room) noteLastMessage(room, message);
+  if (room && !message.thread_root_id) noteLastMessage(room, message); // a thread reply leaves the room's preview
   if (pane?.room.id === message.room_id) pane.upsert(message);
   renderRooms();
 }
@@ -331,6 +334,8 @@ const markRead = debounce(async () => {
     const held = state.rooms.get(roomId);
     if (held) held.unread_count = result.unread_count;
     renderRooms();
+    // The answer has no mention count: ask for the room's when it showed mentions.
+    if (held?.mention_count) await refreshRoom(roomId);
   } catch (failure) {
     current.lastMarked = null; // try again with the next trigger
     console.warn('Marking messages read failed:', describeError(failure));
@@ -376,9 +381,16 @@ function knownRoom(roomId) {
 }
 
 const socketEvents = {
+  ...messageFeatureEvents(() => pane, renderRooms),
+
   new_message({ room_id: roomId, message }) {
     const room = knownRoom(roomId);
     if (!room) return;
+    if (message.thread_root_id) {
+      // A thread reply: to the thread pane if it shows that thread; the room's preview and unread count stay.
+      if (pane?.room.id === roomId) pane.upsert(message);
+      return;
+    }
     // Already our room's last message: the catch-up after a reconnect brought it first; count it once.
     const seen = room.last_message?.id === message.id;
     noteLastMessage(room, message);
@@ -417,7 +429,9 @@ const socketEvents = {
     }
     if (pane?.room.id === roomId) pane.applyRead(userId, messageIds);
     // Read in another tab or device of ours: the server knows the new unread count.
-    if (userId === state.me.id && room.unread_count > 0) refreshRoom(roomId).catch(() => {});
+    if (userId === state.me.id && (room.unread_count > 0 || room.mention_count > 0)) {
+      refreshRoom(roomId).catch(() => {});
+    }
   },
 
   user_typing({ room_id: roomId, user_id: userId, is_typing: isTyping }) {

@@ -3,10 +3,15 @@
 
 import { request } from './api.js';
 import { Composer } from './composer.js';
-import { el, reconcile, safeUrl } from './dom.js';
+import { el, keepFocus, reconcile, safeUrl } from './dom.js';
+import { openEditHistory } from './edit-history.js';
 import { dayKey, dayLabel, fileSize, messageSummary, timeLabel } from './format.js';
 import { linkify } from './links.js';
+import { mentionText } from './mentions.js';
+import { PinsPanel, canPin, pinnedTag, setPinned } from './pins.js';
+import { keepMine, openEmojiPicker, reactionBar, setReaction } from './reactions.js';
 import { isAdmin, nameOf, roomTitle, state } from './store.js';
+import { ThreadPane, threadSummaryButton } from './thread-pane.js';
 
 const PAGE_SIZE = 50;
 const CATCH_UP_PAGE = 100;
@@ -58,6 +63,7 @@ export class ChatPane {
     this.historyLoaded = false;
     this.loadingOlder = false;
     this.atBottom = true;
+    this.thread = null; // the open ThreadPane, if any
     this.build();
   }
 
@@ -76,7 +82,12 @@ export class ChatPane {
       onSend: (draft) => this.actions.send(this.room, draft),
       onEdit: (message, content) => this.actions.edit(message, content),
       onTyping: (isTyping) => this.actions.typing(this.room, isTyping),
+      members: () => this.room.members || [],
     });
+    this.pins = new PinsPanel(
+      () => this.room,
+      (message) => this.upsert(message),
+    );
     this.element = el(
       'section',
       { class: 'chat-pane', 'aria-label': 'Conversation' },
@@ -87,6 +98,7 @@ export class ChatPane {
         el('div', { class: 'room-heading' }, this.title, this.subtitle),
         this.headerActions,
       ),
+      this.pins.element,
       this.scroller,
       this.typingLine,
       this.composer.element,
@@ -112,7 +124,7 @@ export class ChatPane {
     const count = room.members?.length || 0;
     const members = room.room_type === 'group' ? `${count} member${count === 1 ? '' : 's'}` : 'Direct message';
     this.subtitle.textContent = room.description ? `${members} · ${room.description}` : members;
-    const buttons = [];
+    const buttons = [this.pins.button];
     if (room.room_type === 'group' && isAdmin(room)) {
       const openSettings = () => this.actions.openSettings(this.room);
       buttons.push(el('button', { type: 'button', onclick: openSettings }, 'Room settings'));
@@ -240,7 +252,7 @@ export class ChatPane {
   store(message) {
     const held = this.byId.get(message.id);
     if (held) {
-      const kept = newerVersion(held, message);
+      const kept = newerVersion(held, keepMine(held, message));
       this.messages[this.messages.indexOf(held)] = kept;
       this.byId.set(message.id, kept);
       return false;
@@ -264,11 +276,16 @@ export class ChatPane {
 
   /** A message arrived or changed (event, send answer, catch-up): add it at its place or replace our copy. */
   upsert(message) {
+    if (message.thread_root_id) {
+      this.thread?.upsert(message); // replies live in their thread, never in the timeline
+      return;
+    }
     const stickToBottom = this.atBottom || message.sender_id === state.me.id;
     const added = this.store(message);
     const kept = this.byId.get(message.id);
     this.renderArticle(kept);
     if (!added) this.updateQuotesOf(kept);
+    if (this.thread?.root.id === kept.id) this.thread.setRoot(kept);
     this.composer.messageChanged(kept);
     if (added) this.clearTypist(message.sender_id);
     this.render();
@@ -278,9 +295,15 @@ export class ChatPane {
   /** A message_deleted event carries only the id: make our copy a tombstone. */
   markDeleted(messageId) {
     const held = this.byId.get(messageId);
+    this.pins.refresh(); // a deleted message is unpinned
+    if (!held) this.thread?.markDeleted(messageId);
     if (!held || held.is_deleted) return;
     this.upsert({
       ...held,
+      reactions: [],
+      mentions: [],
+      pinned_at: null,
+      pinned_by: null,
       is_deleted: true,
       deleted_at: new Date().toISOString(),
       content: null,
@@ -307,6 +330,56 @@ export class ChatPane {
 
   newest() {
     return this.messages[this.messages.length - 1] || null;
+  }
+
+  // ---- reactions, threads, pins (their own modules draw them; this wires them to the messages held) ---------
+
+  /** Apply `fn` to the copy of a message held here: the timeline's, or else the open thread's. */
+  change(messageId, fn) {
+    const held = this.byId.get(messageId);
+    if (held) this.upsert(fn(held));
+    else this.thread?.change(messageId, fn);
+  }
+
+  /** Add or remove one of our reactions; the answer's reactions (with `me`) replace ours. */
+  async react(message, emoji, on) {
+    const reactions = await setReaction(message, emoji, on);
+    this.change(message.id, (held) => ({ ...held, reactions }));
+  }
+
+  async pin(message, on) {
+    try {
+      this.upsert(await setPinned(this.room, message, on));
+      this.pins.refresh();
+    } catch (failure) {
+      this.showError(failure);
+    }
+  }
+
+  openThread(root) {
+    this.closeThread(false);
+    this.thread = new ThreadPane(this.room, this.byId.get(root.id) || root, {
+      send: (draft) => this.actions.send(this.room, draft),
+      react: (message, emoji, on) => this.react(message, emoji, on),
+      body: (message) => this.body(message),
+      members: () => this.room.members || [],
+      close: () => this.closeThread(),
+    });
+    this.element.append(this.thread.element);
+    this.element.classList.add('with-thread');
+    this.thread.load();
+    this.thread.focus();
+  }
+
+  /** Close the thread pane; focus goes back to its root's thread button. */
+  closeThread(restoreFocus = true) {
+    if (!this.thread) return;
+    const rootId = this.thread.root.id;
+    this.thread.destroy();
+    this.thread.element.remove();
+    this.thread = null;
+    this.element.classList.remove('with-thread');
+    if (restoreFocus) this.articles.get(rootId)?.querySelector('.thread-summary, .thread-button')?.focus();
   }
 
   // ---- read receipts ------------------------------------------------------------------------------------
@@ -433,6 +506,7 @@ export class ChatPane {
       ' ',
       el('time', { datetime: message.created_at, title: created.toLocaleString() }, timeLabel(created)),
       message.forwarded_from_id && !message.is_deleted && el('span', { class: 'tag forwarded' }, 'Forwarded'),
+      pinnedTag(message),
     );
     const parts = [header];
     if (message.is_deleted) {
@@ -440,7 +514,12 @@ export class ChatPane {
     } else {
       if (message.reply_to) parts.push(this.quote(message.reply_to));
       parts.push(...this.body(message));
+      const toggle = (emoji, on) => this.react(message, emoji, on).catch((failure) => this.showError(failure));
+      const reactions = reactionBar(message, toggle);
+      if (reactions) parts.push(reactions);
     }
+    const replies = threadSummaryButton(message, () => this.openThread(message));
+    if (replies) parts.push(replies);
     // The footer holds "(edited)" and the receipt, and is left out when it has neither. The action buttons float
     // over the message (see styles.css), so an article takes no room for buttons it does not show.
     const footer = el('footer', { class: 'message-footer' });
@@ -455,7 +534,7 @@ export class ChatPane {
     if (footer.childNodes.length) parts.push(footer);
     const actions = message.is_deleted ? null : this.actionButtons(message, own);
     if (actions?.childElementCount) parts.push(actions);
-    article.replaceChildren(...parts);
+    keepFocus(article, () => article.replaceChildren(...parts));
     return article;
   }
 
@@ -496,7 +575,11 @@ export class ChatPane {
     } else if (mediaUrl) {
       parts.push(this.fileChip(mediaUrl, filename, message.media_size));
     }
-    if (message.content) parts.push(el('p', { class: 'text' }, linkify(message.content)));
+    if (message.content) {
+      // Mentions highlighted, and links made of the plain text between them.
+      const text = mentionText(message).flatMap((part) => (typeof part === 'string' ? linkify(part) : [part]));
+      parts.push(el('p', { class: 'text' }, text));
+    }
     return parts;
   }
 
@@ -513,12 +596,27 @@ export class ChatPane {
   actionButtons(message, own) {
     const button = (label, handler) => el('button', { type: 'button', onclick: handler }, label);
     const editable = own && message.message_type === 'text' && !message.forwarded_from_id;
+    const current = () => this.byId.get(message.id) || message;
+    const react = button('React', () =>
+      openEmojiPicker(
+        () => this.articles.get(message.id)?.querySelector('.react-button')?.focus(),
+        (emoji) => this.react(current(), emoji, true),
+      ),
+    );
+    react.classList.add('react-button');
+    const thread = button('Reply in thread', () => this.openThread(current()));
+    thread.classList.add('thread-button');
+    const pinned = Boolean(message.pinned_at);
     return el(
       'div',
       { class: 'message-actions', role: 'group', 'aria-label': 'Message actions' },
       button('Reply', () => this.composer.startReply(message)),
+      thread,
+      react,
       button('Forward', () => this.actions.forward(message)),
-      editable && button('Edit', () => this.composer.startEdit(this.byId.get(message.id) || message)),
+      canPin(this.room) && button(pinned ? 'Unpin' : 'Pin', () => this.pin(current(), !pinned)),
+      editable && button('Edit', () => this.composer.startEdit(current())),
+      message.is_edited && button('Edit history', () => openEditHistory(current())),
       own && button('Delete', () => this.actions.remove(message)),
     );
   }
@@ -536,5 +634,6 @@ export class ChatPane {
   destroy() {
     for (const timer of this.typists.values()) clearTimeout(timer);
     this.composer.destroy();
+    this.closeThread(false);
   }
 }

@@ -4,6 +4,7 @@
 import { describeError, uploadFile } from './api.js';
 import { el, uniqueId } from './dom.js';
 import { fileSize, messageSummary } from './format.js';
+import { MentionPicker } from './mentions.js';
 import { nameOf } from './store.js';
 
 // Typing: say "typing" on the first keystroke, repeat it while typing goes on (so the other side's safety
@@ -17,8 +18,12 @@ export class Composer {
    * @param {(draft: {content: string, attachment: object|null, replyTo: object|null}) => Promise} handlers.onSend
    * @param {(message: object, content: string) => Promise} handlers.onEdit
    * @param {(isTyping: boolean) => void} handlers.onTyping
+   * @param {() => object[]} [handlers.members] who `@` offers (the room's members)
+   * @param {string} [handlers.label] the textbox's name ("Message" for the room's own composer)
    */
-  constructor({ onSend, onEdit, onTyping }) {
+  constructor({ onSend, onEdit, onTyping, members = () => [], label = 'Message' }) {
+    this.members = members;
+    this.label = label;
     this.onSend = onSend;
     this.onEdit = onEdit;
     this.onTyping = onTyping;
@@ -50,12 +55,14 @@ export class Composer {
         { class: 'composer-row' },
         this.attachButton,
         this.fileInput,
-        el('label', { for: inputId, class: 'visually-hidden' }, 'Message'),
+        el('label', { for: inputId, class: 'visually-hidden' }, this.label),
         this.textarea,
         this.sendButton,
       ),
       this.error,
     );
+    this.mentions = new MentionPicker(this.textarea, this.members);
+    this.element.prepend(this.mentions.element);
 
     this.element.addEventListener('submit', (event) => {
       event.preventDefault();
@@ -65,6 +72,7 @@ export class Composer {
     this.textarea.addEventListener('input', () => {
       this.autosize();
       this.noteTyping();
+      this.mentions.update();
     });
     this.attachButton.addEventListener('click', () => this.fileInput.click());
     this.fileInput.addEventListener('change', () => {
@@ -75,6 +83,7 @@ export class Composer {
   }
 
   handleKey(event) {
+    if (this.mentions.handleKey(event)) return;
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       this.submit();
@@ -133,6 +142,7 @@ export class Composer {
     this.replyTo = null;
     this.editing = message;
     this.textarea.value = message.content || '';
+    this.mentions.seed(message);
     this.autosize();
     this.showContext('Editing message', messageSummary(message), 'Cancel edit');
     this.focus();
@@ -149,7 +159,10 @@ export class Composer {
   }
 
   clearContext() {
-    if (this.editing) this.textarea.value = '';
+    if (this.editing) {
+      this.textarea.value = '';
+      this.mentions.reset();
+    }
     this.replyTo = null;
     this.editing = null;
     this.context.hidden = true;
@@ -247,17 +260,21 @@ export class Composer {
     }
     if (!content.trim() && !attachment) return;
     const replyTo = this.replyTo;
+    const chosen = new Map(this.mentions.chosen);
+    const mentions = this.mentions.idsIn(content);
     // Clear at once so the next message can be typed while this one is on its way; put it back on failure.
     this.stopTyping();
     this.textarea.value = '';
     this.autosize();
     this.clearContext();
     if (attachment) this.removeAttachment();
+    this.mentions.reset();
     try {
-      await this.onSend({ content: content.trim() ? content : '', attachment, replyTo });
+      await this.onSend({ content: content.trim() ? content : '', attachment, replyTo, mentions });
     } catch (failure) {
       this.error.textContent = describeError(failure);
       if (!this.textarea.value) {
+        this.mentions.chosen = chosen;
         this.textarea.value = content;
         this.autosize();
       }
@@ -272,7 +289,7 @@ export class Composer {
       return;
     }
     try {
-      await this.onEdit(message, content);
+      await this.onEdit(message, content, this.mentions.idsIn(content));
       this.clearContext();
     } catch (failure) {
       this.error.textContent = describeError(failure);

@@ -41,6 +41,21 @@ export function reconcile(container, nodes) {
   while (container.children.length > nodes.length) container.lastElementChild.remove();
 }
 
+/**
+ * Run `redraw()`, which replaces `container`'s content; if a button inside had keyboard focus, focus its successor
+ * (same text, else same place), so a live update (someone else's reaction) does not throw focus to the page.
+ */
+export function keepFocus(container, redraw) {
+  const focused = document.activeElement;
+  const had = focused?.tagName === 'BUTTON' && container.contains(focused);
+  const index = had ? [...container.querySelectorAll('button')].indexOf(focused) : -1;
+  const text = had ? focused.textContent : null;
+  redraw();
+  if (!had || container.contains(focused)) return;
+  const buttons = [...container.querySelectorAll('button')];
+  (buttons.find((b) => b.textContent === text) || buttons[index])?.focus();
+}
+
 /** A unique id for aria-labelledby/aria-describedby links. */
 let idCounter = 0;
 export function uniqueId(prefix) {

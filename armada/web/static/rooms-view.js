@@ -44,7 +44,11 @@ export class RoomList {
     const unread = room.unread_count || 0;
     item.badge.hidden = unread === 0;
     item.badge.textContent = unread > 99 ? '99+' : String(unread);
-    item.badgeText.textContent = unread ? `, ${unread} unread` : '';
+    const mentions = room.mention_count || 0;
+    item.mentionBadge.hidden = mentions === 0;
+    item.mentionBadge.textContent = mentions > 99 ? '@99+' : `@${mentions}`;
+    const mentionText = mentions ? `, ${mentions} mention${mentions === 1 ? '' : 's'}` : '';
+    item.badgeText.textContent = `${unread ? `, ${unread} unread` : ''}${mentionText}`;
     item.button.classList.toggle('has-unread', unread > 0);
     if (room.id === state.openRoomId) item.button.setAttribute('aria-current', 'true');
     else item.button.removeAttribute('aria-current');
@@ -59,6 +63,7 @@ export class RoomList {
     const preview = el('span', { class: 'room-preview', id: previewId, 'aria-hidden': 'true' });
     const time = el('time', { class: 'room-time', 'aria-hidden': 'true' });
     const badge = el('span', { class: 'unread-badge', 'aria-hidden': 'true' });
+    const mentionBadge = el('span', { class: 'mention-badge', 'aria-hidden': 'true' });
     const badgeText = el('span', { class: 'visually-hidden', id: unreadId, 'aria-hidden': 'true' });
     // The accessible name is the room's title alone, from the one part of the content not hidden from assistive
     // technology; the preview and unread count describe it (aria-describedby reads hidden elements too). An
@@ -68,10 +73,10 @@ export class RoomList {
       { type: 'button', class: 'room-item', 'data-room-id': roomId, 'aria-describedby': `${previewId} ${unreadId}` },
       avatar,
       el('span', { class: 'room-main' }, name, preview),
-      el('span', { class: 'room-meta' }, time, badge, badgeText),
+      el('span', { class: 'room-meta' }, time, mentionBadge, badge, badgeText),
     );
     button.addEventListener('click', () => this.onOpen(roomId));
-    return { li: el('li', {}, button), button, avatar, name, preview, time, badge, badgeText };
+    return { li: el('li', {}, button), button, avatar, name, preview, time, badge, mentionBadge, badgeText };
   }
 
   /** Move keyboard focus to a room's entry (back from its conversation on a narrow screen). */

@@ -13,13 +13,14 @@ export function learnNames(room) {
 }
 
 /**
- * Store a room from the API or an event. Events omit `unread_count` (it differs per reader), so an absent
- * one keeps what we had.
+ * Store a room from the API or an event. Events omit `unread_count` and `mention_count` (they differ per
+ * reader), so an absent one keeps what we had.
  */
 export function putRoom(room) {
   const previous = state.rooms.get(room.id);
   const merged = { ...previous, ...room };
   if (room.unread_count === undefined) merged.unread_count = previous?.unread_count ?? 0;
+  if (room.mention_count === undefined) merged.mention_count = previous?.mention_count ?? 0;
   if (room.last_message === undefined) merged.last_message = previous?.last_message ?? null;
   state.rooms.set(room.id, merged);
   learnNames(merged);

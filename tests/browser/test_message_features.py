@@ -1,0 +1,362 @@
+"""Reactions, threads, pins, mentions and edit history in the web client: Alice and Bob in two Chromium windows.
+
+One real server and one headless browser serve the module. Alice made the group "Deck crew" with Bob (she is its
+admin) and both have it open. In every test one of them acts and the other sees it live, without a reload. Locators
+are roles and accessible names as the contract's "Web client additions" section gives them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import Browser, Locator, expect
+
+from tests.helpers.browser import WAIT_MS, Window, open_window
+from tests.helpers.servers import PASSWORD, HttpUser, Server, serve_fresh
+
+GROUP = "Deck crew"
+SIDE = "Galley"
+
+expect.set_options(timeout=WAIT_MS)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("message_features")
+    with serve_fresh(tmp, prefix="armada_features", STORAGE_BACKEND="local", MEDIA_ROOT=str(tmp / "media")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def people(server: Server) -> dict[str, HttpUser]:
+    """Alice and Bob, registered over the API; Alice makes two groups with Bob (she is their admin)."""
+    http = requests.Session()
+    alice, bob = HttpUser(http, server.url, "Alice"), HttpUser(http, server.url, "Bob")
+    for name in (GROUP, SIDE):
+        body = {"room_type": "group", "name": name, "member_ids": [bob.id]}
+        created = alice.call("POST", "/api/chat/rooms", json=body)
+        assert created.status_code == 201, created.text
+    return {"Alice": alice, "Bob": bob}
+
+
+def logged_in(browser: Browser, server: Server, user: HttpUser) -> Window:
+    """A window in which `user` logged in through the page, with the group open."""
+    window = open_window(browser, server, user.name)
+    page = window.page
+    page.get_by_label("Email").fill(user.email())
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="New group")).to_be_visible()
+    window.open_room(GROUP)
+    return window
+
+
+@pytest.fixture(scope="module")
+def alice(browser: Browser, server: Server, people: dict[str, HttpUser]) -> Iterator[Window]:
+    window = logged_in(browser, server, people["Alice"])
+    yield window
+    window.page.context.close()
+
+
+@pytest.fixture(scope="module")
+def bob(browser: Browser, server: Server, people: dict[str, HttpUser]) -> Iterator[Window]:
+    window = logged_in(browser, server, people["Bob"])
+    yield window
+    window.page.context.close()
+
+
+def timeline(window: Window) -> Locator:
+    """The room's own message log (the thread pane has a log of its own)."""
+    return window.page.get_by_role("log", name="Messages", exact=True)
+
+
+def posted(window: Window, text: str) -> Locator:
+    """The one message of the main timeline containing `text`."""
+    return timeline(window).get_by_role("article").filter(has_text=text)
+
+
+def button_of(article: Locator, name: str) -> Locator:
+    """A button of a message, shown (they may appear on hover only)."""
+    article.hover()
+    return article.get_by_role("button", name=name, exact=True)
+
+
+def reaction(article: Locator, name: str) -> Locator:
+    return article.get_by_role("group", name="Reactions").get_by_role("button", name=name, exact=True)
+
+
+def thread_pane(window: Window) -> Locator:
+    return window.page.get_by_role("complementary", name="Thread")
+
+
+def api(user: HttpUser, method: str, path: str, **kwargs: Any) -> Any:
+    response = user.call(method, path, **kwargs)
+    assert response.status_code < 300, response.text
+    return response.json()
+
+
+# ---- reactions --------------------------------------------------------------------------------------------
+
+
+def test_alice_reacts_with_the_picker_and_bob_sees_the_count_live(alice: Window, bob: Window) -> None:
+    alice.send("Reactions please")
+    expect(posted(bob, "Reactions please")).to_be_visible()
+    mine = posted(alice, "Reactions please")
+    button_of(mine, "React").click()
+    picker = alice.page.get_by_role("dialog", name="Pick a reaction")
+    expect(picker).to_be_visible()
+    expect(picker.get_by_role("button", name="React with 👍")).to_be_focused()
+    alice.assert_accessible("the emoji picker open")
+    alice.page.keyboard.press("ArrowRight")
+    expect(picker.get_by_role("button", name="React with ❤️")).to_be_focused()
+    alice.page.keyboard.press("Escape")  # closes without reacting; focus returns to "React"
+    expect(picker).to_have_count(0)
+    expect(mine.get_by_role("button", name="React", exact=True)).to_be_focused()
+    expect(mine.get_by_role("group", name="Reactions")).to_have_count(0)
+
+    alice.page.keyboard.press("Enter")  # the keyboard reopens it; the first emoji has focus
+    expect(picker.get_by_role("button", name="React with 👍")).to_be_focused()
+    alice.page.keyboard.press("Enter")
+    expect(picker).to_have_count(0)
+    expect(reaction(mine, "👍 1")).to_have_attribute("aria-pressed", "true")
+    expect(mine.get_by_role("button", name="React", exact=True)).to_be_focused()
+
+    theirs = posted(bob, "Reactions please")
+    expect(reaction(theirs, "👍 1")).to_have_attribute("aria-pressed", "false")
+    bob.assert_accessible("a message with a reaction")
+
+
+def test_bob_toggles_a_reaction_and_both_counts_follow(alice: Window, bob: Window) -> None:
+    mine, theirs = posted(alice, "Reactions please"), posted(bob, "Reactions please")
+    reaction(theirs, "👍 1").click()
+    expect(reaction(theirs, "👍 2")).to_have_attribute("aria-pressed", "true")
+    expect(reaction(mine, "👍 2")).to_have_attribute("aria-pressed", "true")  # still Alice's too
+    reaction(theirs, "👍 2").click()
+    expect(reaction(theirs, "👍 1")).to_have_attribute("aria-pressed", "false")
+    expect(reaction(mine, "👍 1")).to_have_attribute("aria-pressed", "true")
+    reaction(mine, "👍 1").click()  # the last reactor leaves: the emoji leaves the message
+    expect(mine.get_by_role("group", name="Reactions")).to_have_count(0)
+    expect(theirs.get_by_role("group", name="Reactions")).to_have_count(0)
+
+
+def test_a_second_emoji_comes_after_the_first(alice: Window, bob: Window) -> None:
+    theirs = posted(bob, "Reactions please")
+    for emoji in ("🎉", "👀"):
+        button_of(theirs, "React").click()
+        bob.page.get_by_role("dialog", name="Pick a reaction").get_by_role("button", name=f"React with {emoji}").click()
+        expect(reaction(theirs, f"{emoji} 1")).to_be_visible()
+    names = reaction_names(posted(alice, "Reactions please"), 2)
+    assert names == ["🎉 1", "👀 1"]
+
+
+def reaction_names(article: Locator, count: int) -> list[str]:
+    buttons = article.get_by_role("group", name="Reactions").get_by_role("button")
+    expect(buttons).to_have_count(count)
+    return [name.strip() for name in buttons.all_inner_texts()]
+
+
+# ---- threads ----------------------------------------------------------------------------------------------
+
+
+def test_alice_replies_in_a_thread_and_bob_sees_the_count_then_the_replies_live(alice: Window, bob: Window) -> None:
+    alice.send("Who takes the night watch?")
+    root = posted(bob, "Who takes the night watch?")
+    expect(root).to_be_visible()
+    expect(root.get_by_role("button", name=re.compile(r"repl(y|ies)$"))).to_have_count(0)
+
+    button_of(posted(alice, "Who takes the night watch?"), "Reply in thread").click()
+    pane = thread_pane(alice)
+    expect(pane).to_be_visible()
+    expect(pane.get_by_role("article").first).to_contain_text("Who takes the night watch?")
+    expect(pane.get_by_text("No replies yet.")).to_be_visible()
+    alice.assert_accessible("the thread pane open, no replies")
+    reply_box = pane.get_by_role("textbox", name="Thread reply")
+    expect(reply_box).to_be_focused()
+    reply_box.fill("I will, from midnight")
+    reply_box.press("Enter")
+    expect(pane.get_by_role("log", name="Thread replies").get_by_role("article")).to_have_count(1)
+
+    expect(root.get_by_role("button", name="1 reply", exact=True)).to_be_visible()
+    expect(posted(bob, "I will, from midnight")).to_have_count(0)  # replies stay out of the timeline
+    root.get_by_role("button", name="1 reply", exact=True).click()
+    bobs_pane = thread_pane(bob)
+    replies = bobs_pane.get_by_role("log", name="Thread replies").get_by_role("article")
+    expect(replies.filter(has_text="I will, from midnight")).to_have_count(1)
+    bob.assert_accessible("the thread pane open, one reply")
+
+    reply_box.fill("Then I take the morning")
+    pane.get_by_role("button", name="Send", exact=True).click()
+    expect(replies.filter(has_text="Then I take the morning")).to_have_count(1)
+    expect(root.get_by_role("button", name="2 replies", exact=True)).to_be_visible()
+    expect(posted(alice, "Then I take the morning")).to_have_count(0)
+
+
+def test_bob_answers_in_the_thread_with_its_own_composer(alice: Window, bob: Window) -> None:
+    box = thread_pane(bob).get_by_role("textbox", name="Thread reply")
+    box.fill("Deal")
+    box.press("Enter")
+    alices = thread_pane(alice).get_by_role("log", name="Thread replies").get_by_role("article")
+    expect(alices.filter(has_text="Deal")).to_have_count(1)
+    expect(bob.composer()).to_have_value("")  # the room's composer was not used
+    root = posted(alice, "Who takes the night watch?")
+    expect(root.get_by_role("button", name="3 replies", exact=True)).to_be_visible()
+
+
+def test_closing_the_thread_returns_focus_to_its_root(alice: Window, bob: Window) -> None:
+    for window in (alice, bob):
+        thread_pane(window).get_by_role("button", name="Close thread").click()
+        expect(thread_pane(window)).to_have_count(0)
+    root = posted(bob, "Who takes the night watch?")
+    expect(root.get_by_role("button", name="3 replies", exact=True)).to_be_focused()
+
+
+# ---- pins -------------------------------------------------------------------------------------------------
+
+
+def test_alice_pins_and_bob_sees_it_in_the_pinned_messages_panel(alice: Window, bob: Window) -> None:
+    alice.send("Harbour gate code is 4711")
+    theirs = posted(bob, "Harbour gate code is 4711")
+    expect(theirs).to_be_visible()
+    theirs.hover()
+    expect(theirs.get_by_role("button", name="Pin", exact=True)).to_have_count(0)  # Bob is no admin of the group
+
+    bob.page.get_by_role("button", name="Pinned messages").click()
+    panel = bob.page.get_by_role("region", name="Pinned messages")
+    expect(panel.get_by_text("No pinned messages yet.")).to_be_visible()
+    bob.assert_accessible("the pinned messages panel open, empty")
+
+    button_of(posted(alice, "Harbour gate code is 4711"), "Pin").click()
+    expect(panel.get_by_role("listitem").filter(has_text="Harbour gate code is 4711")).to_have_count(1)
+    expect(theirs.get_by_text("Pinned", exact=True)).to_be_visible()
+    expect(panel.get_by_role("button", name="Unpin")).to_have_count(0)  # nor may Bob unpin
+    bob.assert_accessible("the pinned messages panel open, one pin")
+
+    button_of(posted(alice, "Harbour gate code is 4711"), "Unpin").click()
+    expect(panel.get_by_role("listitem")).to_have_count(0)
+    expect(theirs.get_by_text("Pinned", exact=True)).to_have_count(0)
+
+
+def test_deleting_a_pinned_message_drops_it_from_the_panel(alice: Window, bob: Window) -> None:
+    alice.send("Temporary pin")
+    button_of(posted(alice, "Temporary pin"), "Pin").click()
+    panel = bob.page.get_by_role("region", name="Pinned messages")
+    expect(panel.get_by_role("listitem").filter(has_text="Temporary pin")).to_have_count(1)
+    # Alice's own panel unpins too (she is admin).
+    alice.page.get_by_role("button", name="Pinned messages").click()
+    alices = alice.page.get_by_role("region", name="Pinned messages")
+    expect(alices.get_by_role("button", name="Unpin")).to_have_count(1)
+    alice.assert_accessible("the pinned messages panel of an admin")
+    alice.message_action("Temporary pin", "Delete")
+    expect(panel.get_by_role("listitem")).to_have_count(0)
+    expect(alices.get_by_role("listitem")).to_have_count(0)
+    for window in (alice, bob):
+        window.page.get_by_role("button", name="Pinned messages").click()  # closes it
+        expect(window.page.get_by_role("region", name="Pinned messages")).to_have_count(0)
+
+
+def test_either_member_of_a_direct_room_may_pin(alice: Window, bob: Window, people: dict[str, HttpUser]) -> None:
+    body = {"room_type": "direct", "member_ids": [people["Bob"].id]}
+    room = api(people["Alice"], "POST", "/api/chat/rooms", json=body)
+    api(people["Alice"], "POST", "/api/chat/messages", json={"room_id": room["id"], "content": "Just us two"})
+    bob.open_room("Alice")
+    button_of(posted(bob, "Just us two"), "Pin").click()
+    expect(posted(bob, "Just us two").get_by_text("Pinned", exact=True)).to_be_visible()
+    pins = api(people["Alice"], "GET", f"/api/chat/rooms/{room['id']}/pins")
+    assert [m["content"] for m in pins["items"]] == ["Just us two"]
+    bob.open_room(GROUP)
+
+
+# ---- mentions ---------------------------------------------------------------------------------------------
+
+
+def test_alice_mentions_bob_who_sees_a_badge_then_the_highlight(alice: Window, bob: Window) -> None:
+    bob.open_room(SIDE)  # away from the group, where the mention lands
+    alice.composer().press_sequentially("Ready, @Bo", delay=20)
+    listbox = alice.page.get_by_role("listbox", name="Mention")
+    expect(listbox.get_by_role("option", name="Bob")).to_have_attribute("aria-selected", "true")
+    expect(listbox.get_by_role("option", name="Alice")).to_have_count(0)  # never oneself
+    alice.assert_accessible("the mention listbox open")
+    alice.composer().press("Enter")  # chooses, does not send
+    expect(listbox).to_be_hidden()
+    expect(alice.composer()).to_have_value("Ready, @Bob ")
+    alice.composer().press_sequentially("for the crossing?")
+    alice.composer().press("Enter")
+    mine = posted(alice, "Ready, @Bob for the crossing?")
+    expect(mine.locator("mark")).to_have_text("@Bob")
+
+    entry = bob.room_entry(GROUP)
+    expect(entry).to_have_accessible_description(re.compile(r"1 mention\b"))
+    bob.assert_accessible("a room listed with a mention badge")
+    bob.open_room(GROUP)
+    expect(posted(bob, "Ready, @Bob for the crossing?").locator("mark")).to_have_text("@Bob")
+    expect(entry).not_to_have_accessible_description(re.compile("mention"))  # read: the badge clears
+
+
+def test_tab_chooses_and_arrows_move_in_the_mention_list(alice: Window, bob: Window) -> None:
+    bob.composer().press_sequentially("@", delay=20)
+    listbox = bob.page.get_by_role("listbox", name="Mention")
+    expect(listbox.get_by_role("option", name="Alice")).to_have_attribute("aria-selected", "true")
+    bob.composer().press("ArrowDown")  # one option only: it wraps onto itself
+    expect(listbox.get_by_role("option", name="Alice")).to_have_attribute("aria-selected", "true")
+    bob.composer().press("Tab")
+    expect(bob.composer()).to_have_value("@Alice ")
+    expect(bob.composer()).to_be_focused()
+    bob.composer().press_sequentially("aye")
+    bob.composer().press("Enter")
+    expect(posted(alice, "@Alice aye").locator("mark")).to_have_text("@Alice")
+
+
+def test_escape_closes_the_mention_list_and_a_typed_name_is_no_mention(alice: Window, bob: Window) -> None:
+    alice.composer().press_sequentially("Ask @B", delay=20)
+    listbox = alice.page.get_by_role("listbox", name="Mention")
+    expect(listbox).to_be_visible()
+    alice.composer().press("Escape")
+    expect(listbox).to_be_hidden()
+    alice.composer().press_sequentially("ob later")
+    alice.composer().press("Enter")  # Escape closed the list: Enter sends
+    expect(posted(bob, "Ask @Bob later")).to_be_visible()
+    expect(posted(bob, "Ask @Bob later").locator("mark")).to_have_count(0)  # not chosen: no id was sent
+    alice.composer().press_sequentially("@zz", delay=20)
+    expect(listbox).to_be_hidden()  # nobody matches
+    alice.composer().fill("")
+
+
+# ---- edit history -----------------------------------------------------------------------------------------
+
+
+def test_bob_reads_the_edit_history_of_alices_message(alice: Window, bob: Window) -> None:
+    alice.send("Depart at 7")
+    theirs = posted(bob, "Depart at 7")
+    expect(theirs).to_be_visible()
+    theirs.hover()
+    expect(theirs.get_by_role("button", name="Edit history")).to_have_count(0)  # never edited
+    alice.message_action("Depart at 7", "Edit")
+    alice.composer().fill("Depart at 8")
+    alice.composer().press("Enter")
+    theirs = posted(bob, "Depart at 8")
+    expect(theirs).to_contain_text("(edited)")
+    alice.message_action("Depart at 8", "Edit")
+    alice.composer().fill("Depart at 9")
+    alice.composer().press("Enter")
+    theirs = posted(bob, "Depart at 9")
+    expect(theirs).to_contain_text("(edited)")
+
+    button_of(theirs, "Edit history").click()
+    dialog = bob.page.get_by_role("dialog", name="Edit history")
+    versions = dialog.get_by_role("list", name="Earlier versions").get_by_role("listitem")
+    expect(versions).to_have_count(2)
+    expect(versions.nth(0)).to_contain_text("Depart at 7")
+    expect(versions.nth(1)).to_contain_text("Depart at 8")
+    expect(versions.nth(0).locator("time")).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
+    bob.assert_accessible("the edit history dialog open")
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_have_count(0)
+
+
+def test_pages_raised_no_script_errors(alice: Window, bob: Window) -> None:
+    assert alice.errors == [] and bob.errors == []
+    assert alice.dialogs == [] and bob.dialogs == []
