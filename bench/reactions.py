@@ -210,7 +210,7 @@ def report(result: dict[str, Any]) -> str:
         "",
         "A page's reactions are the summary kept on each message row plus one lookup of the viewer's own (`me`) "
         "for the whole page: no reaction rows are counted on a read. What grows is the JSON (20 reactions per "
-        "message).",
+        "message)." + busy_note(result),
         "",
         f"**Goal** (report the page's latency with 1,000 reactions): p50/p99 {plain['p50']:.2f}/{plain['p99']:.2f} "
         f"ms without reactions, {stats['one']['p50']:.2f}/{stats['one']['p99']:.2f} ms with 1,000 on one "
@@ -219,6 +219,17 @@ def report(result: dict[str, Any]) -> str:
         "(the `me` lookup only when a message has reactions).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def busy_note(result: dict[str, Any]) -> str:
+    """A warning when other work loaded the machine beyond its cores while this ran."""
+    load, cores = result["load_average"], result["machine"]["cores"]
+    if max(load["start"][0], load["end"][0]) <= cores:
+        return ""
+    return (
+        f" Other work loaded the machine beyond its {cores} cores during this run: the tails (p99, p99.9) are "
+        "mostly that; compare the p50s."
+    )
 
 
 def plot(result: dict[str, Any], out: Path) -> list[Path]:
