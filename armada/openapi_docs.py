@@ -1,7 +1,9 @@
 """The OpenAPI document's prose and examples: `info.description`, and an example of each request and response body.
 
-The examples are one conversation (Alice makes a group with Bob, sends "Hello!", Bob replies and reads it), so
-that ids agree from one to the next. tests/api/test_openapi.py checks each against its schema.
+The examples are one conversation, so that ids agree from one to the next: Alice makes a group with Bob and sends
+"Hello!"; Bob reacts to it (so does Alice), replies mentioning her, and reads it; Bob answers in Hello's thread,
+mentioning Alice; Alice pins Hello, then edits it to "Hello, team!". tests/api/test_openapi.py checks each
+against its schema.
 """
 
 from __future__ import annotations
@@ -31,16 +33,31 @@ ignored. Each operation lists the statuses it can answer.
 **Pagination** is keyset-based (never page numbers or offsets): a list answers `{{"items": [...],
 "next_cursor": ...}}`; pass `limit` (at most 100) and the previous page's `next_cursor` as `cursor` (rooms,
 users) or `before`/`after`/`changed_after` (messages) until `next_cursor` is null. Message pages are always
-oldest first."""
+oldest first.
+
+**Messages** carry `reactions` (`PUT /api/chat/messages/{{message_id}}/reactions/{{emoji}}` reacts with one emoji,
+`DELETE` on it takes the reaction back; at most 20 distinct emoji a message), a `thread` summary on a thread root
+(send with `thread_root_id` to reply in its thread; `GET /api/chat/rooms/{{room_id}}/messages?thread_root_id=` lists
+one thread, `GET /api/chat/threads` the threads you follow), `mentions` (user ids) and `mentions_room`, which rooms
+count in `mention_count`, and `pinned_at`/`pinned_by` (`PUT /api/chat/rooms/{{room_id}}/pins/{{message_id}}`, at most
+100 a room). An edit keeps the earlier text: `GET /api/chat/messages/{{message_id}}/history`. Whatever changes a
+message's JSON gives it a new change number, so `changed_after` alone resynchronises a room."""
 
 ALICE = "72f2a5c6-c60c-400d-a8fe-4cee7d2c4389"
 BOB = "72acba32-95d2-49c7-9e83-887f83da148e"
 ROOM = "86ab0023-d420-4010-9b00-edd4ccaee0a2"
 HELLO = "e08e0f12-fdf2-4b51-aafd-e24a7d2400d9"
 REPLY = "296eda3e-4381-4331-aae5-9a99069f08ad"
+THREAD_REPLY = "b3c5f0d4-2f1e-4c59-9a3e-5d0c8e61f7a2"
 CREATED = "2026-12-05T09:30:00.120000+00:00"
 SENT = "2026-12-05T09:31:12.445000+00:00"
+BOB_REACTED = "2026-12-05T09:31:30.018000+00:00"
+ALICE_REACTED = "2026-12-05T09:31:41.672000+00:00"
 REPLIED = "2026-12-05T09:32:40.907000+00:00"
+THREADED = "2026-12-05T09:33:05.311000+00:00"
+PINNED = "2026-12-05T09:34:00.250000+00:00"
+EDITED = "2026-12-05T09:35:10.803000+00:00"
+THUMBS_UP, PARTY = "\N{THUMBS UP SIGN}", "\N{PARTY POPPER}"
 # Shortened: real tokens are a few hundred characters.
 ACCESS_TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI3MmYyYTVjNiIsInR5cGUiOiJhY2Nlc3MifQ.rUDMdE-Q-fe7_DAQ"
 REFRESH_TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI3MmYyYTVjNiIsInR5cGUiOiJyZWZyZXNoIn0.Fz-o870mOg_mQauB"
@@ -66,7 +83,7 @@ BOB_USER = {
     "avatar_url": None,
     "created_at": CREATED,
 }
-TEXT_MESSAGE = {
+TEXT_MESSAGE: dict[str, Any] = {
     "message_type": "text",
     "media_url": None,
     "thumbnail_url": None,
@@ -78,7 +95,18 @@ TEXT_MESSAGE = {
     "edited_at": None,
     "is_deleted": False,
     "deleted_at": None,
+    "reactions": [],
+    "thread_root_id": None,
+    "thread": None,
+    "mentions": [],
+    "mentions_room": False,
+    "pinned_at": None,
+    "pinned_by": None,
+    "link_previews": [],
 }
+# As Alice sees them (`me`): Bob reacted 👍 first, then Alice 👍, then Bob 🎉.
+HELLO_REACTIONS = [{"emoji": THUMBS_UP, "count": 2, "me": True}, {"emoji": PARTY, "count": 1, "me": False}]
+HELLO_THREAD = {"reply_count": 1, "last_reply_at": THREADED, "participant_ids": [BOB]}
 HELLO_MESSAGE = {
     "id": HELLO,
     "room_id": ROOM,
@@ -89,6 +117,10 @@ HELLO_MESSAGE = {
     "reply_to": None,
     "created_at": SENT,
     "client_id": "c-1",
+    "reactions": HELLO_REACTIONS,
+    "thread": HELLO_THREAD,
+    "pinned_at": PINNED,
+    "pinned_by": ALICE,
 }
 REPLY_MESSAGE = {
     "id": REPLY,
@@ -100,6 +132,21 @@ REPLY_MESSAGE = {
     "reply_to": {"id": HELLO, "sender_id": ALICE, "message_type": "text", "content": "Hello!", "is_deleted": False},
     "created_at": REPLIED,
     "client_id": "c-7",
+    "mentions": [ALICE],
+}
+# In Hello's thread: not in the room's plain history (MessagePage), but in `?thread_root_id=` pages.
+THREAD_REPLY_MESSAGE = {
+    "id": THREAD_REPLY,
+    "room_id": ROOM,
+    "sender_id": BOB,
+    "content": "Count me in, Alice.",
+    **TEXT_MESSAGE,
+    "reply_to_id": None,
+    "reply_to": None,
+    "created_at": THREADED,
+    "client_id": "c-8",
+    "thread_root_id": HELLO,
+    "mentions": [ALICE],
 }
 MEMBERS = [
     {"user_id": ALICE, "display_name": "Alice", "is_admin": True, "joined_at": CREATED, "last_read_at": REPLIED},
@@ -117,6 +164,7 @@ ROOM_OBJECT = {
     "is_active": True,
     "members": MEMBERS,
     "unread_count": 1,
+    "mention_count": 1,  # Bob's thread reply: thread replies count here, though not in unread_count
     "last_message": REPLY_MESSAGE,
 }
 
@@ -166,4 +214,25 @@ EXAMPLES: dict[str, Any] = {
         "expires_at": "2026-12-05T10:31:12.563000+00:00",
     },
     "Health": {"status": "ok", "database": "ok"},
+    "ReactionsResult": {"message_id": HELLO, "reactions": HELLO_REACTIONS},
+    "Reactor": {"user_id": BOB, "display_name": "Bob", "reacted_at": BOB_REACTED},
+    "ReactorPage": {
+        "items": [
+            {"user_id": BOB, "display_name": "Bob", "reacted_at": BOB_REACTED},
+            {"user_id": ALICE, "display_name": "Alice", "reacted_at": ALICE_REACTED},
+        ],
+        "next_cursor": None,
+    },
+    "Edit": {"content": "Hello!", "edited_at": EDITED},
+    "EditPage": {"items": [{"content": "Hello!", "edited_at": EDITED}], "next_cursor": None},
+    "FollowedThread": {"room_id": ROOM, "root": HELLO_MESSAGE, "thread": HELLO_THREAD, "unread_replies": 1},
+    "FollowedThreadPage": {
+        "items": [{"room_id": ROOM, "root": HELLO_MESSAGE, "thread": HELLO_THREAD, "unread_replies": 1}],
+        "next_cursor": None,
+    },
+    "ThreadRead": {"up_to": THREAD_REPLY},
+    "ThreadReadResult": {"root_id": HELLO, "unread_replies": 0},
+    "PinPage": {"items": [HELLO_MESSAGE], "next_cursor": None},
+    "Reaction": HELLO_REACTIONS[0],
+    "ThreadSummary": HELLO_THREAD,
 }

@@ -317,10 +317,15 @@ def machine() -> dict[str, Any]:
             )
         },
         "node_packages": {
-            name: json.loads((NODE / "node_modules" / name / "package.json").read_text())["version"]
-            for name in ("socket.io", "socket.io-client", "@socket.io/redis-adapter")
+            name: node_package(name) for name in ("socket.io", "socket.io-client", "@socket.io/redis-adapter")
         },
     }
+
+
+def node_package(name: str) -> str:
+    """The installed version of a package of bench/node ("not installed": a scenario that runs no Node needs none)."""
+    manifest = NODE / "node_modules" / name / "package.json"
+    return json.loads(manifest.read_text())["version"] if manifest.exists() else "not installed"
 
 
 def save(name: str, data: dict[str, Any]) -> Path:

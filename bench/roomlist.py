@@ -45,7 +45,8 @@ SCENARIOS = {
 def seed(url: str, rooms: int) -> tuple[harness.Seeder, dict[str, Any]]:
     """The measured user in `rooms` groups and a contrast user in 10, each room with 1-5 messages from mixed
     senders (some newest ones replies); every third room read to its end, so unread counts are a mix."""
-    from armada.chat.messages import mark_read, send_message
+    from armada.chat.receipts import mark_read
+    from armada.chat.sending import send_message
     from armada.extensions import db
     from armada.models import User
 

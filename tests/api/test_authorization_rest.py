@@ -35,15 +35,18 @@ from armada.models import (
     ChatRoom,
     ChatRoomMember,
     MediaUpload,
+    MessageReaction,
     MessageReadReceipt,
 )
 from tests.helpers.authorization import (
     CALLER_POLICY,
+    KEPT,
     LINK_POLICY,
     MEDIA,
     MEDIA_BYTES,
     MESSAGE_POLICY,
     MESSAGES,
+    NEW_EMOJI,
     NOTES,
     NOTES_NAME,
     NOTES_TYPE,
@@ -64,6 +67,8 @@ from tests.helpers.authorization import (
     member_url,
     new_id,
     people,
+    react,
+    reaction_url,
     snapshot,
     stage,
     worlds,
@@ -71,6 +76,7 @@ from tests.helpers.authorization import (
 from tests.helpers.support import Actor, ApiClient, assert_error
 
 Call = Callable[[Scene, str], TestResponse]
+THREADS = "/api/chat/threads"
 
 ROOM_CALLS: dict[str, Call] = {
     "get_room": lambda s, room: s.actor.get(f"{ROOMS}/{room}"),
@@ -86,6 +92,7 @@ ROOM_CALLS: dict[str, Call] = {
     "leave": lambda s, room: s.actor.delete(member_url(room, s.actor)),
     "send": lambda s, room: s.actor.post(MESSAGES, json={"room_id": room, "content": "hi"}),
     "mark_read": lambda s, room: s.actor.post(f"{ROOMS}/{room}/read", json={"up_to": s.ids["others_message"]}),
+    "pins": lambda s, room: s.actor.get(f"{ROOMS}/{room}/pins"),
 }
 
 MESSAGE_CALLS: dict[str, Call] = {
@@ -98,6 +105,22 @@ MESSAGE_CALLS: dict[str, Call] = {
     "read_up_to": lambda s, m: s.actor.post(f"{ROOMS}/{s.room}/read", json={"up_to": m}),
     "history_after": lambda s, m: s.actor.get(f"{ROOMS}/{s.room}/messages", query_string={"after": m}),
     "changed_after": lambda s, m: s.actor.get(f"{ROOMS}/{s.room}/messages", query_string={"changed_after": m}),
+    "react": lambda s, m: s.actor.put(reaction_url(m, NEW_EMOJI)),
+    "react_again": lambda s, m: s.actor.put(reaction_url(m, KEPT)),
+    "react_text": lambda s, m: s.actor.put(reaction_url(m, "ok")),
+    "unreact": lambda s, m: s.actor.delete(reaction_url(m, KEPT)),
+    "reactors": lambda s, m: s.actor.get(reaction_url(m, KEPT)),
+    "edit_history": lambda s, m: s.actor.get(f"{MESSAGES}/{m}/history"),
+    "pin": lambda s, m: s.actor.put(f"{ROOMS}/{s.room}/pins/{m}"),
+    "unpin": lambda s, m: s.actor.delete(f"{ROOMS}/{s.room}/pins/{m}"),
+    "pin_in_side": lambda s, m: s.actor.put(f"{ROOMS}/{s.ids['side_room']}/pins/{m}"),
+    "team_pins": lambda s, _m: s.actor.get(f"{ROOMS}/{s.room}/pins"),
+    "thread_reply": lambda s, m: s.actor.post(MESSAGES, json={"room_id": s.room, "content": "re", "thread_root_id": m}),
+    "thread_history": lambda s, m: s.actor.get(f"{ROOMS}/{s.room}/messages", query_string={"thread_root_id": m}),
+    # up_to: the thread's reply where there is one, else a message that is no reply of the target's.
+    "read_thread": lambda s, m: s.actor.post(
+        f"{THREADS}/{m}/read", json={"up_to": s.ids.get("thread_reply", s.ids["others_message"])}
+    ),
 }
 
 
@@ -134,6 +157,10 @@ CALLER_CALLS: dict[str, Call] = {
     ),
     "send_media": send_media("room"),
     "send_media_out": send_media("side_room"),
+    "list_threads": lambda s, _root: s.actor.get(THREADS),
+    "mention": lambda s, user: s.actor.post(
+        MESSAGES, json={"room_id": s.room, "content": "hi you", "mentions": [user]}
+    ),
 }
 
 LINK_CALLS: dict[str, Call] = {
@@ -209,6 +236,45 @@ def put_at_the_signed_path(app: Flask, scene: Scene, _link: str, response: TestR
         assert storage().get(scene.ids["upload_path"]) == PUT_BYTES
 
 
+def followed_in_my_rooms(app: Flask, scene: Scene, _root: str, response: TestResponse) -> None:
+    """Only threads of rooms the actor is an active member of, each its root's room's."""
+    with app.app_context():
+        active = set(
+            db.session.scalars(
+                select(ChatRoomMember.room_id).where(
+                    ChatRoomMember.user_id == uuid.UUID(scene.actor.id), ChatRoomMember.is_active.is_(True)
+                )
+            )
+        )
+    for item in response.get_json()["items"]:
+        assert uuid.UUID(item["room_id"]) in active and item["root"]["room_id"] == item["room_id"], item
+
+
+def reactors_as_stored(app: Flask, scene: Scene, message_id: str, response: TestResponse) -> None:
+    """Exactly who reacted to this message with KEPT, oldest first: the actor where it did."""
+    with app.app_context():
+        stored = db.session.scalars(
+            select(MessageReaction.user_id)
+            .where(MessageReaction.message_id == uuid.UUID(message_id), MessageReaction.emoji == KEPT)
+            .order_by(MessageReaction.created_at, MessageReaction.id)
+        )
+        assert [item["user_id"] for item in response.get_json()["items"]] == [str(user) for user in stored]
+
+
+def replies_of_the_target(app: Flask, scene: Scene, root_id: str, response: TestResponse) -> None:
+    """A thread's page holds that thread's replies only (the actor's own among them, where it replied)."""
+    items = response.get_json()["items"]
+    assert all(item["thread_root_id"] == root_id for item in items), items
+    if root_id == scene.ids.get("thread"):
+        assert scene.ids["thread_reply"] in {item["id"] for item in items}
+
+
+def mentioning_the_target(app: Flask, scene: Scene, user: str, response: TestResponse) -> None:
+    """A message of the caller's that mentions that user."""
+    message = response.get_json()
+    assert message["sender_id"] == scene.actor.id and message["mentions"] == [user], message
+
+
 # What every allowed answer of these endpoints holds, whoever asks.
 ANSWERS: dict[str, Callable[[Flask, Scene, str, TestResponse], None]] = {
     "list_rooms": listed_rooms,
@@ -219,6 +285,10 @@ ANSWERS: dict[str, Callable[[Flask, Scene, str, TestResponse], None]] = {
     "send_media_out": sent_with_the_callers_upload,
     "download": the_file,
     "direct_put": put_at_the_signed_path,
+    "list_threads": followed_in_my_rooms,
+    "reactors": reactors_as_stored,
+    "thread_history": replies_of_the_target,
+    "mention": mentioning_the_target,
 }
 
 
@@ -230,7 +300,9 @@ def check_answer(
     if outcome.shows is not None:
         target_id = scene.ids[target]
         if outcome.shows:
-            assert target_id in {item["id"] for item in response.get_json()["items"]}, "the target is not listed"
+            items = response.get_json()["items"]
+            listed = {item["root"]["id"] if "root" in item else item["id"] for item in items}  # a thread: its root
+            assert target_id in listed, "the target is not listed"
         else:
             assert target_id.encode() not in response.get_data(), "the answer mentions the target"
     if not outcome.refused and endpoint in ANSWERS:
@@ -246,7 +318,7 @@ def as_if(response: TestResponse, target_id: str) -> tuple[int, str | None, byte
 
 REST_POLICY = {**ROOM_POLICY, **MESSAGE_POLICY, **CALLER_POLICY, **LINK_POLICY}
 CALLS = {**ROOM_CALLS, **MESSAGE_CALLS, **CALLER_CALLS, **LINK_CALLS}
-SIDE_ROOM_CALLS = {"forward_out", "send_media_out"}  # the calls that need the actor's side group
+SIDE_ROOM_CALLS = {"forward_out", "send_media_out", "pin_in_side"}  # the calls that need the actor's side group
 
 
 def run_cell(app: Flask, scene: Scene, endpoint: str, target: str, outcome: Outcome) -> None:
@@ -313,19 +385,25 @@ def test_every_endpoint_of_the_chat_and_media_apis_is_in_the_matrix(api: ApiClie
 
 @dataclass
 class Bench:
-    """Alice, in a group with Bob, each having said something: enough for every endpoint to have real ids."""
+    """Alice, in a group with Bob, each having said something, Bob replying in Alice's thread, Alice reacting to and
+    pinning her message: enough for every endpoint to have real ids, and for every change to have something to do."""
 
     alice: Actor
     bob: Actor
     room: str
     alices_message: str
     bobs_message: str
+    bobs_reply: str
 
 
 def bench(api: ApiClient, app: Flask) -> Bench:
     alice, bob = people(api, app, "Alice", "Bob")
     room = alice.make_group(bob)["id"]
-    return Bench(alice, bob, room, alice.say(room, "from alice")["id"], bob.say(room, "from bob")["id"])
+    alices, bobs = alice.say(room, "from alice")["id"], bob.say(room, "from bob")["id"]
+    reply = bob.say(room, "in her thread", thread_root_id=alices)["id"]
+    react(alice, alices, KEPT)
+    assert alice.put(f"{ROOMS}/{room}/pins/{alices}").status_code == 200
+    return Bench(alice, bob, room, alices, bobs, reply)
 
 
 TokenCall = Callable[[Actor, dict[str, str], Bench], TestResponse]
@@ -353,6 +431,17 @@ TOKEN_CALLS: dict[str, TokenCall] = {
         headers=h,
         query_string={"filename": "a.txt", "mime_type": "text/plain", "size": 5},
     ),
+    "react": lambda a, h, b: a.client.put(reaction_url(b.bobs_message, NEW_EMOJI), headers=h),
+    "unreact": lambda a, h, b: a.client.delete(reaction_url(b.alices_message, KEPT), headers=h),
+    "reactors": lambda a, h, b: a.client.get(reaction_url(b.alices_message, KEPT), headers=h),
+    "edit_history": lambda a, h, b: a.client.get(f"{MESSAGES}/{b.alices_message}/history", headers=h),
+    "list_threads": lambda a, h, b: a.client.get(THREADS, headers=h),
+    "read_thread": lambda a, h, b: a.client.post(
+        f"{THREADS}/{b.alices_message}/read", headers=h, json={"up_to": b.bobs_reply}
+    ),
+    "pin": lambda a, h, b: a.client.put(f"{ROOMS}/{b.room}/pins/{b.bobs_message}", headers=h),
+    "unpin": lambda a, h, b: a.client.delete(f"{ROOMS}/{b.room}/pins/{b.alices_message}", headers=h),
+    "pins": lambda a, h, b: a.client.get(f"{ROOMS}/{b.room}/pins", headers=h),
     "logout": lambda a, h, b: a.client.post("/api/auth/logout", headers=h),
 }
 
@@ -374,6 +463,15 @@ TOKEN_ROUTES = {
     "delete": ("DELETE", "/api/chat/messages/<uuid:message_id>"),
     "upload": ("POST", "/api/chat/upload"),
     "signed_upload_url": ("GET", "/api/chat/upload/signed-url"),
+    "react": ("PUT", "/api/chat/messages/<uuid:message_id>/reactions/<string:emoji>"),
+    "unreact": ("DELETE", "/api/chat/messages/<uuid:message_id>/reactions/<string:emoji>"),
+    "reactors": ("GET", "/api/chat/messages/<uuid:message_id>/reactions/<string:emoji>"),
+    "edit_history": ("GET", "/api/chat/messages/<uuid:message_id>/history"),
+    "list_threads": ("GET", THREADS),
+    "read_thread": ("POST", "/api/chat/threads/<uuid:root_id>/read"),
+    "pin": ("PUT", "/api/chat/rooms/<uuid:room_id>/pins/<uuid:message_id>"),
+    "unpin": ("DELETE", "/api/chat/rooms/<uuid:room_id>/pins/<uuid:message_id>"),
+    "pins": ("GET", "/api/chat/rooms/<uuid:room_id>/pins"),
     "logout": ("POST", "/api/auth/logout"),
 }
 PUBLIC_ROUTES = {
@@ -420,7 +518,7 @@ def test_a_bad_token_gets_the_same_401_from_every_endpoint(api: ApiClient, app: 
     assert len({error["message"] for error in answers.values()}) == 1, answers
 
 
-@pytest.mark.parametrize("endpoint", ["me", "get_room", "history", "send"])
+@pytest.mark.parametrize("endpoint", ["me", "get_room", "history", "send", "react", "read_thread"])
 def test_a_token_re_signed_unchanged_is_accepted(api: ApiClient, app: Flask, endpoint: str) -> None:
     # Proves forged() changes only what it is asked to, so each refusal above comes from its one defect.
     setting = bench(api, app)

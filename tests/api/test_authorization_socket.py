@@ -21,8 +21,10 @@ from armada.extensions import db, socketio
 from armada.models import RevokedSession, utcnow
 from tests.helpers.authorization import (
     CALLER_POLICY,
+    KEPT,
     MESSAGE_POLICY,
     NA,
+    NEW_EMOJI,
     NO_MESSAGE,
     NO_ROOM,
     READ,
@@ -96,6 +98,18 @@ MIRRORED: dict[str, tuple[str, SocketCall]] = {
     "mark_as_read:up_to": ("read_up_to", lambda c, s, m: c.call("mark_as_read", {"room_id": s.room, "up_to": m})),
     "send_message:media": ("send_media", lambda c, s, media: send_file(c, s.room, media)),
     "send_message:media_out": ("send_media_out", lambda c, s, media: send_file(c, s.ids["side_room"], media)),
+    "send_message:thread": (
+        "thread_reply",
+        lambda c, s, m: c.call("send_message", {"room_id": s.room, "content": "re", "thread_root_id": m}),
+    ),
+    "send_message:mention": (
+        "mention",
+        lambda c, s, user: c.call("send_message", {"room_id": s.room, "content": "hi you", "mentions": [user]}),
+    ),
+    "add_reaction": ("react", lambda c, s, m: c.call("add_reaction", {"message_id": m, "emoji": NEW_EMOJI})),
+    "add_reaction:again": ("react_again", lambda c, s, m: c.call("add_reaction", {"message_id": m, "emoji": KEPT})),
+    "add_reaction:text": ("react_text", lambda c, s, m: c.call("add_reaction", {"message_id": m, "emoji": "ok"})),
+    "remove_reaction": ("unreact", lambda c, s, m: c.call("remove_reaction", {"message_id": m, "emoji": KEPT})),
 }
 
 QUIET = Outcome(200, changes=False, like_missing=True)  # allowed for anyone, and tells nothing
@@ -129,11 +143,15 @@ SOCKET_ONLY: dict[str, SocketCall] = {
     "notify": lambda c, s, m: c.call("send_message", {"message_id": m}),
 }
 
-# Of the calls about no one room or message, sending an upload is the one a socket event also does.
+# Of the calls about no one room or message, sending an upload or a mention is what a socket event also does.
 REST_POLICY = {
     **ROOM_POLICY,
     **MESSAGE_POLICY,
-    **{(call, target): row for (call, target), row in CALLER_POLICY.items() if call.startswith("send_media")},
+    **{
+        (call, target): row
+        for (call, target), row in CALLER_POLICY.items()
+        if call.startswith("send_media") or call == "mention"
+    },
 }
 SOCKET_CALLS: dict[str, SocketCall] = {**SOCKET_ONLY, **{event: call for event, (_, call) in MIRRORED.items()}}
 FULL_SOCKET_POLICY: dict[tuple[str, str], Row] = {
@@ -263,6 +281,8 @@ REVOKED_EVENTS: dict[str, Callable[[Scene], Any]] = {
     "mark_as_read": lambda s: {"room_id": s.room, "up_to": s.ids["others_message"]},
     "message_edited": lambda s: {"message_id": s.ids["own_message"], "content": "after logout"},
     "message_deleted": lambda s: {"message_id": s.ids["own_message"]},
+    "add_reaction": lambda s: {"message_id": s.ids["own_message"], "emoji": NEW_EMOJI},
+    "remove_reaction": lambda s: {"message_id": s.ids["own_message"], "emoji": KEPT},
 }
 
 

@@ -45,6 +45,15 @@ CLIENT_OPERATIONS = [
     ("delete", "/api/chat/messages/{message_id}"),
     ("post", "/api/chat/upload"),
     ("get", "/api/chat/upload/signed-url"),
+    ("put", "/api/chat/messages/{message_id}/reactions/{emoji}"),
+    ("delete", "/api/chat/messages/{message_id}/reactions/{emoji}"),
+    ("get", "/api/chat/messages/{message_id}/reactions/{emoji}"),
+    ("get", "/api/chat/messages/{message_id}/history"),
+    ("get", "/api/chat/threads"),
+    ("post", "/api/chat/threads/{root_id}/read"),
+    ("put", "/api/chat/rooms/{room_id}/pins/{message_id}"),
+    ("delete", "/api/chat/rooms/{room_id}/pins/{message_id}"),
+    ("get", "/api/chat/rooms/{room_id}/pins"),
     ("get", "/api/health"),
 ]
 PUBLIC_OPERATIONS = [("post", "/api/auth/register"), ("post", "/api/auth/login"), ("get", "/api/health")]
@@ -224,6 +233,11 @@ def test_example_problems_finds_a_wrong_example(spec: dict[str, Any]) -> None:
         {**good, "is_deleted": "no"},
         {**good, "room_id": "not-a-uuid"},
         {**good, "created_at": None},
+        {**good, "reactions": [{"emoji": "\N{THUMBS UP SIGN}", "count": 2}]},
+        {**good, "thread": {"reply_count": "one", "last_reply_at": good["created_at"], "participant_ids": []}},
+        {**good, "reply_to": {"id": good["id"]}},
+        {**good, "mentions": ["alice"]},
+        {**good, "pinned_by": "Alice"},
     ):
         assert example_problems(spec, message, bad), bad
 

@@ -16,7 +16,11 @@ The cast of every cell (users made in the database, everything else through the 
   through Armada, `own_direct` and `others_direct` put at a signed upload URL;
 - signed links, which are bearer credentials: `link` (to a file the bystander sent to Team), `tampered_link`,
   `expired_link`; `upload_link` (the bystander's, unused), `used_upload_link`, `tampered_upload_link`,
-  `expired_upload_link`.
+  `expired_upload_link`;
+- the second wave's: the actor has reacted with KEPT to `own_message`, `others_message` and `side_message` (when it
+  could); `others_message` is pinned (by the owner); `thread` is a thread root of the bystander's in Team with a
+  reply of the bystander's (`thread_reply`) and, unless the actor never was in Team, one of the actor's, so the
+  actor follows it; users a message may mention: `team_user` (the bystander) and `removed_user`.
 """
 
 from __future__ import annotations
@@ -42,8 +46,12 @@ from armada.models import (
     ChatRoom,
     ChatRoomMember,
     MediaUpload,
+    MessageEdit,
+    MessageMention,
+    MessageReaction,
     MessageReadReceipt,
     RevokedSession,
+    ThreadFollow,
     User,
 )
 from tests.helpers.support import Actor, ApiClient
@@ -55,6 +63,8 @@ UPLOAD = "/api/chat/upload"
 SIGNED_URL = "/api/chat/upload/signed-url"
 MEDIA = "/api/media"
 ROLES = ("owner", "admin", "member", "removed", "non_member")
+KEPT = "\N{EYES}"  # the reaction the actor already has on its staged messages
+NEW_EMOJI = "\N{THUMBS UP SIGN}"  # one it has not used yet
 
 
 # ---- outcomes --------------------------------------------------------------------------------------------------
@@ -97,6 +107,7 @@ UNLISTED = Outcome(200, changes=False, shows=False)
 BAD_LINK = Outcome(403, "invalid_link", like_missing=True)  # tampered, or (an upload link) expired
 EXPIRED_LINK = Outcome(403, "link_expired")
 USED_LINK = Outcome(403, "invalid_link")
+NOT_A_THREAD = Outcome(404, "thread_not_found")  # a reply (the caller can see) has no thread of its own
 NA = None  # the cell does not exist (a non-member has no message of its own in Team)
 
 
@@ -135,6 +146,7 @@ ROOM_POLICY: dict[tuple[str, str], Row] = {
     ("leave", "room"): (GONE, GONE, GONE, NO_ROOM, NO_ROOM),
     ("send", "room"): (CREATED, CREATED, CREATED, NO_ROOM, NO_ROOM),
     ("mark_read", "room"): (DONE, DONE, DONE, NO_ROOM, NO_ROOM),
+    ("pins", "room"): (READ, READ, READ, NO_ROOM, NO_ROOM),
 }
 # The same calls on a room the actor is not in, or that does not exist: the same 404, whoever asks.
 ROOM_POLICY |= {
@@ -209,6 +221,95 @@ def _receipts_and_anchors() -> dict[tuple[str, str], Row]:
 
 MESSAGE_POLICY |= _receipts_and_anchors()
 
+ELSEWHERE = ("side_message", "foreign_message", "missing_message")
+
+
+def _members(team: Outcome, own: bool, outsider: Outcome = NO_MESSAGE) -> Row:
+    """A row for a target in Team: the three members get `team`, the removed member and the non-member `outsider`
+    (NA for the actor's own messages, which a non-member has none of)."""
+    return (team, team, team, outsider, NA if own else outsider)
+
+
+def _reactions() -> dict[tuple[str, str], Row]:
+    """Reactions and edit history: members of the message's room only, wherever the message is."""
+    rows: dict[tuple[str, str], Row] = {}
+    for own in (True, False):
+        message, deleted = ("own_message", "own_deleted") if own else ("others_message", "others_deleted")
+        rows["react", message] = _members(DONE, own)
+        rows["react_again", message] = _members(SAME, own)  # KEPT, which it already has
+        rows["react", deleted] = _members(IS_DELETED, own)
+        rows["unreact", message] = _members(DONE, own)  # takes KEPT back
+        rows["unreact", deleted] = _members(SAME, own)  # deleting emptied its reactions
+        rows["react_text", message] = _members(unknown("emoji"), own, unknown("emoji"))
+        for endpoint in ("reactors", "edit_history"):
+            rows[endpoint, message] = rows[endpoint, deleted] = _members(READ, own)
+    rows["react", "side_message"] = rows["unreact", "side_message"] = everyone(DONE)
+    rows["react_again", "side_message"] = everyone(SAME)
+    rows["reactors", "side_message"] = rows["edit_history", "side_message"] = everyone(READ)
+    rows["react_text", "missing_message"] = everyone(unknown("emoji"))  # the emoji is checked first, for anyone
+    for endpoint in ("react", "unreact", "reactors", "edit_history"):
+        for target in ELSEWHERE[1:]:
+            rows[endpoint, target] = everyone(NO_MESSAGE)
+    return rows
+
+
+def _pins() -> dict[tuple[str, str], Row]:
+    """Pins in Team (`others_message` is pinned, `own_message` not): group admins only. A path's room and message
+    must go together: a message of another room is missing from this one, even to a member of both."""
+    #                                        owner       admin       member     removed     non_member
+    rows: dict[tuple[str, str], Row] = {
+        ("pin", "own_message"): (DONE, DONE, NOT_ADMIN, NO_MESSAGE, NA),
+        ("pin", "others_message"): (SAME, SAME, NOT_ADMIN, NO_MESSAGE, NO_MESSAGE),
+        ("pin", "own_deleted"): (IS_DELETED, IS_DELETED, NOT_ADMIN, NO_MESSAGE, NA),
+        ("pin", "others_deleted"): (IS_DELETED, IS_DELETED, NOT_ADMIN, NO_MESSAGE, NO_MESSAGE),
+        ("unpin", "own_message"): (SAME, SAME, NOT_ADMIN, NO_MESSAGE, NA),
+        ("unpin", "others_message"): (DONE, DONE, NOT_ADMIN, NO_MESSAGE, NO_MESSAGE),
+        ("unpin", "own_deleted"): (SAME, SAME, NOT_ADMIN, NO_MESSAGE, NA),
+        ("unpin", "others_deleted"): (SAME, SAME, NOT_ADMIN, NO_MESSAGE, NO_MESSAGE),
+        # In the actor's own side group, where it is the admin: only that group's messages.
+        ("pin_in_side", "side_message"): everyone(DONE),
+        ("pin_in_side", "own_message"): (*(NO_MESSAGE,) * 4, NA),
+        ("pin_in_side", "others_message"): everyone(NO_MESSAGE),
+        # Team's pins list: the pinned message, to members only.
+        ("team_pins", "others_message"): (LISTED, LISTED, LISTED, NO_ROOM, NO_ROOM),
+        ("team_pins", "own_message"): (UNLISTED, UNLISTED, UNLISTED, NO_ROOM, NA),
+        ("team_pins", "side_message"): (UNLISTED, UNLISTED, UNLISTED, NO_ROOM, NO_ROOM),
+    }
+    for endpoint in ("pin", "unpin", "pin_in_side"):
+        for target in ELSEWHERE:
+            rows.setdefault((endpoint, target), everyone(NO_MESSAGE))
+    return rows
+
+
+def _threads() -> dict[tuple[str, str], Row]:
+    """Threads in Team: a reply names a root of the room it is sent to (a deleted root's thread lives on), and a
+    thread's replies and read pointer are its room's members'."""
+    rows: dict[tuple[str, str], Row] = {}
+    for own in (True, False):
+        message, deleted = ("own_message", "own_deleted") if own else ("others_message", "others_deleted")
+        for target in (message, deleted):
+            rows["thread_reply", target] = _members(CREATED, own, NO_ROOM)
+            rows["thread_history", target] = _members(READ, own, NO_ROOM)
+        rows["read_thread", message] = _members(invalid("up_to"), own)  # up_to is no reply of its
+    for target in ELSEWHERE:
+        rows["thread_reply", target] = rows["thread_history", target] = _members(
+            unknown("thread_root_id"), False, NO_ROOM
+        )
+    rows["thread_reply", "thread"] = _members(CREATED, False, NO_ROOM)
+    rows["thread_history", "thread"] = _members(READ, False, NO_ROOM)
+    rows["read_thread", "thread"] = _members(DONE, False)
+    # A reply has no thread of its own.
+    rows["thread_reply", "thread_reply"] = rows["thread_history", "thread_reply"] = _members(
+        invalid("thread_root_id"), False, NO_ROOM
+    )
+    rows["read_thread", "thread_reply"] = _members(NOT_A_THREAD, False)
+    rows["read_thread", "side_message"] = everyone(invalid("up_to"))
+    rows["read_thread", "foreign_message"] = rows["read_thread", "missing_message"] = everyone(NO_MESSAGE)
+    return rows
+
+
+MESSAGE_POLICY |= _reactions() | _pins() | _threads()
+
 # Calls about no one room or message. The room list: does it show the target room? A new group and uploads, whose
 # body names `other_user` as member, creator or uploader: anyone signed in may make them, and they are the caller's
 # whatever the body says. A message carrying an upload (a file; send_media_out posts to the actor's side group): an
@@ -230,6 +331,13 @@ CALLER_POLICY: dict[tuple[str, str], Row] = {
     ("send_media_out", "own_direct"): everyone(CREATED),
     ("send_media_out", "others_upload"): everyone(unknown("media_url")),
     ("send_media_out", "others_direct"): everyone(unknown("media_url")),
+    # The threads the caller follows, in rooms it is in: never the removed member's old ones.
+    ("list_threads", "thread"): (LISTED, LISTED, LISTED, UNLISTED, UNLISTED),
+    # A message to Team may mention its active members only; anyone else is as unknown as a missing user.
+    ("mention", "team_user"): (CREATED, CREATED, CREATED, NO_ROOM, NO_ROOM),
+    ("mention", "removed_user"): (*(unknown("mentions"),) * 3, NO_ROOM, NO_ROOM),
+    ("mention", "other_user"): (*(unknown("mentions"),) * 3, NO_ROOM, NO_ROOM),
+    ("mention", "missing_user"): (*(unknown("mentions"),) * 3, NO_ROOM, NO_ROOM),
 }
 
 # Signed links take no bearer token (README, Media): whoever holds one may use it, by design, so the answer is the
@@ -299,6 +407,17 @@ def said_and_deleted(actor: Actor, room_id: str) -> str:
     response = actor.delete(f"{MESSAGES}/{message_id}")
     assert response.status_code == 200, response.get_json()
     return message_id
+
+
+def reaction_url(message_id: str, emoji: str) -> str:
+    """The URL of a message's reactions with one emoji (URL-encoded by the test client)."""
+    return f"{MESSAGES}/{message_id}/reactions/{emoji}"
+
+
+def react(actor: Actor, message_id: str, emoji: str) -> None:
+    """The actor reacts to the message with the emoji."""
+    response = actor.put(reaction_url(message_id, emoji))
+    assert response.status_code == 200, response.get_json()
 
 
 @dataclass
@@ -458,6 +577,17 @@ def stage(api: ApiClient, app: Flask, role: str, target: str, side_room: bool = 
     if side_room or target in ("side_room", "side_message"):
         ids["side_room"] = actor.make_group(name="Side")["id"]
         ids["side_message"] = actor.say(ids["side_room"], "mine, elsewhere")["id"]
+    if target in ("own_message", "side_message") or (target == "others_message" and role != "non_member"):
+        react(actor, ids[target], KEPT)
+    if target == "others_message":
+        pinned = owner.put(f"{ROOMS}/{team}/pins/{ids['others_message']}")
+        assert pinned.status_code == 200, pinned.get_json()
+    if target in ("thread", "thread_reply"):
+        ids["thread"] = bystander.say(team, "a thread")["id"]
+        ids["thread_reply"] = bystander.say(team, "its first reply", thread_root_id=ids["thread"])["id"]
+        if role != "non_member":
+            actor.say(team, "my reply", thread_root_id=ids["thread"])
+    ids |= {"team_user": bystander.id, "removed_user": cast["removed"].id}
     if target in UPLOAD_TARGETS:
         ids[target] = upload_target(cast, actor, target)
     if target in LINK_TARGETS:
@@ -472,8 +602,9 @@ def stage(api: ApiClient, app: Flask, role: str, target: str, side_room: bool = 
 
 
 def snapshot(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row an authorization mistake could touch: rooms, memberships, messages, receipts, revocations, uploads,
-    and the size of each upload's stored object (a direct upload writes only to storage)."""
+    """Every row an authorization mistake could touch: rooms, memberships, messages (with their reactions, mentions,
+    pins, thread summaries and edit history), thread follows, receipts, revocations, uploads, and the size of each
+    upload's stored object (a direct upload writes only to storage)."""
     queries = {
         "rooms": select(
             ChatRoom.id,
@@ -501,6 +632,18 @@ def snapshot(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
             ChatMessage.is_edited,
             ChatMessage.is_deleted,
             ChatMessage.change_seq,
+            ChatMessage.thread_root_id,
+            ChatMessage.thread_reply_count,
+            ChatMessage.reaction_summary,
+            ChatMessage.mention_ids,
+            ChatMessage.pinned_at,
+            ChatMessage.pinned_by,
+        ),
+        "reactions": select(MessageReaction.message_id, MessageReaction.user_id, MessageReaction.emoji),
+        "mentions": select(MessageMention.message_id, MessageMention.user_id),
+        "edits": select(MessageEdit.message_id, MessageEdit.content),
+        "follows": select(
+            ThreadFollow.root_id, ThreadFollow.user_id, ThreadFollow.following, ThreadFollow.last_read_seq
         ),
         "receipts": select(MessageReadReceipt.message_id, MessageReadReceipt.user_id),
         "revoked": select(RevokedSession.sid),

@@ -52,12 +52,17 @@ def json_bodies(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def as_json_schema(node: Any) -> Any:
-    """An OpenAPI 3.0 schema as JSON Schema 2020-12: `nullable` becomes a null alternative, and an object schema
-    that lists its properties accepts no others (an example must not show a field the API does not have)."""
+    """An OpenAPI 3.0 schema as JSON Schema 2020-12: `nullable` becomes a null alternative (a nested schema's bare
+    nullable object, null), and an object schema that lists its properties accepts no others (an example must not
+    show a field the API does not have)."""
     if isinstance(node, list):
         return [as_json_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
+    if node == {"type": "object", "nullable": True}:
+        # apispec's "or null" branch of a nullable nested schema (`anyOf: [{$ref}, this]`): taken as it is, any
+        # object would pass for the nested one, so it stands for null alone.
+        return {"type": "null"}
     converted = {key: as_json_schema(value) for key, value in node.items() if key not in ("nullable", "example")}
     if "properties" in node and "additionalProperties" not in node:
         converted["additionalProperties"] = False

@@ -29,6 +29,8 @@ REAL_EVENTS: dict[str, tuple[Callable[[str, str], dict[str, Any]], str]] = {
     "send_message": (lambda room, message: {"room_id": room, "content": "let me in"}, "room_not_found"),
     "typing": (lambda room, message: {"room_id": room, "is_typing": True}, "validation_failed"),
     "mark_as_read": (lambda room, message: {"room_id": room, "up_to": message}, "room_not_found"),
+    "add_reaction": (lambda room, message: {"message_id": message, "emoji": "\N{THUMBS UP SIGN}"}, "message_not_found"),
+    "remove_reaction": (lambda room, message: {"message_id": message, "emoji": "\N{EYES}"}, "message_not_found"),
 }
 
 
@@ -40,6 +42,8 @@ def test_on_a_real_server_an_outsiders_event_gets_the_answer_for_a_missing_room_
     alice, bob, carol = user("Alice"), user("Bob"), user("Carol")
     room = make_room(alice, bob)["id"]
     first = make_message(alice, room, "before")
+    if who == "removed_while_joined":  # a reaction of Bob's from when he was a member, for remove_reaction
+        ok(bob.call("PUT", f"/api/chat/messages/{first['id']}/reactions/\N{EYES}"))
     watcher = connect(alice)
     watcher.join(room)
     if who == "removed_while_joined":
@@ -53,7 +57,7 @@ def test_on_a_real_server_an_outsiders_event_gets_the_answer_for_a_missing_room_
     seen = len(watcher.events)
     payload, code = REAL_EVENTS[event]
     hidden = intruder.call(event, payload(room, first["id"]))
-    missing = intruder.call(event, payload(str(uuid.uuid4()), first["id"]))
+    missing = intruder.call(event, payload(str(uuid.uuid4()), str(uuid.uuid4())))
     assert_refused(hidden, code)
     assert hidden == missing
     assert intruder.wait_for("error") == hidden["error"]
