@@ -86,9 +86,24 @@ def seed(server: Server) -> None:
     alice.say(direct, "Sure, send them over")
     body = {"room_type": "group", "name": GROUP, "description": "Shipping v1", "member_ids": [bob.id, carol.id]}
     group = alice.post("/api/chat/rooms", json=body)["id"]
-    alice.say(group, "Morning all! The release candidate is up on staging.")
+    release = alice.say(group, "Morning all! The release candidate is up on staging.")
     question = carol.say(group, "Nice. Did the login fix make it in?")
     bob.say(group, "It did, merged last night", reply_to_id=question)
+    # The second wave: reactions, a thread with a mention, and a pin.
+    for person, emoji in ((carol, "🎉"), (bob, "🎉"), (bob, "👍")):
+        answer = requests.put(
+            f"{server.url}/api/chat/messages/{release}/reactions/{emoji}",
+            headers={"Authorization": f"Bearer {person.token}"},
+            timeout=10,
+        )
+        answer.raise_for_status()
+    bob.say(group, "@Carol can you check the iOS build?", thread_root_id=release, mentions=[carol.id])
+    carol.say(group, "On it, results by noon", thread_root_id=release)
+    requests.put(
+        f"{server.url}/api/chat/rooms/{group}/pins/{release}",
+        headers={"Authorization": f"Bearer {alice.token}"},
+        timeout=10,
+    ).raise_for_status()
     upload = alice.post("/api/chat/upload", files={"file": ("harbour.jpg", harbour_jpeg(), "image/jpeg")})
     alice.say(group, "The view from the office today", message_type="image", media_url=upload["path"])
 
@@ -121,6 +136,8 @@ def main() -> None:
                 window.page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
             bob.composer().press_sequentially("Sounds good", delay=60)  # Alice sees "Bob is typing…"
             expect(alice.page.get_by_text("Bob is typing")).to_be_visible()
+            bob.message("release candidate").get_by_role("button", name="2 replies").click()  # Bob's thread pane
+            expect(bob.page.get_by_role("complementary", name="Thread")).to_contain_text("results by noon")
             shots = [Image.open(io.BytesIO(window.page.screenshot())) for window in (alice, bob)]
             browser.close()
     combined = Image.new(
