@@ -8,6 +8,7 @@ are roles and accessible names as the contract's "Web client additions" section 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -195,7 +196,9 @@ def test_alice_replies_in_a_thread_and_bob_sees_the_count_then_the_replies_live(
     expect(posted(alice, "Then I take the morning")).to_have_count(0)
 
 
-def test_bob_answers_in_the_thread_with_its_own_composer(alice: Window, bob: Window) -> None:
+def test_bob_answers_in_the_thread_with_its_own_composer(
+    alice: Window, bob: Window, people: dict[str, HttpUser]
+) -> None:
     box = thread_pane(bob).get_by_role("textbox", name="Thread reply")
     box.fill("Deal")
     box.press("Enter")
@@ -204,6 +207,14 @@ def test_bob_answers_in_the_thread_with_its_own_composer(alice: Window, bob: Win
     expect(bob.composer()).to_have_value("")  # the room's composer was not used
     root = posted(alice, "Who takes the night watch?")
     expect(root.get_by_role("button", name="3 replies", exact=True)).to_be_visible()
+    # Replying made Bob follow the thread, and his open pane read every reply in it.
+    [followed] = api(people["Bob"], "GET", "/api/chat/threads")["items"]
+    assert followed["root"]["content"] == "Who takes the night watch?" and followed["thread"]["reply_count"] == 3
+    deadline = time.monotonic() + 10
+    while followed["unread_replies"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+        [followed] = api(people["Bob"], "GET", "/api/chat/threads")["items"]
+    assert followed["unread_replies"] == 0
 
 
 def test_closing_the_thread_returns_focus_to_its_root(alice: Window, bob: Window) -> None:

@@ -75,6 +75,7 @@ export class ThreadPane {
       for (const message of page.items) if (!this.replies.has(message.id)) this.replies.set(message.id, message);
       this.status.textContent = page.items.length || this.replies.size ? '' : 'No replies yet.';
       this.render();
+      this.markRead();
     } catch (failure) {
       this.status.textContent = describeError(failure);
     }
@@ -94,6 +95,17 @@ export class ThreadPane {
     this.status.textContent = '';
     this.renderReply(this.replies.get(message.id));
     this.render();
+    this.markRead();
+  }
+
+  /** An open pane shows every reply: read the thread up to its newest (the server's `unread_replies`). */
+  markRead() {
+    const newest = [...this.replies.values()].sort(compare).at(-1);
+    if (!newest || newest.id === this.readUpTo) return;
+    this.readUpTo = newest.id;
+    request('POST', `/api/chat/threads/${this.root.id}/read`, { body: { up_to: newest.id } }).catch(() => {
+      this.readUpTo = null; // read again with the next reply
+    });
   }
 
   /** The root changed (edited, reacted to, its thread summary, deleted). */
