@@ -251,6 +251,7 @@ def test_deleting_a_pinned_message_drops_it_from_the_panel(alice: Window, bob: W
     expect(alices.get_by_role("button", name="Unpin")).to_have_count(1)
     alice.assert_accessible("the pinned messages panel of an admin")
     alice.message_action("Temporary pin", "Delete")
+    alice.confirm("Delete message")
     expect(panel.get_by_role("listitem")).to_have_count(0)
     expect(alices.get_by_role("listitem")).to_have_count(0)
     for window in (alice, bob):
