@@ -269,7 +269,7 @@ def test_a_message_takes_no_room_for_buttons_it_does_not_show(
     height = article.bounding_box()["height"]  # type: ignore[index]
 
     article.hover()  # the buttons show, over the message, and it keeps its size
-    expect(article.get_by_role("button", name="Reply")).to_be_visible()
+    expect(article.get_by_role("button", name="Reply", exact=True)).to_be_visible()
     expect(article.get_by_role("button", name="Delete")).to_have_count(0)
     assert article.bounding_box()["height"] == height  # type: ignore[index]
     bob_window.assert_accessible("another's message hovered, its buttons shown")
