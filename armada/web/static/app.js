@@ -17,9 +17,9 @@ import {
 } from './api.js';
 import { renderAuth } from './auth-view.js';
 import { ChatPane } from './chat-view.js';
-import { openNewDirectDialog, openNewGroupDialog } from './dialogs.js';
 import { debounce, el } from './dom.js';
 import { messageFeatureEvents } from './message-events.js';
+import { openNewDirectDialog, openNewGroupDialog } from './new-room-dialogs.js';
 import { paneActions } from './pane-actions.js';
 import { roomEvents } from './room-events.js';
 import { Rooms } from './rooms.js';

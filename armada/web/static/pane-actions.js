@@ -4,7 +4,8 @@
 import { ApiError, describeError, request } from './api.js';
 import { confirmAction } from './confirm.js';
 import { randomId } from './dom.js';
-import { openForwardDialog, openRoomSettingsDialog } from './dialogs.js';
+import { openForwardDialog } from './forward-dialog.js';
+import { openRoomSettingsDialog } from './room-settings-dialog.js';
 import { noteLastMessage } from './rooms.js';
 import { putRoom, roomTitle, state } from './store.js';
 
