@@ -5,11 +5,18 @@ What those files are (the vendored socket.io-client, no external URL) is checked
 
 from __future__ import annotations
 
+import re
+
 from flask.testing import FlaskClient
 
 from tests.helpers.servers import ROOT
 
-VENDORED = ROOT / "armada" / "web" / "static" / "vendor" / "socket.io.esm.min.js"
+STATIC = ROOT / "armada" / "web" / "static"
+VENDORED = STATIC / "vendor" / "socket.io.esm.min.js"
+# Browsers run ES modules served as either JavaScript type (which one depends on the Python version).
+SCRIPT_TYPES = {"text/javascript", "application/javascript"}
+# The module paths of static imports: `import ... from './x.js'` (the client has no dynamic imports).
+IMPORTED = re.compile(r"""^\s*import\b[^'"]*['"]([^'"]+)['"]""", re.MULTILINE)
 
 
 def test_root_serves_the_client_with_a_strict_content_security_policy(client: FlaskClient) -> None:
@@ -23,17 +30,32 @@ def test_root_serves_the_client_with_a_strict_content_security_policy(client: Fl
 
 
 def test_static_assets_are_served_with_their_types(client: FlaskClient) -> None:
-    # Browsers run ES modules served as either JavaScript type (which one depends on the Python version).
-    scripts = {"text/javascript", "application/javascript"}
     for path, mimetypes in [
-        ("/static/app.js", scripts),
-        ("/static/vendor/socket.io.esm.min.js", scripts),
+        ("/static/app.js", SCRIPT_TYPES),
+        ("/static/vendor/socket.io.esm.min.js", SCRIPT_TYPES),
         ("/static/styles.css", {"text/css"}),
     ]:
         response = client.get(path)
         assert response.status_code == 200, path
         assert response.mimetype in mimetypes, path
     assert client.get("/static/vendor/socket.io.esm.min.js").data == VENDORED.read_bytes()
+
+
+def test_every_module_and_every_module_it_imports_is_served_as_javascript(client: FlaskClient) -> None:
+    """A module the page loads (app.js, then what each imports) that is missing or mistyped stops the whole client."""
+    modules = sorted(STATIC.glob("*.js"))
+    assert len(modules) > 20
+    imported = set()
+    for module in modules:
+        response = client.get(f"/static/{module.name}")
+        assert response.status_code == 200, module.name
+        assert response.mimetype in SCRIPT_TYPES, module.name
+        imported |= {path.removeprefix("./") for path in IMPORTED.findall(response.get_data(as_text=True))}
+    assert {"chat-view.js", "vendor/socket.io.esm.min.js"} <= imported  # the imports are read
+    for path in sorted(imported):
+        response = client.get(f"/static/{path}")
+        assert response.status_code == 200, path
+        assert response.mimetype in SCRIPT_TYPES, path
 
 
 def test_unknown_static_file_is_a_404_and_the_api_is_untouched(client: FlaskClient) -> None:

@@ -5,11 +5,9 @@
 // sent while it was away are not replayed.
 
 import {
-  ApiError,
   accessToken,
   currentUser,
   describeError,
-  fetchAll,
   logout,
   onSessionEnded,
   onTokenRefreshed,
@@ -19,16 +17,17 @@ import {
 } from './api.js';
 import { renderAuth } from './auth-view.js';
 import { ChatPane } from './chat-view.js';
-import { confirmAction } from './confirm.js';
-import { openForwardDialog, openNewDirectDialog, openNewGroupDialog, openRoomSettingsDialog } from './dialogs.js';
-import { debounce, el, randomId } from './dom.js';
+import { debounce, el } from './dom.js';
 import { messageFeatureEvents } from './message-events.js';
+import { openNewDirectDialog, openNewGroupDialog } from './new-room-dialogs.js';
+import { paneActions } from './pane-actions.js';
+import { roomEvents } from './room-events.js';
+import { Rooms } from './rooms.js';
 import { RoomList } from './rooms-view.js';
 import { Realtime } from './socket.js';
-import { putRoom, roomTitle, state } from './store.js';
+import { state } from './store.js';
 
 const root = document.getElementById('app');
-const SEND_RETRIES = 2; // extra attempts after a network failure; the same client_id makes them safe
 const MARK_READ_DELAY_MS = 300;
 
 let realtime = null;
@@ -37,7 +36,25 @@ let pane = null;
 let chatArea = null;
 let shell = null;
 let banner = null;
-const joins = new Map(); // room id -> its latest join_room acknowledgement (a promise)
+
+// The live parts of the session, as they are now, for the modules that act on them.
+const app = {
+  get realtime() {
+    return realtime;
+  },
+  get roomList() {
+    return roomList;
+  },
+  get pane() {
+    return pane;
+  },
+  showNotice: (text) => showNotice(text),
+  openRoom: (roomId) => openRoom(roomId),
+  markRead: () => markRead(),
+};
+app.rooms = new Rooms(app);
+const rooms = app.rooms;
+const actions = paneActions(app);
 
 // ---- screens --------------------------------------------------------------------------------------------
 
@@ -56,7 +73,7 @@ function teardown() {
   state.rooms.clear();
   state.names.clear();
   state.openRoomId = null;
-  joins.clear();
+  rooms.reset();
   document.title = 'Armada';
 }
 
@@ -65,7 +82,7 @@ async function startChat() {
   state.names.set(state.me.id, state.me.display_name);
   renderShell();
   try {
-    await loadRooms();
+    await rooms.load();
   } catch (failure) {
     if (accessToken()) showNotice(describeError(failure));
   }
@@ -77,7 +94,7 @@ async function startChat() {
     onDisconnect: () => pane?.connectionLost(),
     onConnect: () => handleConnect().catch((failure) => console.warn('Catching up failed:', failure)),
     onSessionOver: (message) => showLogin(`Your session has ended (${message}). Please log in again.`),
-    events: socketEvents,
+    events: { ...messageFeatureEvents(() => pane, () => rooms.render()), ...roomEvents(app) },
   });
 }
 
@@ -93,6 +110,7 @@ function renderShell() {
     realtime = null;
     logout().catch(() => {});
   });
+  const roomCreated = (room) => rooms.created(room);
   const sidebar = el(
     'aside',
     { class: 'sidebar', 'aria-label': 'Chats' },
@@ -136,183 +154,26 @@ function setOnline(online) {
   else if (!banner.firstChild) banner.append(el('span', { class: 'banner' }, 'You are offline. Reconnecting…'));
 }
 
-// ---- rooms ----------------------------------------------------------------------------------------------
-
-/** Reload the room list from the API (the truth after a gap); rooms we were removed from disappear. */
-async function loadRooms() {
-  const rooms = await fetchAll('/api/chat/rooms');
-  const known = new Set(rooms.map((r) => r.id));
-  for (const id of [...state.rooms.keys()]) if (!known.has(id)) state.rooms.delete(id);
-  for (const room of rooms) putRoom(room);
-  if (state.openRoomId && !state.rooms.has(state.openRoomId)) showNotice('You are no longer a member of that room.');
-  else if (pane) pane.updateRoom(state.rooms.get(state.openRoomId));
-  renderRooms();
-}
-
-function renderRooms() {
-  roomList.render();
-  const unread = [...state.rooms.values()].reduce((sum, r) => sum + (r.unread_count || 0), 0);
-  document.title = unread ? `(${unread}) Armada` : 'Armada';
-}
-
-/** Receive a room's events on this socket (members only; the server checks). */
-function joinRoom(roomId) {
-  const joined = realtime ? realtime.emit('join_room', { room_id: roomId }) : Promise.resolve(null);
-  joins.set(roomId, joined);
-  return joined;
-}
-
-/** A room we created (or that a direct "Create" found existing): list it, join it, open it. */
-function roomCreated(room) {
-  putRoom(room);
-  renderRooms();
-  joinRoom(room.id);
-  openRoom(room.id);
-}
-
-/**
- * A room we just learned of (created by someone else, or we were added): join it first, then read it, so
- * a message sent in between is either in what we read or arrives as an event.
- */
-async function adoptRoom(roomId) {
-  await joinRoom(roomId);
-  await refreshRoom(roomId);
-}
-
-/** Fetch one room afresh (members, unread count, last message); a 404 means we are no longer in it. */
-async function refreshRoom(roomId) {
-  try {
-    const room = putRoom(await request('GET', `/api/chat/rooms/${roomId}`));
-    if (pane?.room.id === roomId) pane.updateRoom(room);
-  } catch (failure) {
-    if (failure instanceof ApiError && failure.status === 404) forgetRoom(roomId);
-    else throw failure;
-  }
-  renderRooms();
-}
-
-function forgetRoom(roomId) {
-  state.rooms.delete(roomId);
-  if (state.openRoomId === roomId) showNotice('You are no longer a member of that room.');
-  renderRooms();
-}
-
 async function openRoom(roomId) {
   const room = state.rooms.get(roomId);
   if (!room || (pane && pane.room.id === roomId)) return;
   pane?.destroy();
   state.openRoomId = roomId;
-  pane = new ChatPane(room, paneActions);
+  pane = new ChatPane(room, actions);
   chatArea.replaceChildren(pane.element);
   shell.classList.add('room-open'); // narrow screens show the conversation alone
-  renderRooms();
+  rooms.render();
   pane.composer.focus();
   const opened = pane;
   try {
     // Load the history only once the socket has joined, so a message sent in between is not lost.
-    await joins.get(roomId);
+    await rooms.joined(roomId);
     await opened.loadInitial();
     // Loaded while offline: what is sent from now until the next connection's catch-up may be missed.
     if (!realtime?.connected) opened.openGap();
     if (pane === opened) markRead();
   } catch (failure) {
     if (pane === opened) opened.showError(describeError(failure));
-  }
-}
-
-// ---- actions from the open room -------------------------------------------------------------------------
-
-const paneActions = {
-  send: sendMessage,
-  async edit(message, content, mentions = []) {
-    showMessage(await request('PATCH', `/api/chat/messages/${message.id}`, { body: { content, mentions } }));
-  },
-  async remove(message) {
-    const confirmed = await confirmAction({
-      title: 'Delete this message?',
-      detail: 'Everyone in the room will see that a message was deleted. This cannot be undone.',
-      confirmLabel: 'Delete message',
-    });
-    if (!confirmed) return;
-    try {
-      showMessage(await request('DELETE', `/api/chat/messages/${message.id}`));
-    } catch (failure) {
-      pane?.showError(describeError(failure));
-    }
-  },
-  forward: (message) => openForwardDialog(message),
-  /** "Back to rooms" (narrow screens): close the room and return to its entry in the list. */
-  back() {
-    const roomId = pane?.room.id;
-    showNotice('Choose a room, or start a new conversation.');
-    roomList.focusRoom(roomId);
-  },
-  typing(room, isTyping) {
-    realtime?.emit('typing', { room_id: room.id, is_typing: isTyping });
-  },
-  openSettings(room) {
-    openRoomSettingsDialog(room, (fresh) => {
-      const merged = putRoom(fresh);
-      if (pane?.room.id === merged.id) pane.updateRoom(merged);
-      renderRooms();
-    });
-  },
-  async leave(room) {
-    const confirmed = await confirmAction({
-      title: `Leave ${roomTitle(room)}?`,
-      detail: 'You will no longer see its messages. To come back, an admin of the room has to add you again.',
-      confirmLabel: 'Leave room',
-    });
-    if (!confirmed) return;
-    try {
-      await request('DELETE', `/api/chat/rooms/${room.id}/members/${state.me.id}`);
-      realtime?.emit('leave_room', { room_id: room.id });
-      forgetRoom(room.id);
-      showNotice(`You left ${roomTitle(room)}.`);
-    } catch (failure) {
-      pane?.showError(describeError(failure));
-    }
-  },
-};
-
-/**
- * Send over REST with a client-made id: if the network fails we retry with the same `client_id`, and the
- * server returns the first message instead of creating a second one.
- */
-async function sendMessage(room, { content, attachment, replyTo, mentions, threadRootId }) {
-  const body = { room_id: room.id, client_id: randomId() };
-  if (content) body.content = content;
-  if (attachment) {
-    body.message_type = attachment.message_type;
-    body.media_url = attachment.path;
-  }
-  if (replyTo) body.reply_to_id = replyTo.id;
-  if (mentions?.length) body.mentions = mentions;
-  if (threadRootId) body.thread_root_id = threadRootId;
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      showMessage(await request('POST', '/api/chat/messages', { body }));
-      return;
-    } catch (failure) {
-      if (!(failure instanceof ApiError) || failure.status !== 0 || attempt >= SEND_RETRIES) throw failure;
-      await new Promise((resolve) => setTimeout(resolve, 1000 * (attempt + 1)));
-    }
-  }
-}
-
-/** A message we sent, edited or deleted: show it at once (its event, arriving too, changes nothing more). */
-function showMessage(message) {
-  const room = state.rooms.get(message.room_id);
-  if (room && !message.thread_root_id) noteLastMessage(room, message); // a thread reply leaves the room's preview
-  if (pane?.room.id === message.room_id) pane.upsert(message);
-  renderRooms();
-}
-
-/** Keep the room list's preview and order: a newer message, or a new version of the last one. */
-function noteLastMessage(room, message) {
-  const last = room.last_message;
-  if (!last || last.id === message.id || Date.parse(message.created_at) >= Date.parse(last.created_at)) {
-    room.last_message = last?.id === message.id && last.is_deleted ? last : message;
   }
 }
 
@@ -333,9 +194,9 @@ const markRead = debounce(async () => {
     const result = await request('POST', `/api/chat/rooms/${roomId}/read`, { body: { up_to: newest.id } });
     const held = state.rooms.get(roomId);
     if (held) held.unread_count = result.unread_count;
-    renderRooms();
+    rooms.render();
     // The answer has no mention count: ask for the room's when it showed mentions.
-    if (held?.mention_count) await refreshRoom(roomId);
+    if (held?.mention_count) await rooms.refresh(roomId);
   } catch (failure) {
     current.lastMarked = null; // try again with the next trigger
     console.warn('Marking messages read failed:', describeError(failure));
@@ -346,22 +207,22 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') markRead();
 });
 
-// ---- Socket.IO ------------------------------------------------------------------------------------------
+// ---- reconnection ---------------------------------------------------------------------------------------
 
 /**
  * After every (re)connection: join every room (so the list stays live), then catch up from the API on what
  * the events missed while we were not joined: the room list first, then the open room's changes. The open
- * room's catch-up starts from what it held before the gap (ChatPane.connectionLost), never from a message that
+ * room's catch-up starts from what it held before the gap (Timeline.connectionLost), never from a message that
  * arrived live after the re-join.
  */
 async function handleConnect() {
   const reconnected = pane;
   const drops = reconnected?.connectionOpened();
-  await Promise.all([...state.rooms.keys()].map(joinRoom));
+  await Promise.all([...state.rooms.keys()].map((id) => rooms.join(id)));
   const before = new Set(state.rooms.keys());
-  await loadRooms();
+  await rooms.load();
   // Rooms we were added to while away: join, then read them again so nothing falls between load and join.
-  await Promise.all([...state.rooms.keys()].filter((id) => !before.has(id)).map(adoptRoom));
+  await Promise.all([...state.rooms.keys()].filter((id) => !before.has(id)).map((id) => rooms.adopt(id)));
   const open = pane;
   if (!open?.historyLoaded) return;
   const changed = await open.catchUp(open === reconnected ? drops : undefined);
@@ -372,107 +233,6 @@ async function handleConnect() {
     markRead();
   }
 }
-
-/** A room event for a room we do not know yet (we were added while this page was loading): fetch it. */
-function knownRoom(roomId) {
-  const room = state.rooms.get(roomId);
-  if (!room) adoptRoom(roomId).catch(() => {});
-  return room;
-}
-
-const socketEvents = {
-  ...messageFeatureEvents(() => pane, renderRooms),
-
-  new_message({ room_id: roomId, message }) {
-    const room = knownRoom(roomId);
-    if (!room) return;
-    if (message.thread_root_id) {
-      // A thread reply: to the thread pane if it shows that thread; the room's preview and unread count stay.
-      if (pane?.room.id === roomId) pane.upsert(message);
-      return;
-    }
-    // Already our room's last message: the catch-up after a reconnect brought it first; count it once.
-    const seen = room.last_message?.id === message.id;
-    noteLastMessage(room, message);
-    const fromOthers = message.sender_id !== state.me.id;
-    const open = pane?.room.id === roomId;
-    if (open) pane.upsert(message);
-    if (fromOthers && !seen) {
-      if (open && document.visibilityState === 'visible') markRead();
-      else room.unread_count = (room.unread_count || 0) + 1;
-    }
-    renderRooms();
-  },
-
-  message_edited({ room_id: roomId, message }) {
-    const room = state.rooms.get(roomId);
-    if (room?.last_message?.id === message.id) room.last_message = message;
-    if (pane?.room.id === roomId) pane.upsert(message);
-    renderRooms();
-  },
-
-  message_deleted({ room_id: roomId, message_id: messageId }) {
-    const room = state.rooms.get(roomId);
-    if (room?.last_message?.id === messageId) {
-      room.last_message = { ...room.last_message, is_deleted: true, content: null };
-    }
-    if (pane?.room.id === roomId) pane.markDeleted(messageId);
-    renderRooms();
-  },
-
-  messages_read({ room_id: roomId, user_id: userId, message_ids: messageIds, read_at: readAt }) {
-    const room = state.rooms.get(roomId);
-    if (!room) return;
-    const member = room.members?.find((m) => m.user_id === userId);
-    if (member && (!member.last_read_at || Date.parse(readAt) > Date.parse(member.last_read_at))) {
-      member.last_read_at = readAt;
-    }
-    if (pane?.room.id === roomId) pane.applyRead(userId, messageIds);
-    // Read in another tab or device of ours: the server knows the new unread count.
-    if (userId === state.me.id && (room.unread_count > 0 || room.mention_count > 0)) {
-      refreshRoom(roomId).catch(() => {});
-    }
-  },
-
-  user_typing({ room_id: roomId, user_id: userId, is_typing: isTyping }) {
-    if (pane?.room.id === roomId) pane.setTyping(userId, isTyping);
-  },
-
-  room_created({ room }) {
-    const isNew = !state.rooms.has(room.id);
-    putRoom(room);
-    renderRooms();
-    if (isNew) adoptRoom(room.id).catch(() => {});
-  },
-
-  room_updated({ room }) {
-    if (!room.members?.some((m) => m.user_id === state.me.id)) return; // we are on our way out of it
-    const merged = putRoom(room);
-    if (pane?.room.id === room.id) pane.updateRoom(merged);
-    renderRooms();
-  },
-
-  member_added({ room_id: roomId, user_id: userId }) {
-    // The event names only the user: fetch the room for its members (and, if it is us, join it first).
-    const isNew = userId === state.me.id || !state.rooms.has(roomId);
-    (isNew ? adoptRoom(roomId) : refreshRoom(roomId)).catch(() => {});
-  },
-
-  member_removed({ room_id: roomId, user_id: userId }) {
-    if (userId === state.me.id) {
-      forgetRoom(roomId);
-      return;
-    }
-    const room = state.rooms.get(roomId);
-    if (!room) return;
-    room.members = (room.members || []).filter((m) => m.user_id !== userId);
-    if (pane?.room.id === roomId) {
-      pane.updateRoom(room);
-      pane.clearTypist(userId);
-    }
-    renderRooms();
-  },
-};
 
 // ---- start ----------------------------------------------------------------------------------------------
 

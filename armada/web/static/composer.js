@@ -1,9 +1,10 @@
 // The composer: the "Message" textbox, "Attach" (uploads at once, with a progress bar), "Send", and the
 // reply / edit context above them. Enter sends, Shift+Enter starts a new line.
 
-import { describeError, uploadFile } from './api.js';
+import { describeError } from './api.js';
+import { Attachment } from './attachment.js';
 import { el, uniqueId } from './dom.js';
-import { fileSize, messageSummary } from './format.js';
+import { messageSummary } from './format.js';
 import { MentionPicker } from './mentions.js';
 import { nameOf } from './store.js';
 
@@ -29,7 +30,6 @@ export class Composer {
     this.onTyping = onTyping;
     this.replyTo = null; // the message being answered
     this.editing = null; // the message being edited
-    this.upload = null; // {file, handle, result, error}
     this.typing = false;
     this.lastTypingSent = 0;
     this.idleTimer = null;
@@ -39,7 +39,10 @@ export class Composer {
   build() {
     const inputId = uniqueId('composer-input');
     this.context = el('div', { class: 'composer-context', hidden: true });
-    this.attachment = el('div', { class: 'attachment', hidden: true });
+    // "Send" waits for an upload (a click on it waits until it is enabled).
+    this.attachment = new Attachment((busy) => {
+      this.sendButton.disabled = busy;
+    });
     this.error = el('p', { class: 'error', role: 'alert' });
     this.fileInput = el('input', { type: 'file', hidden: true, tabindex: '-1' });
     this.textarea = el('textarea', { id: inputId, rows: 1, placeholder: 'Write a message…', maxlength: 10000 });
@@ -49,7 +52,7 @@ export class Composer {
       'form',
       { class: 'composer', novalidate: true },
       this.context,
-      this.attachment,
+      this.attachment.element,
       el(
         'div',
         { class: 'composer-row' },
@@ -78,7 +81,7 @@ export class Composer {
     this.fileInput.addEventListener('change', () => {
       const [file] = this.fileInput.files;
       this.fileInput.value = ''; // so choosing the same file again fires `change` again
-      if (file) this.startUpload(file);
+      if (file) this.attachment.start(file);
     });
   }
 
@@ -175,74 +178,6 @@ export class Composer {
     if (message.is_deleted && (this.editing?.id === message.id || this.replyTo?.id === message.id)) this.clearContext();
   }
 
-  // ---- attachments --------------------------------------------------------------------------------------
-
-  startUpload(file) {
-    this.removeAttachment();
-    const bar = el('div', { class: 'progress-fill' });
-    const progress = el(
-      'div',
-      {
-        class: 'progress',
-        role: 'progressbar',
-        'aria-label': `Uploading ${file.name}`,
-        'aria-valuemin': 0,
-        'aria-valuemax': 100,
-        'aria-valuenow': 0,
-      },
-      bar,
-    );
-    const status = el('span', { class: 'attachment-status' }, 'Uploading…');
-    const remove = el('button', { type: 'button', class: 'link-button' }, 'Remove attachment');
-    remove.addEventListener('click', () => this.removeAttachment());
-    this.attachment.replaceChildren(
-      el(
-        'div',
-        { class: 'attachment-head' },
-        el('span', { class: 'attachment-name' }, file.name, ' ', el('span', { class: 'muted' }, fileSize(file.size))),
-        status,
-        remove,
-      ),
-      progress,
-    );
-    this.attachment.hidden = false;
-
-    const setProgress = (fraction) => {
-      const percent = Math.round(Math.min(1, Math.max(0, fraction)) * 100);
-      progress.setAttribute('aria-valuenow', String(percent));
-      bar.style.width = `${percent}%`;
-    };
-    const handle = uploadFile(file, setProgress);
-    const upload = { file, handle, result: null, error: null };
-    this.upload = upload;
-    this.sendButton.disabled = true; // "Send" waits for the upload (a click on it waits until it is enabled)
-    handle.promise.then(
-      (result) => {
-        if (this.upload !== upload) return;
-        upload.result = result;
-        // The bar stays, full, until the message is sent: it shows what will go with it.
-        setProgress(1);
-        status.textContent = 'Uploaded, ready to send';
-        this.sendButton.disabled = false;
-      },
-      (failure) => {
-        if (this.upload !== upload) return;
-        upload.error = failure;
-        status.textContent = `Upload failed: ${describeError(failure)}`;
-        progress.remove();
-        this.sendButton.disabled = false;
-      },
-    );
-  }
-
-  removeAttachment() {
-    if (this.upload && !this.upload.result && !this.upload.error) this.upload.handle.abort();
-    this.upload = null;
-    this.attachment.hidden = true;
-    this.attachment.replaceChildren();
-    this.sendButton.disabled = false;
-  }
-
   // ---- sending ------------------------------------------------------------------------------------------
 
   async submit() {
@@ -253,8 +188,8 @@ export class Composer {
       await this.submitEdit(content);
       return;
     }
-    const attachment = this.upload?.result || null;
-    if (this.upload?.error) {
+    const attachment = this.attachment.result;
+    if (this.attachment.failed) {
       this.error.textContent = 'The attachment did not upload; remove it or choose the file again.';
       return;
     }
@@ -267,7 +202,7 @@ export class Composer {
     this.textarea.value = '';
     this.autosize();
     this.clearContext();
-    if (attachment) this.removeAttachment();
+    if (attachment) this.attachment.remove();
     this.mentions.reset();
     try {
       await this.onSend({ content: content.trim() ? content : '', attachment, replyTo, mentions });
@@ -299,6 +234,6 @@ export class Composer {
   /** Leaving the room: say we stopped typing, abandon an unfinished upload. */
   destroy() {
     this.stopTyping();
-    if (this.upload && !this.upload.result) this.upload.handle.abort();
+    this.attachment.destroy();
   }
 }

@@ -1,8 +1,8 @@
 // "Edit history": a dialog listing a message's earlier versions, oldest first, each with the time it was replaced.
 
 import { describeError, fetchAll } from './api.js';
+import { openDialog } from './dialog.js';
 import { el } from './dom.js';
-import { openDialog } from './dialogs.js';
 
 /** Open the dialog for `message`; the versions load once it shows. */
 export function openEditHistory(message) {
