@@ -187,6 +187,8 @@ BAD_EMOJI = {
     "emoji and text": "👍x",
     "emoji and a space": "👍 ",
     "a space": " ",
+    "a skin tone alone": "\N{EMOJI MODIFIER FITZPATRICK TYPE-1-2}",
+    "a hair part alone": "\N{EMOJI COMPONENT RED HAIR}",
     "NUL": "\u0000",
     "emoji and NUL": "👍\u0000",
     "a lone regional indicator": "🇫",

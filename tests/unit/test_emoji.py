@@ -11,6 +11,7 @@ from armada.chat.emoji import VS16, normalize_emoji
 from armada.errors import ValidationFailed
 
 EVERY_EMOJI = sorted(emoji_data.EMOJI_DATA)
+WHOLE_EMOJI = [e for e in EVERY_EMOJI if emoji_data.EMOJI_DATA[e]["status"] != emoji_data.STATUS["component"]]
 
 
 @pytest.mark.parametrize(
@@ -40,7 +41,7 @@ def test_the_same_emoji_without_its_selector_is_stored_fully_qualified(typed: st
     assert normalize_emoji(typed) == normalize_emoji(stored) == stored
 
 
-@given(st.sampled_from(EVERY_EMOJI))
+@given(st.sampled_from(WHOLE_EMOJI))
 def test_every_emoji_has_one_spelling_with_or_without_selectors(text: str) -> None:
     spelled = normalize_emoji(text)
     assert emoji_data.is_emoji(spelled)
@@ -71,10 +72,21 @@ def test_anything_but_exactly_one_emoji_is_refused(text: str) -> None:
     assert refused.value.details == {"emoji": ["Must be exactly one emoji."]}
 
 
-@given(st.text(max_size=40))
+COMPONENT = emoji_data.STATUS["component"]
+# Mostly pieces of emoji (whole ones, components, selectors, joiners), sometimes other text: strings that are one
+# emoji as often as strings that are not.
+pieces = st.one_of(
+    st.sampled_from(EVERY_EMOJI), st.sampled_from([VS16, "\u200d", "\u20e3", " ", "a"]), st.text(max_size=2)
+)
+
+
+@given(st.lists(pieces, min_size=1, max_size=3).map("".join))
 def test_any_text_is_one_emoji_or_a_422(text: str) -> None:
+    data = emoji_data.EMOJI_DATA.get(text)
     try:
         spelled = normalize_emoji(text)
     except ValidationFailed:
+        assert data is None or data["status"] == COMPONENT, text  # only what is no whole emoji is refused
         return
     assert emoji_data.is_emoji(spelled) and spelled.replace(VS16, "") == text.replace(VS16, "")
+    assert emoji_data.EMOJI_DATA[spelled]["status"] != COMPONENT
