@@ -19,9 +19,9 @@ from armada.chat.feature_schemas import (
     ReactorPageSchema,
     ThreadReadResultSchema,
     ThreadReadSchema,
+    reactions_answer,
 )
 from armada.chat.schemas import MessageSchema
-from armada.models import ChatMessage
 from armada.schemas import PageArgsSchema
 
 reactions_blp = ArmadaBlueprint(
@@ -29,11 +29,6 @@ reactions_blp = ArmadaBlueprint(
 )
 threads_blp = ArmadaBlueprint("threads", __name__, url_prefix="/api/chat/threads", description="Followed threads.")
 pins_blp = ArmadaBlueprint("pins", __name__, url_prefix="/api/chat/rooms", description="Pinned messages.")
-
-
-def reactions_answer(message: ChatMessage) -> dict[str, Any]:
-    """`{message_id, reactions}` (the caller's `me` filled in by the service)."""
-    return {"message_id": message.id, "reactions": [] if message.is_deleted else message.reactions}
 
 
 # minlength=0: an empty emoji (a client encoding "") reaches the view and its 422 on `emoji`, not a routing 404.

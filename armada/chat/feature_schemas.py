@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import fields
 
 from armada.chat.schemas import MessageSchema
 from armada.chat.summary_schemas import ReactionSchema, ThreadSummarySchema
+from armada.models import ChatMessage
 from armada.schemas import RequestSchema, page_schema
 
 
@@ -52,6 +55,11 @@ class ThreadReadResultSchema(ma.Schema):
 
     root_id = fields.UUID(required=True)
     unread_replies = fields.Integer(required=True)
+
+
+def reactions_answer(message: ChatMessage) -> dict[str, Any]:
+    """What ReactionsResultSchema dumps for a message: `{message_id, reactions}` (`me` filled in by the service)."""
+    return {"message_id": message.id, "reactions": [] if message.is_deleted else message.reactions}
 
 
 ReactorPageSchema = page_schema(ReactorSchema, "ReactorPage")

@@ -84,6 +84,15 @@ def _message_body(
     return {"message_type": message_type, "content": content, **attach_media(user, message_type, media_url)}
 
 
+def access_sent_message(user: User, message_id: uuid.UUID, room_id: uuid.UUID | None = None) -> ChatMessage:
+    """A message the caller may see, named again after it was sent (the socket's notify-only form), with `me`."""
+    message, _ = access_message(user, message_id)
+    if room_id is not None and room_id != message.room_id:
+        raise ValidationFailed.field("room_id", "The message is not in this room.")
+    with_my_reactions(user, [message])
+    return message
+
+
 @transactional
 def send_message(
     user: User,

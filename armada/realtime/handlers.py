@@ -16,13 +16,12 @@ from armada import ratelimit
 from armada.api import flatten_messages, validation_messages
 from armada.auth.tokens import TokenIdentity, is_session_revoked, token_user, verify_access_token
 from armada.chat import editing, reactions, receipts, sending
-from armada.chat.feature_routes import reactions_answer
-from armada.chat.feature_schemas import ReactionsResultSchema
+from armada.chat.feature_schemas import ReactionsResultSchema, reactions_answer
 from armada.chat.schemas import MessageSchema, ReadResultSchema, SendMessageSchema
 from armada.errors import ANSWERABLE, DomainError, Unauthorized, ValidationFailed, domain_error
 from armada.extensions import db, socketio
 from armada.models import User
-from armada.permissions import access_message, access_room, check_joined
+from armada.permissions import access_room, check_joined
 from armada.realtime import delivery, events
 from armada.realtime.schemas import (
     MessageRefSchema,
@@ -180,9 +179,7 @@ def on_send_message(identity: TokenIdentity, data: Any) -> dict[str, Any]:
         # The seed's clients POST first and then announce the id here (with or without its room_id); the POST
         # already broadcast it. A create never carries message_id, so its presence alone means notify-only.
         notify = _load(NotifySchema(), data)
-        message, _ = access_message(user, notify["message_id"])
-        if notify.get("room_id", message.room_id) != message.room_id:
-            raise ValidationFailed.field("room_id", "The message is not in this room.")
+        message = sending.access_sent_message(user, notify["message_id"], notify.get("room_id"))
         return {"message": _message.dump(message), "created": False}
     # A send counts against the user's message limit whichever way it comes, or sockets would bypass it.
     ratelimit.check_user("send_message", identity.user_id)

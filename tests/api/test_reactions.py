@@ -648,3 +648,19 @@ def test_parallel_identical_removals_of_one_user_remove_once_and_broadcast_once(
         assert stored_counts(app, message_id) == {"👍": 1}
         heard = [e for e in listener.received("reaction_removed") if e["message_id"] == message_id]
         assert [(e["user_id"], e["count"]) for e in heard] == [(alice.id, 1)]
+
+
+def test_acknowledgements_carrying_a_message_say_which_reactions_are_mine(
+    app: Flask, chat: Any, sockets: Callable[..., InProcessSocket]
+) -> None:
+    alice, bob, _, room_id, message_id = chat
+    reacted(alice, message_id, "👍")
+    reacted(bob, message_id, "🎉")
+    socket = joined(sockets, alice, room_id)
+    mine = [{"emoji": "👍", "count": 1, "me": True}, {"emoji": "🎉", "count": 1, "me": False}]
+    # The notify-only form of send_message, an edit and a no-op edit all answer the message as REST does.
+    notified = socket.call("send_message", {"message_id": message_id, "room_id": room_id})
+    assert notified["ok"] and notified["message"]["reactions"] == mine
+    for text in ("react to me!", "react to me!"):  # a change, then the same text again (a no-op)
+        edited = socket.call("message_edited", {"message_id": message_id, "content": text})
+        assert edited["ok"] and edited["message"]["reactions"] == mine
