@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    text,
     true,
 )
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
@@ -90,8 +91,16 @@ class ChatMessage(Base):
             ["chat_messages.id", "chat_messages.room_id", "chat_messages.thread_level"],
             name="fk_chat_messages_thread_root",
         ),
-        # A thread's replies, in order.
+        # A thread's replies, in order; and the room's own history, which leaves them out (so a page reads no
+        # reply rows, however busy the room's threads).
         Index("ix_chat_messages_thread_root_id_seq", "thread_root_id", "seq"),
+        Index(
+            "ix_chat_messages_room_id_seq_top_level",
+            "room_id",
+            "seq",
+            postgresql_where=text("thread_root_id IS NULL"),
+            sqlite_where=text("thread_root_id IS NULL"),
+        ),
         # The room's pins, most recently pinned first; pin_slot caps them (0..99, one message per slot).
         Index("ix_chat_messages_room_id_pinned_at", "room_id", "pinned_at"),
         UniqueConstraint("room_id", "pin_slot"),

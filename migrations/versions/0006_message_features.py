@@ -87,6 +87,10 @@ def upgrade():
         batch_op.add_column(sa.Column('pin_slot', sa.SmallInteger(), nullable=True))
         batch_op.create_index('ix_chat_messages_room_id_pinned_at', ['room_id', 'pinned_at'], unique=False)
         batch_op.create_index('ix_chat_messages_thread_root_id_seq', ['thread_root_id', 'seq'], unique=False)
+        batch_op.create_index(
+            'ix_chat_messages_room_id_seq_top_level', ['room_id', 'seq'], unique=False,
+            postgresql_where=sa.text('thread_root_id IS NULL'), sqlite_where=sa.text('thread_root_id IS NULL'),
+        )
         batch_op.create_unique_constraint(batch_op.f('uq_chat_messages_id_room_id_thread_level'), ['id', 'room_id', 'thread_level'])
         batch_op.create_unique_constraint(batch_op.f('uq_chat_messages_room_id_pin_slot'), ['room_id', 'pin_slot'])
         batch_op.create_foreign_key(batch_op.f('fk_chat_messages_pinned_by_users'), 'users', ['pinned_by'], ['id'])
@@ -112,6 +116,7 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f('fk_chat_messages_pinned_by_users'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('uq_chat_messages_room_id_pin_slot'), type_='unique')
         batch_op.drop_constraint(batch_op.f('uq_chat_messages_id_room_id_thread_level'), type_='unique')
+        batch_op.drop_index('ix_chat_messages_room_id_seq_top_level')
         batch_op.drop_index('ix_chat_messages_thread_root_id_seq')
         batch_op.drop_index('ix_chat_messages_room_id_pinned_at')
         batch_op.drop_column('pin_slot')

@@ -123,3 +123,31 @@ def test_the_message_features_changes_use_indexes(
         assert bob.delete(f"/api/chat/messages/{reply}").status_code == 200
         assert alice.delete(f"/api/chat/messages/{root}").status_code == 200
     assert full_scans(app, counter.statements, counter.parameters) == []
+
+
+def plan_of(app: Flask, statement: str, parameters: Any) -> str:
+    """The statement's plan as text (SQLite's EXPLAIN QUERY PLAN, PostgreSQL's EXPLAIN)."""
+    with app.app_context(), db.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            return "\n".join(str(row) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        return "\n".join(str(row) for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+
+
+def test_the_rooms_history_reads_no_thread_reply(
+    app: Flask, busy_room: tuple[Actor, Actor, dict[str, Any], dict[str, Any]], count_queries: QueryCounter
+) -> None:
+    # The history leaves replies out through an index of the room's own messages only: a busy thread costs a page
+    # nothing, rather than rows read and dropped.
+    alice, _, room, ids = busy_room
+    alice.say(room, "after the thread")
+    page = alice.get(f"{history_url(room['id'])}?limit=1").get_json()
+    for query in ("", f"?before={page['next_cursor']}", f"?after={ids['root']['id']}"):
+        with count_queries as counter:
+            assert alice.get(f"{history_url(room['id'])}{query}").status_code == 200
+        [(statement, parameters)] = [
+            (s, p)
+            for s, p in zip(counter.statements, counter.parameters, strict=True)
+            if "FROM chat_messages" in s and "ORDER BY chat_messages.seq" in s
+        ]
+        assert "ix_chat_messages_room_id_seq_top_level" in plan_of(app, statement, parameters), query
