@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from armada.chat.viewer import with_my_reactions
 from armada.extensions import db
-from armada.models import ChatMessage, ChatRoom, ChatRoomMember, MessageMention, User
+from armada.models import ChatMessage, ChatRoom, ChatRoomMember, MessageMention, ThreadFollow, User
 from armada.pagination import Page, decode_cursor, encode_cursor, keyset_page
 from armada.permissions import access_room
 
@@ -33,16 +33,26 @@ class Unread(NamedTuple):
 def unread_counts(user: User, room_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Unread]:
     """Per room: live messages from others after the user's read pointer, and those mentioning them; one query.
 
-    Thread replies count as mentions but not as unread messages (a thread keeps its own unread count).
+    Thread replies count as mentions but not as unread messages (a thread keeps its own unread count); a mention
+    in a reply stops counting once its thread is read past it, too.
     """
     if not room_ids:
         return {}
     mentions_me = exists().where(MessageMention.message_id == ChatMessage.id, MessageMention.user_id == user.id)
+    read_in_its_thread = exists().where(
+        ThreadFollow.root_id == ChatMessage.thread_root_id,
+        ThreadFollow.user_id == user.id,
+        ThreadFollow.last_read_seq >= ChatMessage.seq,
+    )
+    unread_mention = and_(
+        or_(ChatMessage.mentions_room == true(), mentions_me),
+        or_(ChatMessage.thread_root_id.is_(None), ~read_in_its_thread),
+    )
     rows = db.session.execute(
         select(
             ChatMessage.room_id,
             func.sum(case((ChatMessage.thread_root_id.is_(None), 1), else_=0)),
-            func.sum(case((or_(ChatMessage.mentions_room == true(), mentions_me), 1), else_=0)),
+            func.sum(case((unread_mention, 1), else_=0)),
         )
         .join(
             ChatRoomMember,

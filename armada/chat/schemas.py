@@ -137,7 +137,8 @@ class RoomSchema(ma.Schema):
     members = fields.List(fields.Nested(MemberSchema), attribute="active_members", required=True)
     unread_count = fields.Integer(required=True)
     mention_count = fields.Integer(
-        required=True, metadata={"description": "Messages after your read pointer that mention you (or @room)."}
+        required=True,
+        metadata={"description": "Unread messages mentioning you; a thread reply until its thread is read."},
     )
     last_message = fields.Nested(MessageSchema, allow_none=True)
 

@@ -229,11 +229,20 @@ def test_mention_count_follows_edits_and_deletions(team: Team) -> None:
     assert mention_count(team.carol, team.room_id) == 0
 
 
-def test_a_mention_in_a_thread_reply_counts(team: Team) -> None:
+def test_a_mention_in_a_thread_reply_counts_until_its_thread_is_read(team: Team) -> None:
     root = team.alice.say(team.room, "root")
     read_up_to(team.bob, root)
-    team.carol.say(team.room, "Bob?", thread_root_id=root["id"], mentions=[team.bob.id])
-    assert mention_count(team.bob, team.room_id) == 1
+    first = team.carol.say(team.room, "Bob?", thread_root_id=root["id"], mentions=[team.bob.id])
+    second = team.carol.say(team.room, "Bob??", thread_root_id=root["id"], mentions=[team.bob.id])
+    assert mention_count(team.bob, team.room_id) == 2
+    read = team.bob.post(f"/api/chat/threads/{root['id']}/read", json={"up_to": first["id"]})
+    assert read.status_code == 200, read.get_json()
+    assert mention_count(team.bob, team.room_id) == 1  # the second is past where Bob read the thread
+    team.bob.post(f"/api/chat/threads/{root['id']}/read", json={"up_to": second["id"]})
+    assert mention_count(team.bob, team.room_id) == 0
+    assert mention_count(team.alice, team.room_id) == 0  # another thread reader's pointer counts for nobody else
+    team.carol.say(team.room, "Alice?", thread_root_id=root["id"], mentions=[team.alice.id])
+    assert mention_count(team.alice, team.room_id) == 1
 
 
 # ---- the `mentioned` event ----------------------------------------------------------------------------------------
