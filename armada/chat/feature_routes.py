@@ -87,7 +87,10 @@ def followed_threads(args: dict[str, Any]) -> Any:
 @jwt_required()
 @threads_blp.arguments(ThreadReadSchema)
 @threads_blp.response(200, ThreadReadResultSchema)
-@threads_blp.alt_response(404, description="No such thread root, or not yours to see (`message_not_found`).")
+@threads_blp.alt_response(
+    404,
+    description="No such message, or not yours to see (`message_not_found`); a thread reply (`thread_not_found`).",
+)
 def read_thread(data: dict[str, Any], root_id: uuid.UUID) -> Any:
     """Mark a thread read up to one of its replies."""
     return threads.read_thread(current_user, root_id, data["up_to"])
