@@ -100,6 +100,22 @@ def api(user: HttpUser, method: str, path: str, **kwargs: Any) -> Any:
     return response.json()
 
 
+def group_id(user: HttpUser) -> str:
+    """The id of the group "Deck crew", as `user` lists it."""
+    [room] = [r for r in api(user, "GET", "/api/chat/rooms")["items"] if r.get("name") == GROUP]
+    return str(room["id"])
+
+
+def message_over_api(user: HttpUser, text: str, thread_root_id: str | None = None) -> dict[str, Any]:
+    """The one message of the group (or of a thread of it) whose text contains `text`, as the API shows it."""
+    query: dict[str, Any] = {"limit": 100}
+    if thread_root_id:
+        query["thread_root_id"] = thread_root_id
+    page = api(user, "GET", f"/api/chat/rooms/{group_id(user)}/messages", params=query)
+    [message] = [m for m in page["items"] if text in (m.get("content") or "")]
+    return message
+
+
 # ---- reactions --------------------------------------------------------------------------------------------
 
 
@@ -335,6 +351,45 @@ def test_escape_closes_the_mention_list_and_a_typed_name_is_no_mention(alice: Wi
     alice.composer().press_sequentially("@zz", delay=20)
     expect(listbox).to_be_hidden()  # nobody matches
     alice.composer().fill("")
+
+
+def test_editing_keeps_the_mentions_still_written_and_adds_new_ones(
+    alice: Window, bob: Window, people: dict[str, HttpUser]
+) -> None:
+    bob_id = people["Bob"].id
+    alice.composer().press_sequentially("Fenders out, @Bo", delay=20)
+    alice.composer().press("Enter")  # chooses Bob
+    alice.composer().press_sequentially("please")
+    alice.composer().press("Enter")
+    expect(posted(bob, "Fenders out, @Bob please").locator("mark")).to_have_text("@Bob")
+    assert message_over_api(people["Alice"], "Fenders out")["mentions"] == [bob_id]
+
+    alice.message_action("Fenders out, @Bob please", "Edit")
+    alice.composer().fill("Fenders out now, @Bob please")  # the text changes, "@Bob" stays
+    alice.composer().press("Enter")
+    theirs = posted(bob, "Fenders out now, @Bob please")
+    expect(theirs).to_contain_text("(edited)")
+    expect(theirs.locator("mark")).to_have_text("@Bob")
+    assert message_over_api(people["Alice"], "Fenders out now")["mentions"] == [bob_id]
+
+    # Bad case: an edit that no longer writes "@Bob" no longer mentions him.
+    alice.message_action("Fenders out now, @Bob please", "Edit")
+    alice.composer().fill("Fenders out now, anyone")
+    alice.composer().press("Enter")
+    expect(posted(bob, "Fenders out now, anyone")).to_be_visible()
+    expect(posted(bob, "Fenders out now, anyone").locator("mark")).to_have_count(0)
+    assert message_over_api(people["Alice"], "Fenders out now, anyone")["mentions"] == []
+
+    alice.send("Lines ready")
+    alice.message_action("Lines ready", "Edit")
+    alice.composer().press("End")
+    alice.composer().press_sequentially(", @Bo", delay=20)
+    alice.composer().press("Enter")  # chooses Bob
+    alice.composer().press_sequentially("check them")
+    alice.assert_accessible("editing a message, a mention chosen")
+    alice.composer().press("Enter")
+    expect(posted(bob, "Lines ready, @Bob check them").locator("mark")).to_have_text("@Bob")
+    assert message_over_api(people["Alice"], "Lines ready")["mentions"] == [bob_id]
 
 
 # ---- edit history -----------------------------------------------------------------------------------------

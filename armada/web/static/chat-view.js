@@ -44,7 +44,7 @@ export class ChatPane {
     this.typing = new TypingIndicator();
     this.composer = new Composer({
       onSend: (draft) => this.actions.send(this.room, draft),
-      onEdit: (message, content) => this.actions.edit(message, content),
+      onEdit: (message, content, mentions) => this.actions.edit(message, content, mentions),
       onTyping: (isTyping) => this.actions.typing(this.room, isTyping),
       members: () => this.room.members || [],
     });
