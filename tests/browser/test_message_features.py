@@ -241,6 +241,42 @@ def test_closing_the_thread_returns_focus_to_its_root(alice: Window, bob: Window
     expect(root.get_by_role("button", name="3 replies", exact=True)).to_be_focused()
 
 
+def test_a_deleted_roots_reply_count_follows_its_thread(
+    alice: Window, bob: Window, people: dict[str, HttpUser]
+) -> None:
+    alice.send("Anchor drill at dawn")
+    root_id = message_over_api(people["Alice"], "Anchor drill at dawn")["id"]
+    body = {"room_id": group_id(people["Bob"]), "thread_root_id": root_id}
+    first = api(people["Bob"], "POST", "/api/chat/messages", json={**body, "content": "Count me in"})
+    tombs = [timeline(w).locator(f'article[data-message-id="{root_id}"]') for w in (alice, bob)]
+    for tomb in tombs:
+        expect(tomb.get_by_role("button", name="1 reply", exact=True)).to_be_visible()
+    alice.message_action("Anchor drill at dawn", "Delete")
+    alice.confirm("Delete message")
+    for tomb in tombs:
+        expect(tomb).to_contain_text("This message was deleted")
+        expect(tomb.get_by_role("button", name="1 reply", exact=True)).to_be_visible()  # the thread lives on
+    tombs[1].get_by_role("button", name="1 reply", exact=True).click()
+    pane = thread_pane(bob)
+    expect(pane.get_by_role("log", name="Thread replies").get_by_role("article")).to_have_count(1)
+
+    second = api(people["Bob"], "POST", "/api/chat/messages", json={**body, "content": "Me too"})
+    for tomb in tombs:
+        expect(tomb.get_by_role("button", name="2 replies", exact=True)).to_be_visible()
+        expect(tomb).to_contain_text("This message was deleted")  # still deleted: only its thread changed
+        expect(tomb).not_to_contain_text("Anchor drill")
+    expect(pane.locator(".thread-count")).to_have_text("2 replies")
+    bob.assert_accessible("a deleted thread root with two replies, its thread open")
+
+    for reply in (first, second):
+        api(people["Bob"], "DELETE", f"/api/chat/messages/{reply['id']}")
+    for tomb in tombs:
+        expect(tomb.get_by_role("button", name=re.compile(r"repl(y|ies)$"))).to_have_count(0)
+    expect(pane.locator(".thread-count")).to_have_text("0 replies")
+    pane.get_by_role("button", name="Close thread").click()
+    expect(pane).to_have_count(0)
+
+
 # ---- pins -------------------------------------------------------------------------------------------------
 
 

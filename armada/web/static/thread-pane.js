@@ -7,6 +7,7 @@ import { el, keepFocus } from './dom.js';
 import { timeLabel } from './format.js';
 import { keepMine, openEmojiPicker, reactionBar } from './reactions.js';
 import { nameOf } from './store.js';
+import { newerVersion } from './timeline.js';
 
 const PAGE_SIZE = 100;
 
@@ -89,9 +90,7 @@ export class ThreadPane {
   upsert(message) {
     if (message.thread_root_id !== this.root.id) return;
     const held = this.replies.get(message.id);
-    if (held?.is_deleted) return;
-    if (held && !message.is_deleted && (held.edited_at || '') > (message.edited_at || '')) return;
-    this.replies.set(message.id, keepMine(held, message));
+    this.replies.set(message.id, held ? newerVersion(held, keepMine(held, message)) : message);
     this.status.textContent = '';
     this.renderReply(this.replies.get(message.id));
     this.render();
@@ -110,7 +109,7 @@ export class ThreadPane {
 
   /** The root changed (edited, reacted to, its thread summary, deleted). */
   setRoot(message) {
-    this.root = keepMine(this.root, message);
+    this.root = newerVersion(this.root, keepMine(this.root, message));
     this.renderRoot();
   }
 
