@@ -389,6 +389,49 @@ def test_escape_closes_the_mention_list_and_a_typed_name_is_no_mention(alice: Wi
     alice.composer().fill("")
 
 
+def wait_until_read(user: HttpUser) -> None:
+    """Wait until the server counts nothing of the group unread for `user` (their window marks it read)."""
+    path = f"/api/chat/rooms/{group_id(user)}"
+    deadline = time.monotonic() + 10
+    while api(user, "GET", path)["unread_count"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert api(user, "GET", path)["unread_count"] == 0
+
+
+def test_the_mention_badge_is_the_servers_count(alice: Window, bob: Window, people: dict[str, HttpUser]) -> None:
+    alice.send("Tide tables are up")
+    expect(posted(bob, "Tide tables are up")).to_be_visible()
+    wait_until_read(people["Bob"])  # Bob has the group open: read
+    bob.open_room(SIDE)
+    alice.composer().press_sequentially("@Bo", delay=20)
+    alice.composer().press("Enter")  # chooses Bob
+    alice.composer().press_sequentially("look first")
+    alice.composer().press("Enter")
+    entry = bob.room_entry(GROUP)
+    expect(entry).to_have_accessible_description(re.compile(r"(^|\D)1 mention\b"))
+
+    # An edit that mentions Bob in a message he has read mentions him again, but counts nothing.
+    alice.message_action("Tide tables are up", "Edit")
+    alice.composer().press("End")
+    alice.composer().press_sequentially(", @Bo", delay=20)
+    alice.composer().press("Enter")
+    alice.composer().press("Enter")
+    expect(posted(alice, "Tide tables are up, @Bob")).to_contain_text("(edited)")
+    # Events reach a socket in order: once Bob sees this, he has had the edit's `mentioned` too.
+    side = next(r for r in api(people["Alice"], "GET", "/api/chat/rooms")["items"] if r.get("name") == SIDE)
+    api(people["Alice"], "POST", "/api/chat/messages", json={"room_id": side["id"], "content": "Galley opens at 6"})
+    expect(posted(bob, "Galley opens at 6")).to_be_visible()
+    expect(entry).to_have_accessible_description(re.compile(r"(^|\D)1 mention\b"))
+    assert api(people["Bob"], "GET", f"/api/chat/rooms/{group_id(people['Bob'])}")["mention_count"] == 1
+    bob.assert_accessible("a room listed with the server's mention count")
+
+    # The unread mention deleted: the badge goes.
+    unread = message_over_api(people["Alice"], "look first")
+    api(people["Alice"], "DELETE", f"/api/chat/messages/{unread['id']}")
+    expect(entry).not_to_have_accessible_description(re.compile("mention"))
+    bob.open_room(GROUP)
+
+
 def test_editing_keeps_the_mentions_still_written_and_adds_new_ones(
     alice: Window, bob: Window, people: dict[str, HttpUser]
 ) -> None:

@@ -16,7 +16,8 @@ import { TypingIndicator } from './typing-indicator.js';
 export class ChatPane {
   /**
    * @param {object} room
-   * @param {object} actions callbacks into the app: send, edit, remove, forward, typing, openSettings, leave, back
+   * @param {object} actions callbacks into the app: send, edit, remove, forward, threadRead, typing, openSettings,
+   *   leave, back
    */
   constructor(room, actions) {
     this.room = room;
@@ -202,6 +203,7 @@ export class ChatPane {
       react: (message, emoji, on) => this.react(message, emoji, on),
       body: (message) => messageBody(message, this.messageHooks.imageLoaded),
       members: () => this.room.members || [],
+      read: () => this.actions.threadRead(this.room),
       close: () => this.closeThread(),
     });
     this.element.append(this.thread.element);

@@ -70,6 +70,10 @@ export function paneActions(app) {
       }
     },
     forward: (message) => openForwardDialog(message),
+    /** We read a thread of `room`: a mention in one of its replies may no longer count (the server knows). */
+    threadRead(room) {
+      if (state.rooms.get(room.id)?.mention_count) rooms.refresh(room.id).catch(() => {});
+    },
     /** "Back to rooms" (narrow screens): close the room and return to its entry in the list. */
     back() {
       const roomId = app.pane?.room.id;

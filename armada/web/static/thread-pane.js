@@ -33,7 +33,8 @@ export class ThreadPane {
   /**
    * @param {object} room
    * @param {object} root the thread's root message
-   * @param {object} hooks send(draft), react(message, emoji, on), body(message) -> nodes, members(), close()
+   * @param {object} hooks send(draft), react(message, emoji, on), body(message) -> nodes, members(),
+   *   read() (the thread was marked read), close()
    */
   constructor(room, root, hooks) {
     this.room = room;
@@ -102,9 +103,11 @@ export class ThreadPane {
     const newest = [...this.replies.values()].sort(compare).at(-1);
     if (!newest || newest.id === this.readUpTo) return;
     this.readUpTo = newest.id;
-    request('POST', `/api/chat/threads/${this.root.id}/read`, { body: { up_to: newest.id } }).catch(() => {
-      this.readUpTo = null; // read again with the next reply
-    });
+    request('POST', `/api/chat/threads/${this.root.id}/read`, { body: { up_to: newest.id } })
+      .then(() => this.hooks.read())
+      .catch(() => {
+        this.readUpTo = null; // read again with the next reply
+      });
   }
 
   /** The root changed (edited, reacted to, its thread summary, deleted). */
