@@ -277,6 +277,87 @@ def test_a_deleted_roots_reply_count_follows_its_thread(
     expect(pane).to_have_count(0)
 
 
+def thread_reply(window: Window, text: str) -> Locator:
+    """The one reply of the open thread pane containing `text`."""
+    return thread_pane(window).get_by_role("log", name="Thread replies").get_by_role("article").filter(has_text=text)
+
+
+def test_bob_edits_and_deletes_his_reply_in_the_thread_pane(
+    alice: Window, bob: Window, people: dict[str, HttpUser]
+) -> None:
+    alice.send("Who checks the bilge?")
+    for window in (alice, bob):
+        button_of(posted(window, "Who checks the bilge?"), "Reply in thread").click()
+        expect(thread_pane(window).get_by_text("No replies yet.")).to_be_visible()
+    box = thread_pane(bob).get_by_role("textbox", name="Thread reply")
+    box.fill("I will")
+    box.press("Enter")
+    alices_box = thread_pane(alice).get_by_role("textbox", name="Thread reply")
+    alices_box.fill("Thanks")
+    alices_box.press("Enter")
+    expect(thread_reply(bob, "Thanks")).to_have_count(1)
+
+    # Bob may edit and delete his own reply, not Alice's; Alice, the group's admin, may delete his.
+    mine = thread_reply(bob, "I will")
+    button_of(mine, "Edit").click()
+    expect(box).to_have_value("I will")
+    expect(box).to_be_focused()
+    bob.assert_accessible("editing a reply in the thread pane")
+    box.fill("I will, at noon")
+    box.press("Enter")
+    expect(box).to_have_value("")
+    theirs = thread_reply(alice, "I will, at noon")
+    expect(theirs).to_contain_text("(edited)")
+    expect(bob.composer()).to_have_value("")  # the room's composer was not used
+    alices = thread_reply(bob, "Thanks")
+    alices.hover()
+    expect(alices.get_by_role("button", name="React", exact=True)).to_be_visible()
+    expect(alices.get_by_role("button", name="Edit", exact=True)).to_have_count(0)
+    expect(alices.get_by_role("button", name="Delete", exact=True)).to_have_count(0)
+    theirs.hover()
+    expect(theirs.get_by_role("button", name="Edit", exact=True)).to_have_count(0)
+    expect(theirs.get_by_role("button", name="Delete", exact=True)).to_be_visible()
+    alice.assert_accessible("another's edited reply in the thread pane, its buttons shown")
+    theirs.get_by_role("button", name="Edit history", exact=True).click()
+    dialog = alice.page.get_by_role("dialog", name="Edit history")
+    versions = dialog.get_by_role("list", name="Earlier versions").get_by_role("listitem")
+    expect(versions).to_have_count(1)
+    expect(versions.get_by_text("I will", exact=True)).to_have_count(1)
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_have_count(0)
+
+    # A reaction that fails (the network refuses it) says why in the pane.
+    api(people["Alice"], "PUT", f"/api/chat/messages/{message_id(theirs)}/reactions/👍")
+    mine = thread_reply(bob, "I will, at noon")
+    expect(reaction(mine, "👍 1")).to_have_attribute("aria-pressed", "false")
+    bob.page.route("**/reactions/**", lambda route: route.abort())
+    reaction(mine, "👍 1").click()
+    expect(thread_pane(bob).get_by_role("alert")).to_have_text("Cannot reach the server. Check your connection.")
+    bob.assert_accessible("a failed reaction in the thread pane")
+    bob.page.unroute("**/reactions/**")
+    expect(reaction(mine, "👍 1")).to_have_attribute("aria-pressed", "false")
+
+    button_of(thread_reply(bob, "I will, at noon"), "Delete").click()
+    expect(bob.confirm_dialog()).to_be_visible()
+    bob.assert_accessible("deleting a reply in the thread pane, the confirmation open")
+    bob.confirm("Delete message")
+    for window in (alice, bob):
+        expect(thread_reply(window, "I will")).to_have_count(0)
+        expect(thread_reply(window, "This message was deleted")).to_have_count(1)
+        expect(
+            posted(window, "Who checks the bilge?").get_by_role("button", name="1 reply", exact=True)
+        ).to_be_visible()
+        thread_pane(window).get_by_role("button", name="Close thread").click()
+        expect(thread_pane(window)).to_have_count(0)
+
+
+def message_id(article: Locator) -> str:
+    """The id of the message an <article> shows."""
+    found = article.get_attribute("data-message-id")
+    assert found
+    return found
+
+
 # ---- pins -------------------------------------------------------------------------------------------------
 
 

@@ -56,7 +56,8 @@ export function paneActions(app) {
     async edit(message, content, mentions = []) {
       showMessage(await request('PATCH', `/api/chat/messages/${message.id}`, { body: { content, mentions } }));
     },
-    async remove(message) {
+    /** Delete a message, once confirmed; a failure shows where `showError` puts it (the room's composer). */
+    async remove(message, showError = (text) => app.pane?.showError(text)) {
       const confirmed = await confirmAction({
         title: 'Delete this message?',
         detail: 'Everyone in the room will see that a message was deleted. This cannot be undone.',
@@ -66,7 +67,7 @@ export function paneActions(app) {
       try {
         showMessage(await request('DELETE', `/api/chat/messages/${message.id}`));
       } catch (failure) {
-        app.pane?.showError(describeError(failure));
+        showError(describeError(failure));
       }
     },
     forward: (message) => openForwardDialog(message),
