@@ -100,6 +100,22 @@ def api(user: HttpUser, method: str, path: str, **kwargs: Any) -> Any:
     return response.json()
 
 
+def group_id(user: HttpUser) -> str:
+    """The id of the group "Deck crew", as `user` lists it."""
+    [room] = [r for r in api(user, "GET", "/api/chat/rooms")["items"] if r.get("name") == GROUP]
+    return str(room["id"])
+
+
+def message_over_api(user: HttpUser, text: str, thread_root_id: str | None = None) -> dict[str, Any]:
+    """The one message of the group (or of a thread of it) whose text contains `text`, as the API shows it."""
+    query: dict[str, Any] = {"limit": 100}
+    if thread_root_id:
+        query["thread_root_id"] = thread_root_id
+    page = api(user, "GET", f"/api/chat/rooms/{group_id(user)}/messages", params=query)
+    [message] = [m for m in page["items"] if text in (m.get("content") or "")]
+    return message
+
+
 # ---- reactions --------------------------------------------------------------------------------------------
 
 
@@ -225,6 +241,123 @@ def test_closing_the_thread_returns_focus_to_its_root(alice: Window, bob: Window
     expect(root.get_by_role("button", name="3 replies", exact=True)).to_be_focused()
 
 
+def test_a_deleted_roots_reply_count_follows_its_thread(
+    alice: Window, bob: Window, people: dict[str, HttpUser]
+) -> None:
+    alice.send("Anchor drill at dawn")
+    root_id = message_over_api(people["Alice"], "Anchor drill at dawn")["id"]
+    body = {"room_id": group_id(people["Bob"]), "thread_root_id": root_id}
+    first = api(people["Bob"], "POST", "/api/chat/messages", json={**body, "content": "Count me in"})
+    tombs = [timeline(w).locator(f'article[data-message-id="{root_id}"]') for w in (alice, bob)]
+    for tomb in tombs:
+        expect(tomb.get_by_role("button", name="1 reply", exact=True)).to_be_visible()
+    alice.message_action("Anchor drill at dawn", "Delete")
+    alice.confirm("Delete message")
+    for tomb in tombs:
+        expect(tomb).to_contain_text("This message was deleted")
+        expect(tomb.get_by_role("button", name="1 reply", exact=True)).to_be_visible()  # the thread lives on
+    tombs[1].get_by_role("button", name="1 reply", exact=True).click()
+    pane = thread_pane(bob)
+    expect(pane.get_by_role("log", name="Thread replies").get_by_role("article")).to_have_count(1)
+
+    second = api(people["Bob"], "POST", "/api/chat/messages", json={**body, "content": "Me too"})
+    for tomb in tombs:
+        expect(tomb.get_by_role("button", name="2 replies", exact=True)).to_be_visible()
+        expect(tomb).to_contain_text("This message was deleted")  # still deleted: only its thread changed
+        expect(tomb).not_to_contain_text("Anchor drill")
+    expect(pane.locator(".thread-count")).to_have_text("2 replies")
+    bob.assert_accessible("a deleted thread root with two replies, its thread open")
+
+    for reply in (first, second):
+        api(people["Bob"], "DELETE", f"/api/chat/messages/{reply['id']}")
+    for tomb in tombs:
+        expect(tomb.get_by_role("button", name=re.compile(r"repl(y|ies)$"))).to_have_count(0)
+    expect(pane.locator(".thread-count")).to_have_text("0 replies")
+    pane.get_by_role("button", name="Close thread").click()
+    expect(pane).to_have_count(0)
+
+
+def thread_reply(window: Window, text: str) -> Locator:
+    """The one reply of the open thread pane containing `text`."""
+    return thread_pane(window).get_by_role("log", name="Thread replies").get_by_role("article").filter(has_text=text)
+
+
+def test_bob_edits_and_deletes_his_reply_in_the_thread_pane(
+    alice: Window, bob: Window, people: dict[str, HttpUser]
+) -> None:
+    alice.send("Who checks the bilge?")
+    for window in (alice, bob):
+        button_of(posted(window, "Who checks the bilge?"), "Reply in thread").click()
+        expect(thread_pane(window).get_by_text("No replies yet.")).to_be_visible()
+    box = thread_pane(bob).get_by_role("textbox", name="Thread reply")
+    box.fill("I will")
+    box.press("Enter")
+    alices_box = thread_pane(alice).get_by_role("textbox", name="Thread reply")
+    alices_box.fill("Thanks")
+    alices_box.press("Enter")
+    expect(thread_reply(bob, "Thanks")).to_have_count(1)
+
+    # Bob may edit and delete his own reply, not Alice's; Alice, the group's admin, may delete his.
+    mine = thread_reply(bob, "I will")
+    button_of(mine, "Edit").click()
+    expect(box).to_have_value("I will")
+    expect(box).to_be_focused()
+    bob.assert_accessible("editing a reply in the thread pane")
+    box.fill("I will, at noon")
+    box.press("Enter")
+    expect(box).to_have_value("")
+    theirs = thread_reply(alice, "I will, at noon")
+    expect(theirs).to_contain_text("(edited)")
+    expect(bob.composer()).to_have_value("")  # the room's composer was not used
+    alices = thread_reply(bob, "Thanks")
+    alices.hover()
+    expect(alices.get_by_role("button", name="React", exact=True)).to_be_visible()
+    expect(alices.get_by_role("button", name="Edit", exact=True)).to_have_count(0)
+    expect(alices.get_by_role("button", name="Delete", exact=True)).to_have_count(0)
+    theirs.hover()
+    expect(theirs.get_by_role("button", name="Edit", exact=True)).to_have_count(0)
+    expect(theirs.get_by_role("button", name="Delete", exact=True)).to_be_visible()
+    alice.assert_accessible("another's edited reply in the thread pane, its buttons shown")
+    theirs.get_by_role("button", name="Edit history", exact=True).click()
+    dialog = alice.page.get_by_role("dialog", name="Edit history")
+    versions = dialog.get_by_role("list", name="Earlier versions").get_by_role("listitem")
+    expect(versions).to_have_count(1)
+    expect(versions.get_by_text("I will", exact=True)).to_have_count(1)
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_have_count(0)
+
+    # A reaction that fails (the network refuses it) says why in the pane.
+    api(people["Alice"], "PUT", f"/api/chat/messages/{message_id(theirs)}/reactions/👍")
+    mine = thread_reply(bob, "I will, at noon")
+    expect(reaction(mine, "👍 1")).to_have_attribute("aria-pressed", "false")
+    bob.page.route("**/reactions/**", lambda route: route.abort())
+    reaction(mine, "👍 1").click()
+    expect(thread_pane(bob).get_by_role("alert")).to_have_text("Cannot reach the server. Check your connection.")
+    bob.assert_accessible("a failed reaction in the thread pane")
+    bob.page.unroute("**/reactions/**")
+    expect(reaction(mine, "👍 1")).to_have_attribute("aria-pressed", "false")
+
+    button_of(thread_reply(bob, "I will, at noon"), "Delete").click()
+    expect(bob.confirm_dialog()).to_be_visible()
+    bob.assert_accessible("deleting a reply in the thread pane, the confirmation open")
+    bob.confirm("Delete message")
+    for window in (alice, bob):
+        expect(thread_reply(window, "I will")).to_have_count(0)
+        expect(thread_reply(window, "This message was deleted")).to_have_count(1)
+        expect(
+            posted(window, "Who checks the bilge?").get_by_role("button", name="1 reply", exact=True)
+        ).to_be_visible()
+        thread_pane(window).get_by_role("button", name="Close thread").click()
+        expect(thread_pane(window)).to_have_count(0)
+
+
+def message_id(article: Locator) -> str:
+    """The id of the message an <article> shows."""
+    found = article.get_attribute("data-message-id")
+    assert found
+    return found
+
+
 # ---- pins -------------------------------------------------------------------------------------------------
 
 
@@ -335,6 +468,88 @@ def test_escape_closes_the_mention_list_and_a_typed_name_is_no_mention(alice: Wi
     alice.composer().press_sequentially("@zz", delay=20)
     expect(listbox).to_be_hidden()  # nobody matches
     alice.composer().fill("")
+
+
+def wait_until_read(user: HttpUser) -> None:
+    """Wait until the server counts nothing of the group unread for `user` (their window marks it read)."""
+    path = f"/api/chat/rooms/{group_id(user)}"
+    deadline = time.monotonic() + 10
+    while api(user, "GET", path)["unread_count"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert api(user, "GET", path)["unread_count"] == 0
+
+
+def test_the_mention_badge_is_the_servers_count(alice: Window, bob: Window, people: dict[str, HttpUser]) -> None:
+    alice.send("Tide tables are up")
+    expect(posted(bob, "Tide tables are up")).to_be_visible()
+    wait_until_read(people["Bob"])  # Bob has the group open: read
+    bob.open_room(SIDE)
+    alice.composer().press_sequentially("@Bo", delay=20)
+    alice.composer().press("Enter")  # chooses Bob
+    alice.composer().press_sequentially("look first")
+    alice.composer().press("Enter")
+    entry = bob.room_entry(GROUP)
+    expect(entry).to_have_accessible_description(re.compile(r"(^|\D)1 mention\b"))
+
+    # An edit that mentions Bob in a message he has read mentions him again, but counts nothing.
+    alice.message_action("Tide tables are up", "Edit")
+    alice.composer().press("End")
+    alice.composer().press_sequentially(", @Bo", delay=20)
+    alice.composer().press("Enter")
+    alice.composer().press("Enter")
+    expect(posted(alice, "Tide tables are up, @Bob")).to_contain_text("(edited)")
+    # Events reach a socket in order: once Bob sees this, he has had the edit's `mentioned` too.
+    side = next(r for r in api(people["Alice"], "GET", "/api/chat/rooms")["items"] if r.get("name") == SIDE)
+    api(people["Alice"], "POST", "/api/chat/messages", json={"room_id": side["id"], "content": "Galley opens at 6"})
+    expect(posted(bob, "Galley opens at 6")).to_be_visible()
+    expect(entry).to_have_accessible_description(re.compile(r"(^|\D)1 mention\b"))
+    assert api(people["Bob"], "GET", f"/api/chat/rooms/{group_id(people['Bob'])}")["mention_count"] == 1
+    bob.assert_accessible("a room listed with the server's mention count")
+
+    # The unread mention deleted: the badge goes.
+    unread = message_over_api(people["Alice"], "look first")
+    api(people["Alice"], "DELETE", f"/api/chat/messages/{unread['id']}")
+    expect(entry).not_to_have_accessible_description(re.compile("mention"))
+    bob.open_room(GROUP)
+
+
+def test_editing_keeps_the_mentions_still_written_and_adds_new_ones(
+    alice: Window, bob: Window, people: dict[str, HttpUser]
+) -> None:
+    bob_id = people["Bob"].id
+    alice.composer().press_sequentially("Fenders out, @Bo", delay=20)
+    alice.composer().press("Enter")  # chooses Bob
+    alice.composer().press_sequentially("please")
+    alice.composer().press("Enter")
+    expect(posted(bob, "Fenders out, @Bob please").locator("mark")).to_have_text("@Bob")
+    assert message_over_api(people["Alice"], "Fenders out")["mentions"] == [bob_id]
+
+    alice.message_action("Fenders out, @Bob please", "Edit")
+    alice.composer().fill("Fenders out now, @Bob please")  # the text changes, "@Bob" stays
+    alice.composer().press("Enter")
+    theirs = posted(bob, "Fenders out now, @Bob please")
+    expect(theirs).to_contain_text("(edited)")
+    expect(theirs.locator("mark")).to_have_text("@Bob")
+    assert message_over_api(people["Alice"], "Fenders out now")["mentions"] == [bob_id]
+
+    # Bad case: an edit that no longer writes "@Bob" no longer mentions him.
+    alice.message_action("Fenders out now, @Bob please", "Edit")
+    alice.composer().fill("Fenders out now, anyone")
+    alice.composer().press("Enter")
+    expect(posted(bob, "Fenders out now, anyone")).to_be_visible()
+    expect(posted(bob, "Fenders out now, anyone").locator("mark")).to_have_count(0)
+    assert message_over_api(people["Alice"], "Fenders out now, anyone")["mentions"] == []
+
+    alice.send("Lines ready")
+    alice.message_action("Lines ready", "Edit")
+    alice.composer().press("End")
+    alice.composer().press_sequentially(", @Bo", delay=20)
+    alice.composer().press("Enter")  # chooses Bob
+    alice.composer().press_sequentially("check them")
+    alice.assert_accessible("editing a message, a mention chosen")
+    alice.composer().press("Enter")
+    expect(posted(bob, "Lines ready, @Bob check them").locator("mark")).to_have_text("@Bob")
+    assert message_over_api(people["Alice"], "Lines ready")["mentions"] == [bob_id]
 
 
 # ---- edit history -----------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ async function startChat() {
     onDisconnect: () => pane?.connectionLost(),
     onConnect: () => handleConnect().catch((failure) => console.warn('Catching up failed:', failure)),
     onSessionOver: (message) => showLogin(`Your session has ended (${message}). Please log in again.`),
-    events: { ...messageFeatureEvents(() => pane, () => rooms.render()), ...roomEvents(app) },
+    events: { ...messageFeatureEvents(() => pane, rooms), ...roomEvents(app) },
   });
 }
 

@@ -4,7 +4,7 @@
 import { Composer } from './composer.js';
 import { el } from './dom.js';
 import { MessageLog } from './message-log.js';
-import { drawMessage, messageBody } from './message-view.js';
+import { canDelete, drawMessage } from './message-view.js';
 import { PinsPanel, canPin, setPinned } from './pins.js';
 import { setReaction } from './reactions.js';
 import { ReadReceipts } from './read-receipts.js';
@@ -16,7 +16,8 @@ import { TypingIndicator } from './typing-indicator.js';
 export class ChatPane {
   /**
    * @param {object} room
-   * @param {object} actions callbacks into the app: send, edit, remove, forward, typing, openSettings, leave, back
+   * @param {object} actions callbacks into the app: send, edit, remove, forward, threadRead, typing, openSettings,
+   *   leave, back
    */
   constructor(room, actions) {
     this.room = room;
@@ -44,7 +45,7 @@ export class ChatPane {
     this.typing = new TypingIndicator();
     this.composer = new Composer({
       onSend: (draft) => this.actions.send(this.room, draft),
-      onEdit: (message, content) => this.actions.edit(message, content),
+      onEdit: (message, content, mentions) => this.actions.edit(message, content, mentions),
       onTyping: (isTyping) => this.actions.typing(this.room, isTyping),
       members: () => this.room.members || [],
     });
@@ -60,6 +61,7 @@ export class ChatPane {
       edit: (message) => this.composer.startEdit(message),
       forward: (message) => this.actions.forward(message),
       remove: (message) => this.actions.remove(message),
+      canDelete: (message) => canDelete(this.room, message),
       pin: (message, on) => this.pin(message, on),
       canPin: () => canPin(this.room),
       current: (message) => this.log.timeline.get(message.id) || message,
@@ -94,6 +96,7 @@ export class ChatPane {
     this.receipts.refresh();
     // Names may have arrived with the room (a newcomer's first message): refresh the sender labels.
     this.log.redrawAll();
+    this.thread?.redrawAll();
   }
 
   renderHeader() {
@@ -200,8 +203,11 @@ export class ChatPane {
     this.thread = new ThreadPane(this.room, this.log.timeline.get(root.id) || root, {
       send: (draft) => this.actions.send(this.room, draft),
       react: (message, emoji, on) => this.react(message, emoji, on),
-      body: (message) => messageBody(message, this.messageHooks.imageLoaded),
+      edit: (message, content, mentions) => this.actions.edit(message, content, mentions),
+      remove: (message, showError) => this.actions.remove(message, showError),
+      canDelete: (message) => canDelete(this.room, message),
       members: () => this.room.members || [],
+      read: () => this.actions.threadRead(this.room),
       close: () => this.closeThread(),
     });
     this.element.append(this.thread.element);

@@ -17,7 +17,8 @@ export class Composer {
   /**
    * @param {object} handlers
    * @param {(draft: {content: string, attachment: object|null, replyTo: object|null}) => Promise} handlers.onSend
-   * @param {(message: object, content: string) => Promise} handlers.onEdit
+   * @param {(message: object, content: string, mentions: string[]) => Promise} handlers.onEdit the new text and
+   *   the ids of the members it still mentions (they replace the message's)
    * @param {(isTyping: boolean) => void} handlers.onTyping
    * @param {() => object[]} [handlers.members] who `@` offers (the room's members)
    * @param {string} [handlers.label] the textbox's name ("Message" for the room's own composer)

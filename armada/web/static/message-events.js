@@ -1,14 +1,14 @@
 // Socket.IO handlers of the message features: reactions, thread summaries, pins and mentions. The open room's
-// pane applies what concerns its messages; `mentioned` counts in the room list's mention badge.
+// pane applies what concerns its messages; `mentioned` asks the server for the room's mention badge.
 
 import { applyReactionEvent } from './reactions.js';
 import { state } from './store.js';
 
 /**
  * @param {() => object|null} openPane the open room's ChatPane, if any
- * @param {() => void} renderRooms redraw the room list
+ * @param {object} rooms the session's Rooms (refresh(roomId) fetches a room's counts afresh)
  */
-export function messageFeatureEvents(openPane, renderRooms) {
+export function messageFeatureEvents(openPane, rooms) {
   const inOpenRoom = (roomId) => {
     const pane = openPane();
     return pane?.room.id === roomId ? pane : null;
@@ -35,14 +35,16 @@ export function messageFeatureEvents(openPane, renderRooms) {
       inOpenRoom(roomId)?.change(rootId, (m) => ({ ...m, thread }));
     },
 
-    /** We were mentioned (never by ourselves): count it, unless we are looking at that room's timeline now. */
+    /**
+     * We were mentioned (never by ourselves), unless we are looking at that room's timeline now: ask the server for
+     * the room's mention count rather than add one here, since an edit that mentions us in a message already read
+     * mentions us again but counts nothing.
+     */
     mentioned({ room_id: roomId, message }) {
-      const room = state.rooms.get(roomId);
-      if (!room) return;
+      if (!state.rooms.has(roomId)) return;
       const watching = inOpenRoom(roomId) && document.visibilityState === 'visible' && !message.thread_root_id;
       if (watching) return; // marked read as it arrives
-      room.mention_count = (room.mention_count || 0) + 1;
-      renderRooms();
+      rooms.refresh(roomId).catch(() => {});
     },
   };
 }

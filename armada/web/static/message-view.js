@@ -1,6 +1,6 @@
-// One message of the room's timeline drawn as its <article>: header (sender, time, tags), the quoted reply, text and
-// media, reactions, the thread summary, a footer ("(edited)", the read receipt) and the action buttons. It only
-// draws: what the buttons do comes from the pane, as hooks. The thread pane draws message bodies with messageBody.
+// One message drawn as its <article>: header (sender, time, tags), the quoted reply, text and media, reactions, the
+// thread summary, a footer ("(edited)", the read receipt) and the action buttons. It only draws: what the buttons do
+// comes from the pane, as hooks. The room's timeline and the thread pane both draw their messages here.
 
 import { el, keepFocus, safeUrl } from './dom.js';
 import { openEditHistory } from './edit-history.js';
@@ -9,8 +9,7 @@ import { linkify } from './links.js';
 import { mentionText } from './mentions.js';
 import { pinnedTag } from './pins.js';
 import { openEmojiPicker, reactionBar } from './reactions.js';
-import { nameOf, state } from './store.js';
-import { threadSummaryButton } from './thread-pane.js';
+import { isAdmin, nameOf, state } from './store.js';
 
 /** A day separator (role "separator", named by the day: "Today", "Yesterday", a date). */
 export function daySeparator(date) {
@@ -18,11 +17,29 @@ export function daySeparator(date) {
   return el('div', { class: 'day-separator', role: 'separator', 'aria-label': label }, el('span', {}, label));
 }
 
+/** "1 reply", "3 replies". */
+export function replyCountLabel(thread) {
+  const count = thread?.reply_count || 0;
+  return `${count} ${count === 1 ? 'reply' : 'replies'}`;
+}
+
+/** The root's "N replies" button in the main timeline, or null while it has none. */
+function threadSummaryButton(message, onOpen) {
+  if (!message.thread?.reply_count) return null;
+  const label = replyCountLabel(message.thread);
+  return el('button', { type: 'button', class: 'link-button thread-summary', onclick: onOpen }, label);
+}
+
+/** The sender or an admin of the room may delete a message (the server's rule). */
+export function canDelete(room, message) {
+  return message.sender_id === state.me.id || isAdmin(room);
+}
+
 /**
- * (Re)draw `message` into its `article`. `hooks` (from the pane): react(message, emoji, on), openThread(message),
- * reply(message), edit(message), forward(message), remove(message), pin(message, on), canPin(),
- * current(message) -> the copy held now, receipt(message) -> its receipt <span> or null, imageLoaded(),
- * showError(failure).
+ * (Re)draw `message` into its `article`. `hooks` (from the pane): react(message, emoji, on), edit(message),
+ * remove(message), canDelete(message), current(message) -> the copy held now, receipt(message) -> its receipt
+ * <span> or null, imageLoaded(), showError(failure); and where they apply (the thread pane leaves them out):
+ * openThread(message), reply(message), forward(message), pin(message, on), canPin().
  */
 export function drawMessage(article, message, hooks) {
   const own = message.sender_id === state.me.id;
@@ -49,7 +66,7 @@ export function drawMessage(article, message, hooks) {
     const reactions = reactionBar(message, toggle);
     if (reactions) parts.push(reactions);
   }
-  const replies = threadSummaryButton(message, () => hooks.openThread(message));
+  const replies = hooks.openThread && threadSummaryButton(message, () => hooks.openThread(message));
   if (replies) parts.push(replies);
   // The footer holds "(edited)" and the receipt, and is left out when it has neither. The action buttons float
   // over the message (see styles.css), so an article takes no room for buttons it does not show.
@@ -118,10 +135,13 @@ function fileChip(url, filename, size) {
   );
 }
 
-/** Reply and Forward on every message; Edit (own text messages) and Delete (own) too. */
+/**
+ * Reply, Reply in thread, React, Forward (those the pane has hooks for) on every message; Pin or Unpin where allowed;
+ * Edit (own text messages), Edit history (edited ones) and Delete (own, or any for an admin) too.
+ */
 function actionButtons(article, message, own, hooks) {
   const button = (label, handler) => el('button', { type: 'button', onclick: handler }, label);
-  const editable = own && message.message_type === 'text' && !message.forwarded_from_id;
+  const editable = hooks.edit && own && message.message_type === 'text' && !message.forwarded_from_id;
   const current = () => hooks.current(message);
   const react = button('React', () =>
     openEmojiPicker(
@@ -130,19 +150,19 @@ function actionButtons(article, message, own, hooks) {
     ),
   );
   react.classList.add('react-button');
-  const thread = button('Reply in thread', () => hooks.openThread(current()));
-  thread.classList.add('thread-button');
+  const thread = hooks.openThread && button('Reply in thread', () => hooks.openThread(current()));
+  thread?.classList.add('thread-button');
   const pinned = Boolean(message.pinned_at);
   return el(
     'div',
     { class: 'message-actions', role: 'group', 'aria-label': 'Message actions' },
-    button('Reply', () => hooks.reply(message)),
+    hooks.reply && button('Reply', () => hooks.reply(message)),
     thread,
     react,
-    button('Forward', () => hooks.forward(message)),
-    hooks.canPin() && button(pinned ? 'Unpin' : 'Pin', () => hooks.pin(current(), !pinned)),
+    hooks.forward && button('Forward', () => hooks.forward(message)),
+    hooks.pin && hooks.canPin() && button(pinned ? 'Unpin' : 'Pin', () => hooks.pin(current(), !pinned)),
     editable && button('Edit', () => hooks.edit(current())),
     message.is_edited && button('Edit history', () => openEditHistory(current())),
-    own && button('Delete', () => hooks.remove(message)),
+    hooks.canDelete(message) && button('Delete', () => hooks.remove(message)),
   );
 }

@@ -56,7 +56,8 @@ export function paneActions(app) {
     async edit(message, content, mentions = []) {
       showMessage(await request('PATCH', `/api/chat/messages/${message.id}`, { body: { content, mentions } }));
     },
-    async remove(message) {
+    /** Delete a message, once confirmed; a failure shows where `showError` puts it (the room's composer). */
+    async remove(message, showError = (text) => app.pane?.showError(text)) {
       const confirmed = await confirmAction({
         title: 'Delete this message?',
         detail: 'Everyone in the room will see that a message was deleted. This cannot be undone.',
@@ -66,10 +67,14 @@ export function paneActions(app) {
       try {
         showMessage(await request('DELETE', `/api/chat/messages/${message.id}`));
       } catch (failure) {
-        app.pane?.showError(describeError(failure));
+        showError(describeError(failure));
       }
     },
     forward: (message) => openForwardDialog(message),
+    /** We read a thread of `room`: a mention in one of its replies may no longer count (the server knows). */
+    threadRead(room) {
+      if (state.rooms.get(room.id)?.mention_count) rooms.refresh(room.id).catch(() => {});
+    },
     /** "Back to rooms" (narrow screens): close the room and return to its entry in the list. */
     back() {
       const roomId = app.pane?.room.id;

@@ -50,6 +50,8 @@ export function roomEvents(app) {
       }
       inOpenRoom(roomId)?.markDeleted(messageId);
       rooms.render();
+      // The deleted message may have been one of those counted unread or mentioning us: the server knows.
+      if (room?.unread_count > 0 || room?.mention_count > 0) rooms.refresh(roomId).catch(() => {});
     },
 
     messages_read({ room_id: roomId, user_id: userId, message_ids: messageIds, read_at: readAt }) {

@@ -21,6 +21,7 @@ export class Rooms {
   constructor(app) {
     this.app = app;
     this.joins = new Map(); // room id -> its latest join_room acknowledgement (a promise)
+    this.refreshes = new Map(); // room id -> the number of its latest refresh, whose answer alone is kept
   }
 
   /** Reload the room list from the API (the truth after a gap); rooms we were removed from disappear. */
@@ -73,13 +74,21 @@ export class Rooms {
     await this.refresh(roomId);
   }
 
-  /** Fetch one room afresh (members, unread count, last message); a 404 means we are no longer in it. */
+  /**
+   * Fetch one room afresh (members, unread and mention counts, last message); a 404 means we are no longer in it.
+   * Of overlapping refreshes of a room only the latest is kept: an earlier answer may arrive last, and be older.
+   */
   async refresh(roomId) {
+    const number = (this.refreshes.get(roomId) || 0) + 1;
+    this.refreshes.set(roomId, number);
     try {
-      const room = putRoom(await request('GET', `/api/chat/rooms/${roomId}`));
+      const fresh = await request('GET', `/api/chat/rooms/${roomId}`);
+      if (this.refreshes.get(roomId) !== number) return;
+      const room = putRoom(fresh);
       const { pane } = this.app;
       if (pane?.room.id === roomId) pane.updateRoom(room);
     } catch (failure) {
+      if (this.refreshes.get(roomId) !== number) return;
       if (failure instanceof ApiError && failure.status === 404) this.forget(roomId);
       else throw failure;
     }

@@ -1,27 +1,15 @@
 // The thread pane (role complementary, named "Thread"): a root message, its replies (live), and a composer of its
-// own whose messages go to the thread. The main timeline shows only the root, with an "N replies" button.
+// own whose messages go to the thread, and which edits its replies. The main timeline shows only the root, with an
+// "N replies" button. Messages are drawn as in the timeline (message-view.js), with the actions that apply here.
 
 import { describeError, request } from './api.js';
 import { Composer } from './composer.js';
-import { el, keepFocus } from './dom.js';
-import { timeLabel } from './format.js';
-import { keepMine, openEmojiPicker, reactionBar } from './reactions.js';
-import { nameOf } from './store.js';
+import { el } from './dom.js';
+import { drawMessage, replyCountLabel } from './message-view.js';
+import { keepMine } from './reactions.js';
+import { newerVersion } from './timeline.js';
 
 const PAGE_SIZE = 100;
-
-/** "1 reply", "3 replies". */
-export function replyCountLabel(thread) {
-  const count = thread?.reply_count || 0;
-  return `${count} ${count === 1 ? 'reply' : 'replies'}`;
-}
-
-/** The root's "N replies" button in the main timeline, or null while it has none. */
-export function threadSummaryButton(message, onOpen) {
-  if (!message.thread?.reply_count) return null;
-  const label = replyCountLabel(message.thread);
-  return el('button', { type: 'button', class: 'link-button thread-summary', onclick: onOpen }, label);
-}
 
 /** Server timestamps share one ISO format, so they sort as strings; the id breaks a tie. */
 function compare(a, b) {
@@ -32,7 +20,8 @@ export class ThreadPane {
   /**
    * @param {object} room
    * @param {object} root the thread's root message
-   * @param {object} hooks send(draft), react(message, emoji, on), body(message) -> nodes, members(), close()
+   * @param {object} hooks send(draft), react(message, emoji, on), edit(message, content, mentions),
+   *   remove(message, showError), canDelete(message), members(), read() (the thread was marked read), close()
    */
   constructor(room, root, hooks) {
     this.room = room;
@@ -51,9 +40,26 @@ export class ThreadPane {
       label: 'Thread reply',
       members: this.hooks.members,
       onSend: (draft) => this.hooks.send({ ...draft, threadRootId: this.root.id }),
-      onEdit: async () => {},
+      onEdit: (message, content, mentions) => this.hooks.edit(message, content, mentions),
       onTyping: () => {},
     });
+    const showError = (failure) => this.showError(failure);
+    // The root's own actions (edit, delete, pin, ...) are the timeline's; here it takes reactions only.
+    const shared = {
+      react: (message, emoji, on) => this.hooks.react(message, emoji, on),
+      current: (message) => this.get(message.id) || message,
+      receipt: () => null,
+      imageLoaded: () => {},
+      showError,
+      canDelete: () => false,
+    };
+    this.rootHooks = shared;
+    this.replyHooks = {
+      ...shared,
+      edit: (message) => this.composer.startEdit(message),
+      remove: (message) => this.hooks.remove(message, showError),
+      canDelete: (message) => this.hooks.canDelete(message),
+    };
     const close = el('button', { type: 'button', class: 'link-button' }, 'Close thread');
     close.addEventListener('click', () => this.hooks.close());
     this.element = el(
@@ -89,11 +95,11 @@ export class ThreadPane {
   upsert(message) {
     if (message.thread_root_id !== this.root.id) return;
     const held = this.replies.get(message.id);
-    if (held?.is_deleted) return;
-    if (held && !message.is_deleted && (held.edited_at || '') > (message.edited_at || '')) return;
-    this.replies.set(message.id, keepMine(held, message));
+    this.replies.set(message.id, held ? newerVersion(held, keepMine(held, message)) : message);
+    const kept = this.replies.get(message.id);
+    this.composer.messageChanged(kept); // a reply being edited here may have been deleted
     this.status.textContent = '';
-    this.renderReply(this.replies.get(message.id));
+    this.renderReply(kept);
     this.render();
     this.markRead();
   }
@@ -103,14 +109,16 @@ export class ThreadPane {
     const newest = [...this.replies.values()].sort(compare).at(-1);
     if (!newest || newest.id === this.readUpTo) return;
     this.readUpTo = newest.id;
-    request('POST', `/api/chat/threads/${this.root.id}/read`, { body: { up_to: newest.id } }).catch(() => {
-      this.readUpTo = null; // read again with the next reply
-    });
+    request('POST', `/api/chat/threads/${this.root.id}/read`, { body: { up_to: newest.id } })
+      .then(() => this.hooks.read())
+      .catch(() => {
+        this.readUpTo = null; // read again with the next reply
+      });
   }
 
   /** The root changed (edited, reacted to, its thread summary, deleted). */
   setRoot(message) {
-    this.root = keepMine(this.root, message);
+    this.root = newerVersion(this.root, keepMine(this.root, message));
     this.renderRoot();
   }
 
@@ -134,7 +142,7 @@ export class ThreadPane {
 
   renderRoot() {
     this.rootArticle ||= el('article', { class: 'message thread-root-message' });
-    this.article(this.root, this.rootArticle).append(
+    drawMessage(this.rootArticle, this.root, this.rootHooks).append(
       el('p', { class: 'muted thread-count' }, replyCountLabel(this.root.thread)),
     );
     if (!this.rootArticle.isConnected) this.rootView.replaceChildren(this.rootArticle);
@@ -146,39 +154,17 @@ export class ThreadPane {
       article = el('article', { class: 'message', 'data-message-id': message.id });
       this.articles.set(message.id, article);
     }
-    return this.article(message, article);
+    return drawMessage(article, message, this.replyHooks);
   }
 
-  /** Fill `article` with a message: sender, time, text (mentions marked), media, reactions and "React". */
-  article(message, article) {
-    const created = new Date(message.created_at);
-    const header = el(
-      'header',
-      { class: 'message-header' },
-      el('span', { class: 'sender' }, nameOf(message.sender_id)),
-      ' ',
-      el('time', { datetime: message.created_at, title: created.toLocaleString() }, timeLabel(created)),
-    );
-    const parts = [header];
-    if (message.is_deleted) {
-      parts.push(el('p', { class: 'tombstone' }, 'This message was deleted'));
-    } else {
-      parts.push(...this.hooks.body(message));
-      parts.push(reactionBar(message, (emoji, on) => this.hooks.react(message, emoji, on)));
-      const react = el('button', { type: 'button' }, 'React');
-      react.addEventListener('click', () =>
-        openEmojiPicker(
-          () => (this.articles.get(message.id) || this.rootView).querySelector('.react-button')?.focus(),
-          (emoji) => this.hooks.react(message, emoji, true),
-        ),
-      );
-      react.classList.add('react-button');
-      const footer = el('footer', { class: 'message-footer' }, react);
-      if (message.is_edited) footer.append(el('span', { class: 'edited' }, '(edited)'));
-      parts.push(footer);
-    }
-    keepFocus(article, () => article.replaceChildren(...parts.filter(Boolean)));
-    return article;
+  /** Draw every message again (names or the room's admins changed). */
+  redrawAll() {
+    this.renderRoot();
+    for (const message of this.replies.values()) this.renderReply(message);
+  }
+
+  showError(failure) {
+    this.composer.error.textContent = typeof failure === 'string' ? failure : describeError(failure);
   }
 
   focus() {

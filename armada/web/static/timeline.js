@@ -4,9 +4,12 @@
 
 import { keepMine } from './reactions.js';
 
-/** Which of two versions of a message to keep: deletion is final; otherwise the later edit wins. */
-function newerVersion(held, incoming) {
-  if (held.is_deleted) return held;
+/**
+ * Which of two versions of a message to keep: deletion is final (but a deleted root's thread lives on, so its
+ * summary still follows the incoming copy); otherwise the later edit wins.
+ */
+export function newerVersion(held, incoming) {
+  if (held.is_deleted) return 'thread' in incoming ? { ...held, thread: incoming.thread } : held;
   if (incoming.is_deleted) return incoming;
   if ((held.edited_at || '') > (incoming.edited_at || '')) return held;
   return incoming;
