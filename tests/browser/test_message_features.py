@@ -587,3 +587,29 @@ def test_bob_reads_the_edit_history_of_alices_message(alice: Window, bob: Window
 def test_pages_raised_no_script_errors(alice: Window, bob: Window) -> None:
     assert alice.errors == [] and bob.errors == []
     assert alice.dialogs == [] and bob.dialogs == []
+
+
+def test_reading_a_thread_clears_the_mention_badge_of_its_reply(
+    alice: Window, bob: Window, people: dict[str, HttpUser]
+) -> None:
+    bob.open_room(SIDE)
+    group = group_id(people["Alice"])
+    root = api(people["Alice"], "POST", "/api/chat/messages", json={"room_id": group, "content": "Mooring lines?"})
+    body = {
+        "room_id": group,
+        "content": "@Bob can you check?",
+        "thread_root_id": root["id"],
+        "mentions": [people["Bob"].id],
+    }
+    api(people["Alice"], "POST", "/api/chat/messages", json=body)
+    entry = bob.room_entry(GROUP)
+    expect(entry).to_have_accessible_description(re.compile(r"(^|\D)1 mention\b"))
+    bob.open_room(GROUP)  # reads the room's history, not the thread: the mention stays
+    wait_until_read(people["Bob"])
+    assert api(people["Bob"], "GET", f"/api/chat/rooms/{group}")["mention_count"] == 1
+    posted(bob, "Mooring lines?").get_by_role("button", name="1 reply", exact=True).click()
+    expect(thread_pane(bob)).to_contain_text("can you check?")
+    expect(entry).not_to_have_accessible_description(re.compile("mention"))
+    assert api(people["Bob"], "GET", f"/api/chat/rooms/{group}")["mention_count"] == 0
+    bob.assert_accessible("a thread read: its mention no longer counted")
+    thread_pane(bob).get_by_role("button", name="Close thread").click()
