@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 from armada.extensions import db
 from armada.models import MessageEdit
 from tests.helpers.in_process import InProcessSocket
-from tests.helpers.support import Actor, ApiClient, assert_error, cursor_of, details_of
+from tests.helpers.support import BAD_TIME_ID_PAGE_ARGS, Actor, ApiClient, assert_error, details_of
 
 MESSAGES = "/api/chat/messages"
 
@@ -153,22 +153,7 @@ def test_the_history_comes_in_pages(chat: Any) -> None:
     assert [entry["content"] for entry in rest["items"]] == ["v5", "v6"] and rest["next_cursor"] is None
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"cursor": "!!not a cursor!!"},
-        {"cursor": cursor_of(["x"])},
-        {"cursor": cursor_of([1, 2, 3])},
-        {"cursor": cursor_of(["2024-01-01T00:00:00+00:00", "not a uuid"])},
-        {"cursor": cursor_of(["not a time", str(uuid.uuid4())])},
-        {"cursor": "a\u0000b"},
-        {"cursor": "a" * 513},
-        {"limit": 0},
-        {"limit": -1},
-        {"limit": 101},
-        {"limit": "ten"},
-    ],
-)
+@pytest.mark.parametrize("params", BAD_TIME_ID_PAGE_ARGS)
 def test_bad_cursors_and_limits_are_422(chat: Any, params: dict[str, Any]) -> None:
     alice, bob, _, _, message_id = chat
     edit(alice, message_id, "v2")

@@ -19,7 +19,14 @@ from armada.models import ChatMessage
 from tests.helpers.contract import MESSAGE_KEYS, SOCKET_SERVER_EVENTS
 from tests.helpers.in_process import InProcessSocket
 from tests.helpers.parallel import at_once, request_as
-from tests.helpers.support import Actor, ApiClient, assert_error, cursor_of, details_of, history_page
+from tests.helpers.support import (
+    BAD_TIME_ID_PAGE_ARGS,
+    Actor,
+    ApiClient,
+    assert_error,
+    details_of,
+    history_page,
+)
 
 MESSAGES = "/api/chat/messages"
 ROUNDS = 2  # rooms per race: each is one chance for the parallel requests to interleave
@@ -237,20 +244,7 @@ def test_an_empty_pin_list(group: Any) -> None:
     assert pins_page(bob, room_id).get_json() == {"items": [], "next_cursor": None}
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"cursor": "!!not a cursor!!"},
-        {"cursor": cursor_of(["x"])},
-        {"cursor": cursor_of([1, 2, 3])},
-        {"cursor": cursor_of(["2024-01-01T00:00:00+00:00", "not a uuid"])},
-        {"cursor": "a\u0000b"},
-        {"cursor": "a" * 513},
-        {"limit": 0},
-        {"limit": 101},
-        {"limit": "ten"},
-    ],
-)
+@pytest.mark.parametrize("params", BAD_TIME_ID_PAGE_ARGS)
 def test_bad_pin_list_cursors_and_limits_are_422(group: Any, params: dict[str, Any]) -> None:
     alice, _, _, room_id, message_id = group
     pinned(alice, room_id, message_id)

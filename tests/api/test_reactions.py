@@ -21,7 +21,14 @@ from armada.models import MessageReaction
 from tests.helpers.contract import REACTION_KEYS, SOCKET_SERVER_EVENTS
 from tests.helpers.in_process import InProcessSocket
 from tests.helpers.parallel import at_once, request_as
-from tests.helpers.support import Actor, ApiClient, assert_error, cursor_of, details_of, history_page
+from tests.helpers.support import (
+    BAD_TIME_ID_PAGE_ARGS,
+    Actor,
+    ApiClient,
+    assert_error,
+    details_of,
+    history_page,
+)
 from tests.helpers.testing_config import TestingConfig
 
 MESSAGES = "/api/chat/messages"
@@ -336,20 +343,7 @@ def test_reactors_are_listed_oldest_first_in_pages(api: ApiClient) -> None:
     assert [r["user_id"] for r in reactors(alice, message_id, "🎉").get_json()["items"]] == [alice.id]
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"cursor": "!!not a cursor!!"},
-        {"cursor": cursor_of(["x"])},
-        {"cursor": cursor_of([1, 2, 3])},
-        {"cursor": cursor_of(["2024-01-01T00:00:00+00:00", "not a uuid"])},
-        {"cursor": "a\u0000b"},
-        {"cursor": "a" * 513},
-        {"limit": 0},
-        {"limit": 101},
-        {"limit": "ten"},
-    ],
-)
+@pytest.mark.parametrize("params", BAD_TIME_ID_PAGE_ARGS)
 def test_bad_reactor_cursors_and_limits_are_422(chat: Any, params: dict[str, Any]) -> None:
     alice, _, _, _, message_id = chat
     reacted(alice, message_id, "👍")

@@ -112,3 +112,17 @@ def viewer_fields(data: Any, path: str = "") -> list[str]:
     if isinstance(data, list):
         return [found for index, item in enumerate(data) for found in viewer_fields(item, f"{path}[{index}]")]
     return []
+
+
+# What a change to a room's messages is heard as (the room's ordered events, and `mentioned`).
+MESSAGE_CHANGE_EVENTS = {
+    "new_message",
+    "message_edited",
+    "message_deleted",
+    "reaction_added",
+    "reaction_removed",
+    "thread_updated",
+    "message_pinned",
+    "message_unpinned",
+    "mentioned",
+}

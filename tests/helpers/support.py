@@ -140,6 +140,22 @@ def cursor_of(value: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
+# Query parameters that every list keyed by (time, id) refuses with a 422 naming them: broken cursors and limits.
+BAD_TIME_ID_PAGE_ARGS: list[dict[str, Any]] = [
+    {"cursor": "!!not a cursor!!"},
+    {"cursor": cursor_of(["x"])},
+    {"cursor": cursor_of([1, 2, 3])},
+    {"cursor": cursor_of(["2024-01-01T00:00:00+00:00", "not a uuid"])},
+    {"cursor": cursor_of(["not a time", "5d0a2d0e-8f5e-4e7e-9d1c-2b1f0c3a4e5f"])},
+    {"cursor": "a\u0000b"},
+    {"cursor": "a" * 513},
+    {"limit": 0},
+    {"limit": -1},
+    {"limit": 101},
+    {"limit": "ten"},
+]
+
+
 class QueryCounter:
     """Counts statements; use `with counter:` to count a block."""
 

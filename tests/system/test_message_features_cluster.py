@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 import redis
 
-from tests.helpers.contract import viewer_fields
+from tests.helpers.contract import MESSAGE_CHANGE_EVENTS, viewer_fields
 from tests.helpers.factories import make_message, make_room
 from tests.helpers.private_services import RedisProcess
 from tests.helpers.realtime import (
@@ -30,17 +30,6 @@ from tests.helpers.realtime import (
 
 pytestmark = pytest.mark.needs_redis  # given the service, redis-server is installed (.ci/setup)
 
-MESSAGE_CHANGES = {
-    "new_message",
-    "message_edited",
-    "message_deleted",
-    "reaction_added",
-    "reaction_removed",
-    "thread_updated",
-    "message_pinned",
-    "message_unpinned",
-    "mentioned",
-}
 REPLAYED = "Replayed missed changes"  # what a process logs when it read changes back from the database
 REPLAY_SECONDS = 2.0 + 0.5 + 7.5  # the sweep's period, the gap's wait, and slack for a loaded machine
 
@@ -69,7 +58,7 @@ def changes(recorder: Recorder) -> list[tuple[str, str]]:
     """(event, the message it is about) of every message change the socket heard, in order."""
     found = []
     for name, data in recorder.events:
-        if name in MESSAGE_CHANGES:
+        if name in MESSAGE_CHANGE_EVENTS:
             found.append((name, data.get("root_id") or data.get("message_id") or data["message"]["id"]))
     return found
 

@@ -11,24 +11,11 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.helpers.contract import SOCKET_SERVER_EVENTS, viewer_fields
+from tests.helpers.contract import MESSAGE_CHANGE_EVENTS, SOCKET_SERVER_EVENTS, viewer_fields
 from tests.helpers.factories import make_message, make_room
 from tests.helpers.node import NodeClient, joined, node_client
 from tests.helpers.realtime import QUIET, Crew, assert_refused, ok
 from tests.helpers.servers import HttpUser, Server, serve_fresh
-
-# What a change to a room's messages is heard as.
-MESSAGE_CHANGES = {
-    "new_message",
-    "message_edited",
-    "message_deleted",
-    "reaction_added",
-    "reaction_removed",
-    "thread_updated",
-    "message_pinned",
-    "message_unpinned",
-    "mentioned",
-}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +27,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 def heard(client: NodeClient, *names: str) -> list[tuple[str, Any]]:
     """(event, data) of every line named `names` (message changes, if none named) the client printed, in order."""
-    wanted = set(names) or MESSAGE_CHANGES
+    wanted = set(names) or MESSAGE_CHANGE_EVENTS
     return [(line["event"], line["data"]) for line in client.seen if line["event"] in wanted]
 
 
