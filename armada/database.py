@@ -89,6 +89,13 @@ def insert_skipping_duplicates(model: type[Any], *unique_columns: str) -> Insert
     return statement
 
 
+def insert_or_update(model: type[Any], unique_columns: tuple[str, ...], values: dict[str, Any]) -> Insert:
+    """INSERT ... ON CONFLICT (unique_columns) DO UPDATE SET values, on PostgreSQL or SQLite: one statement."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    statement: Insert = dialect.insert(model).on_conflict_do_update(index_elements=list(unique_columns), set_=values)
+    return statement
+
+
 def init_app(app: Flask) -> None:
     """Bind Flask-SQLAlchemy; give SQLite connections the pragmas Armada relies on, PostgreSQL ones keepalives."""
     db.init_app(app)

@@ -36,21 +36,36 @@ def check_mentions(room_id: uuid.UUID, user_ids: Sequence[uuid.UUID]) -> list[uu
     return wanted
 
 
+def _add_rows(message: ChatMessage, user_ids: list[uuid.UUID]) -> None:
+    db.session.add_all(
+        MessageMention(message_id=message.id, user_id=u, room_id=message.room_id, seq=message.seq) for u in user_ids
+    )
+
+
+def _newly_mentioned(message: ChatMessage, before: set[uuid.UUID], had_room: bool) -> list[uuid.UUID]:
+    """Who the message mentions now and did not before (by id or `@room`), never its sender."""
+    everyone = _active_members(message.room_id) if message.mentions_room or had_room else set()
+    now = {uuid.UUID(u) for u in message.mention_ids} | (everyone if message.mentions_room else set())
+    newly = now - before - (everyone if had_room else set()) - {message.sender_id}
+    return sorted(newly, key=str)
+
+
+def record_mentions(message: ChatMessage) -> list[uuid.UUID]:
+    """Store a new message's mentions (set on it, checked); returns who it mentions, for `announce`."""
+    _add_rows(message, [uuid.UUID(u) for u in message.mention_ids])
+    return _newly_mentioned(message, set(), had_room=False)
+
+
 def set_mentions(message: ChatMessage, user_ids: list[uuid.UUID], mentions_room: bool) -> list[uuid.UUID]:
-    """Make these the message's mentions; returns the newly mentioned users (never the sender), for `announce`."""
+    """Make these an edited message's mentions; returns the newly mentioned users, for `announce`."""
     before = {uuid.UUID(u) for u in message.mention_ids}
     had_room = message.mentions_room
     if before != set(user_ids):
         db.session.execute(delete(MessageMention).where(MessageMention.message_id == message.id))
-        db.session.add_all(
-            MessageMention(message_id=message.id, user_id=u, room_id=message.room_id, seq=message.seq) for u in user_ids
-        )
+        _add_rows(message, user_ids)
     message.mention_ids = [str(u) for u in user_ids]
     message.mentions_room = mentions_room
-    everyone = _active_members(message.room_id) if mentions_room or had_room else set()
-    now = set(user_ids) | (everyone if mentions_room else set())
-    newly = now - before - (everyone if had_room else set()) - {message.sender_id}
-    return sorted(newly, key=str)
+    return _newly_mentioned(message, before, had_room)
 
 
 def announce(message: ChatMessage, newly: list[uuid.UUID]) -> None:

@@ -143,15 +143,15 @@ def send_message(
         thread_reply_count=0,
         thread_participant_ids=[],
         reaction_summary=[],
-        mention_ids=[],
-        mentions_room=False,
+        mention_ids=[str(u) for u in mentioned],
+        mentions_room=mentions_room,
         client_id=client_id,
         created_at=now,
         **body,
     )
     db.session.add(message)
     db.session.flush()  # the mention rows name it
-    newly_mentioned = mention_rules.set_mentions(message, mentioned, mentions_room)
+    newly_mentioned = mention_rules.record_mentions(message)
     outbox.record(MessageCreated(message))
     if root is not None:
         threads.add_reply(root, message)

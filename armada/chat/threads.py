@@ -14,7 +14,7 @@ from armada import outbox
 from armada.chat.events import ThreadUpdated
 from armada.chat.sequencing import UNSYNCHRONIZED, take_change_number
 from armada.chat.viewer import with_my_reactions
-from armada.database import insert_skipping_duplicates
+from armada.database import insert_or_update, insert_skipping_duplicates
 from armada.errors import NotFound, ValidationFailed
 from armada.extensions import db
 from armada.models import ChatMessage, ChatRoom, ChatRoomMember, ThreadFollow, ThreadSummary, User
@@ -66,14 +66,8 @@ def follow(root_id: uuid.UUID, room_id: uuid.UUID, user_ids: Iterable[uuid.UUID]
     rows = [
         {"root_id": root_id, "user_id": u, "room_id": room_id, "following": True, "last_read_seq": 0} for u in users
     ]
-    db.session.execute(insert_skipping_duplicates(ThreadFollow, "root_id", "user_id"), rows)
-    # A row a read left unfollowed (read_thread) starts following now.
-    db.session.execute(
-        update(ThreadFollow)
-        .where(ThreadFollow.root_id == root_id, ThreadFollow.user_id.in_(users), ThreadFollow.following == false())
-        .values(following=True),
-        execution_options=UNSYNCHRONIZED,
-    )
+    # A row a read left unfollowed (read_thread) starts following now; one statement either way.
+    db.session.execute(insert_or_update(ThreadFollow, ("root_id", "user_id"), {"following": True}), rows)
 
 
 def follow_mentions(message: ChatMessage, newly_mentioned: list[uuid.UUID]) -> None:
