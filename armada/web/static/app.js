@@ -24,6 +24,7 @@ import { paneActions } from './pane-actions.js';
 import { roomEvents } from './room-events.js';
 import { Rooms } from './rooms.js';
 import { RoomList } from './rooms-view.js';
+import { MessageSearch } from './search.js';
 import { Realtime } from './socket.js';
 import { state } from './store.js';
 
@@ -49,7 +50,7 @@ const app = {
     return pane;
   },
   showNotice: (text) => showNotice(text),
-  openRoom: (roomId) => openRoom(roomId),
+  openRoom: (roomId, target) => openRoom(roomId, target),
   markRead: () => markRead(),
 };
 app.rooms = new Rooms(app);
@@ -111,6 +112,13 @@ function renderShell() {
     logout().catch(() => {});
   });
   const roomCreated = (room) => rooms.created(room);
+  // While a search has text, its results take the room list's place.
+  const search = new MessageSearch({
+    choose: (result) => openRoom(result.room_id, result.message),
+    active: (searching) => {
+      roomList.element.hidden = searching;
+    },
+  });
   const sidebar = el(
     'aside',
     { class: 'sidebar', 'aria-label': 'Chats' },
@@ -131,6 +139,7 @@ function renderShell() {
       el('button', { type: 'button', onclick: () => openNewGroupDialog(roomCreated) }, 'New group'),
       el('button', { type: 'button', onclick: () => openNewDirectDialog(roomCreated) }, 'New direct message'),
     ),
+    search.element,
     roomList.element,
   );
   shell = el('div', { class: 'app-shell' }, banner, sidebar, chatArea);
@@ -154,9 +163,14 @@ function setOnline(online) {
   else if (!banner.firstChild) banner.append(el('span', { class: 'banner' }, 'You are offline. Reconnecting…'));
 }
 
-async function openRoom(roomId) {
+/** Open a room: at its newest messages, or at `target`, a message of it (a search result). */
+async function openRoom(roomId, target = null) {
   const room = state.rooms.get(roomId);
-  if (!room || (pane && pane.room.id === roomId)) return;
+  if (!room) return;
+  if (pane && pane.room.id === roomId) {
+    if (target) pane.showMessage(target).catch((failure) => pane?.showError(describeError(failure)));
+    return;
+  }
   pane?.destroy();
   state.openRoomId = roomId;
   pane = new ChatPane(room, actions);
@@ -168,7 +182,7 @@ async function openRoom(roomId) {
   try {
     // Load the history only once the socket has joined, so a message sent in between is not lost.
     await rooms.joined(roomId);
-    await opened.loadInitial();
+    await (target ? opened.showMessage(target) : opened.loadInitial());
     // Loaded while offline: what is sent from now until the next connection's catch-up may be missed.
     if (!realtime?.connected) opened.openGap();
     if (pane === opened) markRead();

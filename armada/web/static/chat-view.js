@@ -147,6 +147,20 @@ export class ChatPane {
     return this.log.timeline.newest();
   }
 
+  /**
+   * Show a message found by a search: scrolled into view and marked, its history loaded around it unless held. A
+   * thread reply shows at its root (the history holds roots only), with its thread open at it.
+   */
+  async showMessage(message) {
+    const rootId = message.thread_root_id;
+    const targetId = rootId || message.id;
+    if (!this.log.reveal(targetId)) await this.log.loadAround(message.id, targetId);
+    const root = rootId && this.log.timeline.get(rootId);
+    if (!root) return;
+    if (this.thread?.root.id !== rootId) await this.openThread(root);
+    this.thread?.reveal(message.id);
+  }
+
   // ---- messages -----------------------------------------------------------------------------------------
 
   /** A message arrived or changed (event, send answer, catch-up): add it at its place or replace our copy. */
@@ -212,8 +226,9 @@ export class ChatPane {
     });
     this.element.append(this.thread.element);
     this.element.classList.add('with-thread');
-    this.thread.load();
+    const loaded = this.thread.load();
     this.thread.focus();
+    return loaded;
   }
 
   /** Close the thread pane; focus goes back to its root's thread button. */

@@ -171,6 +171,17 @@ export class ThreadPane {
     this.composer.focus();
   }
 
+  /** Scroll a reply into view, mark it for a moment and move focus to it (a search result). */
+  reveal(id) {
+    const article = this.replies.has(id) && this.articles.get(id);
+    if (!article) return;
+    article.scrollIntoView({ block: 'center' });
+    article.classList.add('target');
+    article.tabIndex = -1;
+    article.focus({ preventScroll: true });
+    setTimeout(() => article.classList.remove('target'), 4000);
+  }
+
   destroy() {
     this.composer.destroy();
   }

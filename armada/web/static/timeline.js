@@ -25,7 +25,7 @@ function sentAt(message) {
 }
 
 /** A room's order: by created_at, which the server stamps at send time, then by id for a tie. */
-function compareMessages(a, b) {
+export function compareMessages(a, b) {
   return sentAt(a) - sentAt(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
@@ -71,6 +71,12 @@ export class Timeline {
     this.messages = [];
     this.byId.clear();
     for (const message of [...page, ...live]) this.store(message);
+  }
+
+  /** Hold nothing (the log is about to show another stretch of the room's history). */
+  clear() {
+    this.messages = [];
+    this.byId.clear();
   }
 
   /**
