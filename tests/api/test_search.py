@@ -11,7 +11,7 @@ import pytest
 from werkzeug.test import TestResponse
 
 from tests.helpers.contract import MESSAGE_KEYS
-from tests.helpers.support import Actor, ApiClient, assert_error, details_of
+from tests.helpers.support import BAD_TIME_ID_PAGE_ARGS, Actor, ApiClient, assert_error, details_of, history_page
 
 SEARCH = "/api/chat/search"
 
@@ -223,8 +223,10 @@ def test_only_rooms_the_caller_is_an_active_member_of(api: ApiClient) -> None:
     assert_error(search(bob, "confidential", room_id=room["id"]), 404, "room_not_found")
 
 
-def test_a_room_or_thread_filter_of_someone_else_is_a_404(team: tuple[Actor, Actor, dict[str, Any]], api: ApiClient) -> None:
-    alice, bob, room = team
+def test_a_room_or_thread_filter_of_someone_else_is_a_404(
+    team: tuple[Actor, Actor, dict[str, Any]], api: ApiClient
+) -> None:
+    alice, _, room = team
     (mallory,) = api.users("Mallory")
     root = alice.say(room, "private thread")
     assert_error(search(mallory, "private", room_id=room["id"]), 404, "room_not_found")
@@ -330,3 +332,74 @@ def test_found_at_the_utc_time_it_was_sent(team: tuple[Actor, Actor, dict[str, A
     start = datetime.fromisoformat(sent["created_at"]).astimezone(UTC)
     naive = start.replace(tzinfo=None).isoformat()  # no offset: read as UTC
     assert contents(bob, "timestamped", since=naive) == ["timestamped"]
+
+
+@pytest.mark.parametrize("args", BAD_TIME_ID_PAGE_ARGS)
+def test_bad_pages_are_422(team: tuple[Actor, Actor, dict[str, Any]], args: dict[str, Any]) -> None:
+    _, bob, _ = team
+    details = details_of(search(bob, "x", **args))
+    assert set(details) == set(args), details
+
+
+# ---- opening a result: the history around a message -------------------------------------------------------
+
+
+def ids(page: dict[str, Any]) -> list[str]:
+    """The message ids of a history page, in its order."""
+    return [message["id"] for message in page["items"]]
+
+
+@pytest.fixture
+def long_room(team: tuple[Actor, Actor, dict[str, Any]]) -> tuple[Actor, dict[str, Any], list[str]]:
+    """Bob, and a room of 60 messages (oldest first) with more than a page of history around any of them."""
+    alice, bob, room = team
+    return bob, room, [alice.say(room, f"line {n}")["id"] for n in range(60)]
+
+
+def test_around_a_message_far_back_pages_both_ways(long_room: tuple[Actor, dict[str, Any], list[str]]) -> None:
+    bob, room, sent = long_room
+    page = history_page(bob, room["id"], around=sent[30], limit=10)
+    assert ids(page) == sent[25:35]  # five older, then the message and newer
+    older = history_page(bob, room["id"], before=page["next_cursor"], limit=10)
+    assert ids(older) == sent[15:25]
+    newer = history_page(bob, room["id"], after=sent[34], limit=10)
+    assert ids(newer) == sent[35:45]
+
+
+def test_around_near_either_end(long_room: tuple[Actor, dict[str, Any], list[str]]) -> None:
+    bob, room, sent = long_room
+    first = history_page(bob, room["id"], around=sent[2], limit=10)
+    assert ids(first) == sent[0:10] and first["next_cursor"] is None
+    last = history_page(bob, room["id"], around=sent[58], limit=10)
+    assert ids(last) == sent[53:60] and last["next_cursor"] is not None
+    only = history_page(bob, room["id"], around=sent[40], limit=1)
+    assert ids(only) == [sent[40]]
+    assert ids(history_page(bob, room["id"], before=only["next_cursor"], limit=2)) == sent[38:40]
+
+
+def test_around_a_thread_reply_is_its_root_unless_in_the_thread(team: tuple[Actor, Actor, dict[str, Any]]) -> None:
+    alice, bob, room = team
+    root = alice.say(room, "root")
+    replies = [alice.say(room, f"reply {n}", thread_root_id=root["id"])["id"] for n in range(3)]
+    after = alice.say(room, "after the thread")
+    page = history_page(bob, room["id"], around=replies[1], limit=10)
+    assert ids(page) == [root["id"], after["id"]]
+    in_thread = history_page(bob, room["id"], around=replies[1], thread_root_id=root["id"], limit=2)
+    assert ids(in_thread) == replies[0:2]
+
+
+def test_around_refuses_what_is_not_in_the_room(team: tuple[Actor, Actor, dict[str, Any]], api: ApiClient) -> None:
+    alice, bob, room = team
+    (carol,) = api.users("Carol")
+    elsewhere = alice.say(alice.make_group(carol), "elsewhere")
+    message = alice.say(room, "here")
+    url = f"/api/chat/rooms/{room['id']}/messages"
+    assert "around" in details_of(bob.get(url, query_string={"around": elsewhere["id"]}))
+    assert "around" in details_of(bob.get(url, query_string={"around": str(uuid.uuid4())}))
+    assert "around" in details_of(bob.get(url, query_string={"around": "nope"}))
+    assert details_of(bob.get(url, query_string={"around": message["id"], "after": message["id"]}))
+    root = alice.say(room, "other root")
+    other = alice.say(room, "reply", thread_root_id=root["id"])
+    assert "around" in details_of(bob.get(url, query_string={"around": message["id"], "thread_root_id": root["id"]}))
+    assert other["thread_root_id"] == root["id"]
+    assert_error(carol.get(url, query_string={"around": message["id"]}), 404, "room_not_found")
