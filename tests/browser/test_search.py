@@ -230,6 +230,17 @@ def test_choosing_a_result_far_back_opens_the_room_there(alice: Window, people: 
     expect(timeline(alice).get_by_role("article").last).to_contain_text("Live after the jump")
 
 
+def test_sending_while_far_back_goes_to_the_newest(alice: Window) -> None:
+    field(alice).press("Escape")
+    alice.open_room(GALLEY)
+    search(alice, "kraken", 1).click()
+    expect(timeline(alice).get_by_role("article").filter(has_text="kraken sighted")).to_be_focused()
+    alice.send("Back to the present")
+    expect(timeline(alice).get_by_role("article").last).to_contain_text("Back to the present")
+    expect(timeline(alice).get_by_role("article").filter(has_text=f"Log entry {LOG_ENTRIES}")).to_be_in_viewport()
+    expect(timeline(alice).get_by_role("article").filter(has_text="kraken sighted")).to_have_count(0)
+
+
 def entry_numbers(window: Window) -> list[int]:
     """The numbers of the log entries the timeline shows, in its order."""
     texts = timeline(window).get_by_role("article").filter(has_text="Log entry").all_inner_texts()

@@ -16,8 +16,8 @@ import { TypingIndicator } from './typing-indicator.js';
 export class ChatPane {
   /**
    * @param {object} room
-   * @param {object} actions callbacks into the app: send, edit, remove, forward, threadRead, typing, openSettings,
-   *   leave, back
+   * @param {object} actions callbacks into the app: send, edit, remove, forward, markRead, threadRead, typing,
+   *   openSettings, leave, back
    */
   constructor(room, actions) {
     this.room = room;
@@ -40,6 +40,7 @@ export class ChatPane {
       kept: (message, added) => this.messageKept(message, added),
       arrived: (message) => this.upsert(message),
       showError: (failure) => this.showError(failure),
+      newest: () => this.actions.markRead(), // back at the newest after a search result: read what came meanwhile
     });
     this.receipts = new ReadReceipts(room, (id) => this.log.timeline.get(id));
     this.typing = new TypingIndicator();
@@ -154,7 +155,14 @@ export class ChatPane {
   async showMessage(message) {
     const rootId = message.thread_root_id;
     const targetId = rootId || message.id;
-    if (!this.log.reveal(targetId)) await this.log.loadAround(message.id, targetId);
+    if (!this.log.reveal(targetId)) {
+      try {
+        await this.log.loadAround(message.id, targetId);
+      } catch (failure) {
+        await this.log.loadInitial(); // gone meanwhile (deleted, or we left): show the room as usual, and say why
+        throw failure;
+      }
+    }
     const root = rootId && this.log.timeline.get(rootId);
     if (!root) return;
     if (this.thread?.root.id !== rootId) await this.openThread(root);

@@ -22,7 +22,8 @@ export class MessageLog {
    * @param {() => object} room the open room
    * @param {object} hooks draw(article, message) fills a message's article; kept(message, added) runs once a message
    *   is stored and drawn, for whatever else shows it; arrived(message) takes what a catch-up brings (the pane
-   *   routes it like any other message); showError(failure)
+   *   routes it like any other message); showError(failure); newest() runs when the log, opened at a message, has
+   *   loaded up to the newest
    */
   constructor(room, hooks) {
     this.room = room;
@@ -122,10 +123,12 @@ export class MessageLog {
 
   /** The newest message is held: what arrived live meanwhile joins it, and live messages append from now on. */
   reachedNewest() {
+    const wasAround = Boolean(this.newerAfter);
     this.newerAfter = null;
     const waiting = [...this.waiting.values()];
     this.waiting.clear();
     for (const message of waiting) this.upsert(message);
+    if (wasAround) this.hooks.newest();
   }
 
   /** Older messages with the `before` cursor, keeping what is on screen where it is. */

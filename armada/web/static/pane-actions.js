@@ -71,6 +71,7 @@ export function paneActions(app) {
       }
     },
     forward: (message) => openForwardDialog(message),
+    markRead: () => app.markRead(),
     /** We read a thread of `room`: a mention in one of its replies may no longer count (the server knows). */
     threadRead(room) {
       if (state.rooms.get(room.id)?.mention_count) rooms.refresh(room.id).catch(() => {});
