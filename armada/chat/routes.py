@@ -11,12 +11,12 @@ from flask_jwt_extended import current_user, jwt_required
 from armada import ratelimit
 from armada.api import ArmadaBlueprint
 from armada.chat import editing, history, members, receipts, room_views, rooms, sending
+from armada.chat.history_schemas import MessageListArgsSchema
 from armada.chat.schemas import (
     AddMemberSchema,
     CreateRoomSchema,
     EditMessageSchema,
     MarkReadSchema,
-    MessageListArgsSchema,
     MessagePageSchema,
     MessageSchema,
     ReadResultSchema,

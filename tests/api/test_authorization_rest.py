@@ -54,6 +54,7 @@ from tests.helpers.authorization import (
     ROLES,
     ROOM_POLICY,
     ROOMS,
+    SEARCH_WORDS,
     SIGNED_URL,
     TOKEN_CODES,
     UPLOAD,
@@ -77,6 +78,20 @@ from tests.helpers.support import Actor, ApiClient, assert_error
 
 Call = Callable[[Scene, str], TestResponse]
 THREADS = "/api/chat/threads"
+SEARCH = "/api/chat/search"
+
+
+def search_for(**params: str) -> Call:
+    """Search for the target's words (any word, for an id that exists nowhere), with these filters."""
+
+    def call(scene: Scene, target_id: str) -> TestResponse:
+        target = next((name for name, value in scene.ids.items() if value == target_id), None)
+        q = SEARCH_WORDS.get(target or "", "anything")
+        filters = {name: scene.ids.get(value, target_id) for name, value in params.items()}
+        return scene.actor.get(SEARCH, query_string={"q": q, **filters})
+
+    return call
+
 
 ROOM_CALLS: dict[str, Call] = {
     "get_room": lambda s, room: s.actor.get(f"{ROOMS}/{room}"),
@@ -161,6 +176,9 @@ CALLER_CALLS: dict[str, Call] = {
     "mention": lambda s, user: s.actor.post(
         MESSAGES, json={"room_id": s.room, "content": "hi you", "mentions": [user]}
     ),
+    "search": search_for(),
+    "search_team": search_for(room_id="room"),
+    "search_thread": search_for(thread_root_id="target"),
 }
 
 LINK_CALLS: dict[str, Call] = {
@@ -250,6 +268,20 @@ def followed_in_my_rooms(app: Flask, scene: Scene, _root: str, response: TestRes
         assert uuid.UUID(item["room_id"]) in active and item["root"]["room_id"] == item["room_id"], item
 
 
+def found_in_my_rooms(app: Flask, scene: Scene, _message: str, response: TestResponse) -> None:
+    """Only live messages of rooms the actor is an active member of."""
+    with app.app_context():
+        active = set(
+            db.session.scalars(
+                select(ChatRoomMember.room_id).where(
+                    ChatRoomMember.user_id == uuid.UUID(scene.actor.id), ChatRoomMember.is_active.is_(True)
+                )
+            )
+        )
+    for item in response.get_json()["items"]:
+        assert uuid.UUID(item["room_id"]) in active and not item["message"]["is_deleted"], item
+
+
 def reactors_as_stored(app: Flask, scene: Scene, message_id: str, response: TestResponse) -> None:
     """Exactly who reacted to this message with KEPT, oldest first: the actor where it did."""
     with app.app_context():
@@ -286,6 +318,9 @@ ANSWERS: dict[str, Callable[[Flask, Scene, str, TestResponse], None]] = {
     "download": the_file,
     "direct_put": put_at_the_signed_path,
     "list_threads": followed_in_my_rooms,
+    "search": found_in_my_rooms,
+    "search_team": found_in_my_rooms,
+    "search_thread": found_in_my_rooms,
     "reactors": reactors_as_stored,
     "thread_history": replies_of_the_target,
     "mention": mentioning_the_target,
@@ -301,7 +336,8 @@ def check_answer(
         target_id = scene.ids[target]
         if outcome.shows:
             items = response.get_json()["items"]
-            listed = {item["root"]["id"] if "root" in item else item["id"] for item in items}  # a thread: its root
+            # A followed thread is its root; a search hit its message.
+            listed = {(item.get("root") or item.get("message") or item)["id"] for item in items}
             assert target_id in listed, "the target is not listed"
         else:
             assert target_id.encode() not in response.get_data(), "the answer mentions the target"
@@ -436,6 +472,7 @@ TOKEN_CALLS: dict[str, TokenCall] = {
     "reactors": lambda a, h, b: a.client.get(reaction_url(b.alices_message, KEPT), headers=h),
     "edit_history": lambda a, h, b: a.client.get(f"{MESSAGES}/{b.alices_message}/history", headers=h),
     "list_threads": lambda a, h, b: a.client.get(THREADS, headers=h),
+    "search_messages": lambda a, h, b: a.client.get(SEARCH, query_string={"q": "alice"}, headers=h),
     "read_thread": lambda a, h, b: a.client.post(
         f"{THREADS}/{b.alices_message}/read", headers=h, json={"up_to": b.bobs_reply}
     ),
@@ -468,6 +505,7 @@ TOKEN_ROUTES = {
     "reactors": ("GET", "/api/chat/messages/<uuid:message_id>/reactions/<string(minlength=0):emoji>"),
     "edit_history": ("GET", "/api/chat/messages/<uuid:message_id>/history"),
     "list_threads": ("GET", THREADS),
+    "search_messages": ("GET", SEARCH),
     "read_thread": ("POST", "/api/chat/threads/<uuid:root_id>/read"),
     "pin": ("PUT", "/api/chat/rooms/<uuid:room_id>/pins/<uuid:message_id>"),
     "unpin": ("DELETE", "/api/chat/rooms/<uuid:room_id>/pins/<uuid:message_id>"),

@@ -338,6 +338,28 @@ CALLER_POLICY: dict[tuple[str, str], Row] = {
     ("mention", "removed_user"): (*(unknown("mentions"),) * 3, NO_ROOM, NO_ROOM),
     ("mention", "other_user"): (*(unknown("mentions"),) * 3, NO_ROOM, NO_ROOM),
     ("mention", "missing_user"): (*(unknown("mentions"),) * 3, NO_ROOM, NO_ROOM),
+    # Search (for the target's words, SEARCH_WORDS): messages of rooms the caller is an active member of, never a
+    # deleted one, never the removed member's old room; a room or thread filter of another's is missing.
+    ("search", "others_message"): (LISTED, LISTED, LISTED, UNLISTED, UNLISTED),
+    ("search", "own_message"): (LISTED, LISTED, LISTED, UNLISTED, NA),
+    ("search", "thread_reply"): (LISTED, LISTED, LISTED, UNLISTED, UNLISTED),
+    ("search", "side_message"): everyone(LISTED),
+    ("search", "foreign_message"): everyone(UNLISTED),
+    ("search", "own_deleted"): (UNLISTED, UNLISTED, UNLISTED, UNLISTED, NA),
+    ("search", "others_deleted"): everyone(UNLISTED),
+    ("search_team", "others_message"): (LISTED, LISTED, LISTED, NO_ROOM, NO_ROOM),
+    ("search_thread", "thread"): (LISTED, LISTED, LISTED, NO_MESSAGE, NO_MESSAGE),
+}
+# A word of each staged message's text, for the search cells.
+SEARCH_WORDS = {
+    "others_message": "bystander",
+    "own_message": "mine",
+    "thread_reply": "first reply",
+    "thread": "thread",
+    "side_message": "elsewhere",
+    "foreign_message": "for you",
+    "own_deleted": "soon gone",
+    "others_deleted": "soon gone",
 }
 
 # Signed links take no bearer token (README, Media): whoever holds one may use it, by design, so the answer is the

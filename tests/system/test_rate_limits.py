@@ -43,6 +43,7 @@ LIMITED = {
     "RATE_LIMIT_SEND_MESSAGE": "4/minute",
     "RATE_LIMIT_CREATE_ROOM": "2/minute",
     "RATE_LIMIT_UPLOAD": "2/minute",
+    "RATE_LIMIT_SEARCH": "3/minute",
     "RATE_LIMIT_SOCKET_SEND_MESSAGE": "3/minute",
     "RATE_LIMIT_SOCKET_TYPING": "3/minute",
     "RATE_LIMIT_CHANGE_MESSAGE": "3/minute",
@@ -338,6 +339,19 @@ def test_the_upload_limit_counts_uploads_and_direct_upload_urls_together(user: C
     assert_rate_limited(upload(alice), "2 per 1 minute", "uploads")
     assert_rate_limited(signed_url(alice), "2 per 1 minute", "uploads")
     assert upload(bob).status_code == 201
+
+
+def test_the_search_limit_is_per_user_and_a_refused_search_is_a_429(user: Callable[[str], HttpUser]) -> None:
+    alice, bob = user("Alice"), user("Bob")
+    make_room(alice, bob)
+
+    def search(who: HttpUser, q: str) -> requests.Response:
+        return who.call("GET", "/api/chat/search", params={"q": q})
+
+    for q in ("a", "ab", "abc"):  # search as you type
+        assert search(alice, q).status_code == 200
+    assert_rate_limited(search(alice, "abcd"), "3 per 1 minute", "searches")
+    assert search(bob, "abcd").status_code == 200
 
 
 def test_edits_and_deletions_share_a_per_user_limit_over_rest_and_sockets(
