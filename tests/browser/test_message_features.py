@@ -16,7 +16,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Locator, expect
 
-from tests.helpers.browser import WAIT_MS, Window, open_window
+from tests.helpers.browser import WAIT_MS, Window, choose_mention, open_window
 from tests.helpers.servers import PASSWORD, HttpUser, Server, serve_fresh
 
 GROUP = "Deck crew"
@@ -425,8 +425,7 @@ def test_alice_mentions_bob_who_sees_a_badge_then_the_highlight(alice: Window, b
     expect(listbox.get_by_role("option", name="Bob")).to_have_attribute("aria-selected", "true")
     expect(listbox.get_by_role("option", name="Alice")).to_have_count(0)  # never oneself
     alice.assert_accessible("the mention listbox open")
-    alice.composer().press("Enter")  # chooses, does not send
-    expect(listbox).to_be_hidden()
+    choose_mention(alice, "Bob")  # Enter chooses, does not send
     expect(alice.composer()).to_have_value("Ready, @Bob ")
     alice.composer().press_sequentially("for the crossing?")
     alice.composer().press("Enter")
@@ -470,6 +469,20 @@ def test_escape_closes_the_mention_list_and_a_typed_name_is_no_mention(alice: Wi
     alice.composer().fill("")
 
 
+def test_the_mention_list_stays_open_when_focus_comes_back_at_once(alice: Window) -> None:
+    # Clicking a message's "Edit" blurs the textarea and focuses it again at once: the list the next "@Bo" opens
+    # must not be closed by that blur a moment later, or Enter saves "@Bo" instead of choosing Bob.
+    alice.composer().evaluate("(box) => { box.focus(); box.blur(); box.focus(); }")
+    alice.composer().press_sequentially("@Bo")
+    option = alice.page.get_by_role("listbox", name="Mention").get_by_role("option", name="Bob")
+    expect(option).to_be_visible()
+    alice.page.wait_for_timeout(400)  # past the delayed close of a blur (150 ms)
+    expect(option).to_be_visible()
+    choose_mention(alice, "Bob")
+    expect(alice.composer()).to_have_value("@Bob ")
+    alice.composer().fill("")
+
+
 def wait_until_read(user: HttpUser) -> None:
     """Wait until the server counts nothing of the group unread for `user` (their window marks it read)."""
     path = f"/api/chat/rooms/{group_id(user)}"
@@ -485,7 +498,7 @@ def test_the_mention_badge_is_the_servers_count(alice: Window, bob: Window, peop
     wait_until_read(people["Bob"])  # Bob has the group open: read
     bob.open_room(SIDE)
     alice.composer().press_sequentially("@Bo", delay=20)
-    alice.composer().press("Enter")  # chooses Bob
+    choose_mention(alice, "Bob")
     alice.composer().press_sequentially("look first")
     alice.composer().press("Enter")
     entry = bob.room_entry(GROUP)
@@ -495,7 +508,7 @@ def test_the_mention_badge_is_the_servers_count(alice: Window, bob: Window, peop
     alice.message_action("Tide tables are up", "Edit")
     alice.composer().press("End")
     alice.composer().press_sequentially(", @Bo", delay=20)
-    alice.composer().press("Enter")
+    choose_mention(alice, "Bob")
     alice.composer().press("Enter")
     expect(posted(alice, "Tide tables are up, @Bob")).to_contain_text("(edited)")
     # Events reach a socket in order: once Bob sees this, he has had the edit's `mentioned` too.
@@ -518,7 +531,7 @@ def test_editing_keeps_the_mentions_still_written_and_adds_new_ones(
 ) -> None:
     bob_id = people["Bob"].id
     alice.composer().press_sequentially("Fenders out, @Bo", delay=20)
-    alice.composer().press("Enter")  # chooses Bob
+    choose_mention(alice, "Bob")
     alice.composer().press_sequentially("please")
     alice.composer().press("Enter")
     expect(posted(bob, "Fenders out, @Bob please").locator("mark")).to_have_text("@Bob")
@@ -544,7 +557,7 @@ def test_editing_keeps_the_mentions_still_written_and_adds_new_ones(
     alice.message_action("Lines ready", "Edit")
     alice.composer().press("End")
     alice.composer().press_sequentially(", @Bo", delay=20)
-    alice.composer().press("Enter")  # chooses Bob
+    choose_mention(alice, "Bob")
     alice.composer().press_sequentially("check them")
     alice.assert_accessible("editing a message, a mention chosen")
     alice.composer().press("Enter")

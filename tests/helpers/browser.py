@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +116,17 @@ class Window:
         dialog = self.confirm_dialog()
         dialog.get_by_role("button", name=action, exact=True).click()
         expect(dialog).to_have_count(0)
+
+
+def choose_mention(window: Window, name: str, composer: Locator | None = None) -> None:
+    """Choose `name` in the `@` picker of `composer` (the room's, by default) with Enter, as a person would: once
+    the list shows that member highlighted, never before (an Enter with no list open sends the message)."""
+    box = composer if composer is not None else window.composer()
+    listbox = window.page.get_by_role("listbox", name="Mention")
+    expect(listbox.get_by_role("option", name=name, exact=True)).to_have_attribute("aria-selected", "true")
+    box.press("Enter")
+    expect(listbox).to_be_hidden()
+    expect(box).to_have_value(re.compile(f"@{re.escape(name)} "))
 
 
 def open_window(browser: Browser, server: Server, name: str, init_script: str | None = None) -> Window:

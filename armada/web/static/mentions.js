@@ -57,7 +57,14 @@ export class MentionPicker {
     this.element.hidden = true;
     textarea.setAttribute('aria-autocomplete', 'list');
     textarea.setAttribute('aria-controls', this.element.id);
-    textarea.addEventListener('blur', () => setTimeout(() => this.close(), 150));
+    // Closed a moment after a blur, and only if focus has not come back by then: a click elsewhere that returns
+    // focus at once (a message's "Edit") must not close the list opened since, or the next Enter would send.
+    textarea.addEventListener('blur', () => {
+      clearTimeout(this.blurTimer);
+      this.blurTimer = setTimeout(() => {
+        if (document.activeElement !== this.textarea) this.close();
+      }, 150);
+    });
     textarea.addEventListener('click', () => this.update());
   }
 
