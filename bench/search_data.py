@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import sysconfig
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,7 @@ import psycopg
 from bench import harness
 
 SPAN = timedelta(days=365)  # messages spread over the year that ends now
-ZIPF_S, ZIPF_Q = 1.05, 2.7  # p(rank r) ∝ 1 / (r + q)^s
+ZIPF_S, ZIPF_Q = 1.25, 2.7  # p(rank r) ∝ 1 / (r + q)^s
 MEAN_WORDS = 11
 # Rank -> word: what a multilingual chat carries besides English, frequent enough to be found.
 EXTRA = {
@@ -42,12 +44,17 @@ RARE_TARGET = 50  # the "rare" word: the one whose message count is closest to t
 
 
 def vocabulary() -> list[str]:
-    """Words ranked by frequency in Python's documentation, with EXTRA inserted at their ranks."""
+    """Words ranked by frequency in Python's documentation and its standard library's comments, with EXTRA
+    inserted at their ranks."""
     import pydoc_data.topics
 
-    text = " ".join(pydoc_data.topics.topics.values())
-    counts = Counter(w.lower() for w in re.findall(r"\b[A-Za-z]{2,14}\b", text))
-    words = [w for w, n in counts.most_common() if n >= 2]
+    counts = Counter(w.lower() for w in re.findall(r"\b[A-Za-z]{2,14}\b", " ".join(pydoc_data.topics.topics.values())))
+    # The comments add the long tail a few thousand words of documentation lack (words, not identifiers).
+    for source in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py")):
+        for line in source.read_text(errors="ignore").splitlines():
+            if (line := line.strip()).startswith("# "):
+                counts.update(w.lower() for w in re.findall(r"(?<![\w.])[A-Za-z]{3,14}(?![\w.(])", line[2:]))
+    words = [w for w, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
     for rank in sorted(EXTRA):
         words.insert(min(rank, len(words)), EXTRA[rank])
     return words
