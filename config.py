@@ -17,6 +17,7 @@ from config_values import (
     database_url,
     email_domains,
     http_url,
+    identifier,
     integer,
     origins,
     password_hash_method,
@@ -142,6 +143,7 @@ SETTINGS: tuple[Setting, ...] = (
     _rate("RATE_LIMIT_CHANGE_MESSAGE", "30/10 seconds;600/hour"),
     _rate("RATE_LIMIT_CREATE_ROOM", "10/minute;200/day"),
     _rate("RATE_LIMIT_UPLOAD", "20/minute;300/day"),
+    _rate("RATE_LIMIT_SEARCH", "10/second;2000/hour"),
     _rate("RATE_LIMIT_SOCKET_SEND_MESSAGE", "30/10 seconds"),
     _rate("RATE_LIMIT_SOCKET_TYPING", "10/second"),
     _rate("RATE_LIMIT_SOCKET_JOIN_ROOM", "10/minute"),
@@ -165,6 +167,10 @@ SETTINGS: tuple[Setting, ...] = (
     # Lifetime of the signed media links in responses, and of direct-upload URLs.
     Setting("MEDIA_URL_EXPIRES", integer(1, 7 * DAY), 3600, "3600", bad="0"),
     Setting("MAX_IMAGE_PIXELS", integer(1, 1_000_000_000), 50_000_000, "50000000", bad="5e7"),
+    # PostgreSQL's text search configuration for message search (stemming and stop words of that language);
+    # "simple" keeps every word as written. Read when the search index is made (`flask armada db upgrade`) or
+    # rebuilt (`flask armada search-language`). SQLite's index is the same for every language.
+    Setting("SEARCH_LANGUAGE", identifier, "simple", "english", bad="English!"),
 )
 SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
 
@@ -245,6 +251,7 @@ class Config:
         self.MAX_UPLOAD_BYTES: int = values["MAX_UPLOAD_BYTES"]
         self.MEDIA_URL_EXPIRES: int = values["MEDIA_URL_EXPIRES"]
         self.MAX_IMAGE_PIXELS: int = values["MAX_IMAGE_PIXELS"]
+        self.SEARCH_LANGUAGE: str = values["SEARCH_LANGUAGE"]
 
         self.API_TITLE = "Armada chat API"
         self.API_VERSION = "1.0.0"

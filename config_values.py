@@ -55,6 +55,13 @@ def word(raw: str) -> str:
     return raw
 
 
+def identifier(raw: str) -> str:
+    """A lower-case SQL name: letters, digits and underscores, not starting with a digit."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", raw):
+        raise ValueError("a lower-case name of letters, digits and underscores")
+    return raw
+
+
 def integer(low: int, high: int) -> Parser:
     """A whole number, in ASCII digits, from low to high."""
 

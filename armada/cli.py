@@ -6,7 +6,7 @@ import secrets
 from datetime import timedelta
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from armada.auth.registration import MAX_INVITE_DAYS, MAX_INVITE_USES, create_in
 from armada.auth.schemas import RegisterSchema
 from armada.auth.services import register_user
 from armada.chat.rooms import create_room
+from armada.chat.search_index import set_language
 from armada.chat.sending import send_message
 from armada.errors import DomainError
 from armada.extensions import db
@@ -111,6 +112,20 @@ def purge_media_command(days: int) -> None:
         f"Removed the media of {report.deleted_message_objects} deleted message(s) "
         f"and {report.orphaned_uploads} unused upload(s)."
     )
+
+
+@armada_cli.command("search-language")
+def search_language_command() -> None:
+    """Re-index message search for SEARCH_LANGUAGE (PostgreSQL; the migration used the value of its day)."""
+    language = current_app.config["SEARCH_LANGUAGE"]
+    if db.engine.dialect.name != "postgresql":
+        raise click.ClickException("SQLite's search index is the same for every language: nothing to do.")
+    with db.engine.begin() as conn:
+        try:
+            count = set_language(conn, language)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"Message search now uses {language!r}; re-indexed {count} message(s).")
 
 
 def init_app(app: Flask) -> None:

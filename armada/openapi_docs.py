@@ -41,7 +41,12 @@ oldest first.
 one thread, `GET /api/chat/threads` the threads you follow), `mentions` (user ids) and `mentions_room`, which rooms
 count in `mention_count`, and `pinned_at`/`pinned_by` (`PUT /api/chat/rooms/{{room_id}}/pins/{{message_id}}`, at most
 100 a room). An edit keeps the earlier text: `GET /api/chat/messages/{{message_id}}/history`. Whatever changes a
-message's JSON gives it a new change number, so `changed_after` alone resynchronises a room."""
+message's JSON gives it a new change number, so `changed_after` alone resynchronises a room.
+
+**Search**: `GET /api/chat/search?q=` finds messages of your rooms, newest first: every word must match (case and
+accents aside), the last also as a prefix, `"quoted words"` in order. `highlights` are `[start, end]` offsets in
+Unicode code points (JavaScript strings count UTF-16 units: convert with `Array.from(content)`). To show a result
+in its room, `GET /api/chat/rooms/{{room_id}}/messages?around={{message_id}}` answers the page around it."""
 
 ALICE = "72f2a5c6-c60c-400d-a8fe-4cee7d2c4389"
 BOB = "72acba32-95d2-49c7-9e83-887f83da148e"
@@ -233,6 +238,12 @@ EXAMPLES: dict[str, Any] = {
     "ThreadRead": {"up_to": THREAD_REPLY},
     "ThreadReadResult": {"root_id": HELLO, "unread_replies": 0},
     "PinPage": {"items": [HELLO_MESSAGE], "next_cursor": None},
+    # GET /api/chat/search?q=lunch: "Lunch" is at code points 10 to 15 of Bob's reply.
+    "SearchHit": {"message": REPLY_MESSAGE, "room_id": ROOM, "highlights": [[10, 15]]},
+    "SearchPage": {
+        "items": [{"message": REPLY_MESSAGE, "room_id": ROOM, "highlights": [[10, 15]]}],
+        "next_cursor": None,
+    },
     "Reaction": HELLO_REACTIONS[0],
     "ThreadSummary": HELLO_THREAD,
 }

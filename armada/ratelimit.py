@@ -50,6 +50,7 @@ LIMITS = {
     "change_message": LimitKind("RATE_LIMIT_CHANGE_MESSAGE", "message edits and deletions"),
     "create_room": LimitKind("RATE_LIMIT_CREATE_ROOM", "new rooms"),
     "upload": LimitKind("RATE_LIMIT_UPLOAD", "uploads"),
+    "search": LimitKind("RATE_LIMIT_SEARCH", "searches"),
     "socket_send_message": LimitKind("RATE_LIMIT_SOCKET_SEND_MESSAGE", "send_message events"),
     "socket_typing": LimitKind("RATE_LIMIT_SOCKET_TYPING", "typing events"),
     "socket_join_room": LimitKind("RATE_LIMIT_SOCKET_JOIN_ROOM", "join_room and leave_room events for this room"),

@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from armada.chat import search_index
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -96,6 +98,8 @@ def run_migrations_online():
             enforced = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()  # end SQLAlchemy's autobegun transaction so Alembic opens (and commits) its own
+        # The search index (migration 0007) is not in the models: autogenerate must not drop it.
+        conf_args.setdefault("include_object", search_index.include_object)
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         try:

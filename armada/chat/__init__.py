@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from armada.chat.feature_routes import pins_blp, reactions_blp, threads_blp
+from armada.chat.feature_routes import pins_blp, reactions_blp, search_blp, threads_blp
 from armada.chat.routes import messages_blp, rooms_blp
 from armada.extensions import api
 
@@ -16,3 +16,4 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(reactions_blp)
     api.register_blueprint(threads_blp)
     api.register_blueprint(pins_blp)
+    api.register_blueprint(search_blp)

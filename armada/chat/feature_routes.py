@@ -10,7 +10,7 @@ from flask_jwt_extended import current_user, jwt_required
 
 from armada import ratelimit
 from armada.api import ArmadaBlueprint
-from armada.chat import editing, pins, reactions, threads
+from armada.chat import editing, pins, reactions, search, threads
 from armada.chat.feature_schemas import (
     EditPageSchema,
     FollowedThreadPageSchema,
@@ -22,6 +22,7 @@ from armada.chat.feature_schemas import (
     reactions_answer,
 )
 from armada.chat.schemas import MessageSchema
+from armada.chat.search_schemas import SearchArgsSchema, SearchPageSchema
 from armada.schemas import PageArgsSchema
 
 reactions_blp = ArmadaBlueprint(
@@ -29,6 +30,7 @@ reactions_blp = ArmadaBlueprint(
 )
 threads_blp = ArmadaBlueprint("threads", __name__, url_prefix="/api/chat/threads", description="Followed threads.")
 pins_blp = ArmadaBlueprint("pins", __name__, url_prefix="/api/chat/rooms", description="Pinned messages.")
+search_blp = ArmadaBlueprint("search", __name__, url_prefix="/api/chat", description="Message search.")
 
 
 # minlength=0: an empty emoji (a client encoding "") reaches the view and its 422 on `emoji`, not a routing 404.
@@ -127,3 +129,17 @@ class Pin(MethodView):
 def list_pins(args: dict[str, Any], room_id: uuid.UUID) -> Any:
     """The room's pinned messages, most recently pinned first."""
     return pins.list_pins(current_user, room_id, args["limit"], args.get("cursor"))
+
+
+@search_blp.route("/search", methods=["GET"])
+@jwt_required()
+@ratelimit.per_user("search")
+@search_blp.arguments(SearchArgsSchema, location="query")
+@search_blp.response(200, SearchPageSchema)
+@search_blp.alt_response(
+    404, description="`room_id` or `thread_root_id` is not yours to see (`room_not_found`, `message_not_found`)."
+)
+@search_blp.alt_response(429, **ratelimit.documented("search"))
+def search_messages(args: dict[str, Any]) -> Any:
+    """Messages of your rooms matching `q`, newest first, with the spans of the matched words (`highlights`)."""
+    return search.search_messages(current_user, **args)

@@ -55,11 +55,52 @@ def list_messages(
     after: uuid.UUID | None = None,
     changed_after: str | None = None,
     thread_root_id: uuid.UUID | None = None,
+    around: uuid.UUID | None = None,
 ) -> Page[ChatMessage]:
     """A page of a room's history or of one thread (`thread_root_id`), oldest first; see `_list_messages`."""
-    page = _list_messages(user, room_id, limit, before, after, changed_after, thread_root_id)
+    if around is not None:
+        page = _around(user, room_id, limit, around, thread_root_id)
+    else:
+        page = _list_messages(user, room_id, limit, before, after, changed_after, thread_root_id)
     with_my_reactions(user, page.items)
     return page
+
+
+def _around(
+    user: User, room_id: uuid.UUID, limit: int, message_id: uuid.UUID, thread_root_id: uuid.UUID | None
+) -> Page[ChatMessage]:
+    """The page around a message (a search result, a link): up to `limit // 2` older messages, then the message
+    and newer ones, oldest first. `next_cursor` is the `before` cursor of older pages; newer ones come with
+    `after=<the last id>`. A thread reply is shown at its root in the plain history, in place with
+    `thread_root_id`."""
+    access_room(user, room_id)
+    anchor = db.session.execute(
+        select(ChatMessage.seq, ChatMessage.thread_root_id).where(
+            ChatMessage.id == message_id, ChatMessage.room_id == room_id
+        )
+    ).first()
+    if anchor is None:
+        raise ValidationFailed.field("around", "No such message in this room.")
+    stmt = _room_messages(room_id)
+    seq = anchor.seq
+    if thread_root_id is not None:
+        _check_thread_root(room_id, thread_root_id)
+        if anchor.thread_root_id != thread_root_id:
+            raise ValidationFailed.field("around", "Not a reply of this thread.")
+        stmt = stmt.where(ChatMessage.thread_root_id == thread_root_id)
+    else:
+        if anchor.thread_root_id is not None:
+            seq = _anchor_seq(room_id, anchor.thread_root_id, "around")
+        stmt = stmt.where(ChatMessage.thread_root_id.is_(None))
+    half = limit // 2
+    # One row more than wanted on the older side tells whether older pages remain.
+    before = list(
+        db.session.scalars(stmt.where(ChatMessage.seq < seq).order_by(ChatMessage.seq.desc()).limit(half + 1))
+    )
+    older = before[:half][::-1]
+    newer = stmt.where(ChatMessage.seq >= seq).order_by(ChatMessage.seq).limit(limit - len(older))
+    items = older + list(db.session.scalars(newer))
+    return Page(items, encode_cursor([items[0].seq]) if len(before) > half and items else None)
 
 
 def _list_messages(

@@ -277,13 +277,20 @@ class MessageListArgsSchema(RequestSchema):
     thread_root_id = fields.UUID(
         metadata={"description": "List this thread's replies (root excluded) instead of the room's history."}
     )
+    around = fields.UUID(
+        metadata={
+            "description": "A message id: the page around it (a search result), up to half of `limit` older "
+            "messages, then it and newer ones; `next_cursor` continues older (`before`), `after=<last id>` newer. "
+            "A thread reply is shown at its root, unless `thread_root_id` names its thread."
+        }
+    )
 
     @validates_schema
     def one_anchor(self, data: dict[str, Any], **_: Any) -> None:
-        given = [name for name in ("before", "after", "changed_after") if data.get(name)]
+        given = [name for name in ("before", "after", "changed_after", "around") if data.get(name)]
         if len(given) > 1:
             raise ValidationError(
-                f"Use only one of before, after and changed_after (got {', '.join(given)}).", given[1]
+                f"Use only one of before, after, changed_after and around (got {', '.join(given)}).", given[1]
             )
 
 

@@ -1,5 +1,5 @@
-"""Every read of the second wave's message features is served by an index: no statement scans a whole table of
-messages, reactions, mentions, edits or thread follows (EXPLAIN on SQLite and PostgreSQL)."""
+"""Every read of the second wave's message features (search included) is served by an index: no statement scans a
+whole table of messages, reactions, mentions, edits or thread follows (EXPLAIN on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -91,6 +91,11 @@ def test_the_message_features_reads_use_indexes(
         f"/api/chat/messages/{root}/history",
         f"/api/chat/rooms/{room['id']}/pins",
         "/api/chat/threads",
+        f"{history_url(room['id'])}?around={ids['reply']['id']}",
+        f"{history_url(room['id'])}?around={ids['reply']['id']}&thread_root_id={root}",
+        "/api/chat/search?q=reply",
+        f"/api/chat/search?q=%22reply+1%22&room_id={room['id']}&sender_id={alice.id}&has=link",
+        f"/api/chat/search?q=rep&thread_root_id={root}&since=2020-01-01T00:00:00Z",
     ]
     with count_queries as counter:
         for path in reads:

@@ -1,0 +1,130 @@
+"""Message search: the caller's rooms' messages matching a query, newest first, with the matched words' spans.
+
+The match comes from an index kept by the database (migration 0007): PostgreSQL's `search_vector` column (GIN)
+or SQLite's FTS5 table `chat_messages_fts`. Both get the query as quoted word literals built from
+`search_text.parse_query`'s words, which hold only letters, digits and marks: user text never becomes syntax.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, column, func, literal_column, or_, select, table, true, tuple_
+from sqlalchemy.orm import selectinload
+
+from armada.chat.search_index import PG_CONFIG
+from armada.chat.search_text import SearchQuery, highlights, parse_query
+from armada.chat.viewer import with_my_reactions
+from armada.errors import ValidationFailed
+from armada.extensions import db
+from armada.models import ChatMessage, ChatRoom, ChatRoomMember, MessageType, User
+from armada.pagination import Page, decode_cursor, encode_cursor, keyset_page
+from armada.permissions import access_message, access_room
+
+# SQLite's FTS5 table (migration 0007); its hidden column of the same name is what MATCH takes.
+FTS = table("chat_messages_fts", column("rowid"), column("chat_messages_fts"))
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One result: the message, its room, and the spans of the words that matched."""
+
+    message: ChatMessage
+    room_id: uuid.UUID
+    highlights: list[list[int]]
+
+
+def _quoted(word: str, quote: str) -> str:
+    # Words hold only letters, digits and marks (search_text.words); doubling is the literal syntax of both
+    # engines, kept so the quoting is right whatever a word holds.
+    return quote + word.replace(quote, quote * 2) + quote
+
+
+def postgresql_tsquery(query: SearchQuery) -> str:
+    """The query as to_tsquery text: phrases (`<->`) joined by `&`, the prefix word marked `:*`."""
+    parts = []
+    for phrase in query.phrases:
+        words = [_quoted(word.replace("\\", "\\\\"), "'") for word in phrase.words]
+        if phrase.prefix:
+            words[-1] += ":*"
+        parts.append(" <-> ".join(words))
+    return " & ".join(parts)
+
+
+def fts5_query(query: SearchQuery) -> str:
+    """The query as an FTS5 expression: quoted phrases joined by spaces (AND), the prefix one followed by `*`."""
+    return " ".join(_quoted(" ".join(p.words), '"') + ("*" if p.prefix else "") for p in query.phrases)
+
+
+def _matches(query: SearchQuery) -> ColumnElement[bool]:
+    """The index's condition: the message's text matches every phrase."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        config: ColumnElement[Any] = literal_column(f"'{PG_CONFIG}'::regconfig")
+        vector: ColumnElement[Any] = literal_column("chat_messages.search_vector")
+        return vector.op("@@")(func.to_tsquery(config, postgresql_tsquery(query)))
+    matching = select(FTS.c.rowid).where(FTS.c.chat_messages_fts.op("MATCH")(fts5_query(query)))
+    return literal_column("chat_messages.rowid").in_(matching)
+
+
+def _my_rooms(user: User) -> Any:
+    return (
+        select(ChatRoomMember.room_id)
+        .join(ChatRoom, ChatRoom.id == ChatRoomMember.room_id)
+        .where(ChatRoomMember.user_id == user.id, ChatRoomMember.is_active == true(), ChatRoom.is_active == true())
+    )
+
+
+def search_messages(
+    user: User,
+    q: str,
+    limit: int,
+    cursor: str | None = None,
+    room_id: uuid.UUID | None = None,
+    sender_id: uuid.UUID | None = None,
+    thread_root_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    has: str | None = None,
+) -> Page[SearchHit]:
+    """The messages of the caller's rooms matching `q`, newest first; deleted ones never, edited by current text.
+
+    `room_id` and `thread_root_id` (the root and its replies) must be the caller's to see (404 otherwise);
+    `since` is inclusive, `until` exclusive; `has` is `media` or `link` (an http(s):// URL in the text).
+    """
+    query = parse_query(q)
+    stmt = (
+        select(ChatMessage)
+        .where(_matches(query), ChatMessage.is_deleted.is_(False))
+        .options(selectinload(ChatMessage.reply_to))
+    )
+    if room_id is not None:
+        access_room(user, room_id)
+        stmt = stmt.where(ChatMessage.room_id == room_id)
+    else:
+        stmt = stmt.where(ChatMessage.room_id.in_(_my_rooms(user)))
+    if thread_root_id is not None:
+        root, _ = access_message(user, thread_root_id)
+        if root.thread_root_id is not None:
+            raise ValidationFailed.field("thread_root_id", "A thread reply has no thread of its own; use its root.")
+        stmt = stmt.where(or_(ChatMessage.thread_root_id == root.id, ChatMessage.id == root.id))
+    if sender_id is not None:
+        stmt = stmt.where(ChatMessage.sender_id == sender_id)
+    if since is not None:
+        stmt = stmt.where(ChatMessage.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(ChatMessage.created_at < until)
+    if has == "media":
+        stmt = stmt.where(ChatMessage.message_type != MessageType.TEXT)
+    elif has == "link":
+        stmt = stmt.where(or_(ChatMessage.content.ilike("%http://%"), ChatMessage.content.ilike("%https://%")))
+    if cursor is not None:
+        created_at, message_id = decode_cursor(cursor, "cursor", (datetime, uuid.UUID))
+        stmt = stmt.where(tuple_(ChatMessage.created_at, ChatMessage.id) < tuple_(created_at, message_id))
+    newest_first = stmt.order_by(ChatMessage.created_at.desc(), ChatMessage.id.desc())
+    page: Page[ChatMessage] = keyset_page(newest_first, limit, lambda m: encode_cursor([m.created_at, m.id]))
+    with_my_reactions(user, page.items)
+    hits = [SearchHit(m, m.room_id, highlights(m.content, query)) for m in page.items]
+    return Page(hits, page.next_cursor)

@@ -1,0 +1,108 @@
+"""Search text: words as both indexes see them, the parsed query, and the highlights of a match.
+
+A word is a run of letters, digits and combining marks; everything else (punctuation, emoji, spaces) separates
+words, as in SQLite's unicode61 tokenizer and in PostgreSQL's column (which reads ASCII punctuation as spaces).
+Words compare case- and accent-insensitively. The query is only ever turned into words: it reaches the index
+as quoted word literals, never as syntax of its own.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from armada.errors import ValidationFailed
+
+MAX_QUERY_CHARS = 256
+
+
+def _is_word_char(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LNM"
+
+
+def words(text: str) -> Iterator[tuple[int, int, str]]:
+    """`(start, end, word)` for each word of `text`, offsets in code points (Python string indices)."""
+    start = None
+    for index, char in enumerate(text):
+        if _is_word_char(char):
+            if start is None:
+                start = index
+        elif start is not None:
+            yield start, index, text[start:index]
+            start = None
+    if start is not None:
+        yield start, len(text), text[start:]
+
+
+def fold(word: str) -> str:
+    """A word as the indexes compare it: accents removed, case folded."""
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Words that must appear in this order (a single word is a phrase of one); `prefix`: the last may be cut."""
+
+    words: tuple[str, ...]
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """Every phrase must match."""
+
+    phrases: tuple[Phrase, ...]
+
+
+def parse_query(text: str) -> SearchQuery:
+    """The phrases of a query: `"quoted words"` in order, the others one by one, the last word also a prefix.
+
+    Operators are words (`OR`, `NOT`, `-x` is x); an unclosed quote runs to the end. 422 on `q` when the text is
+    longer than MAX_QUERY_CHARS or has no word.
+    """
+    if len(text) > MAX_QUERY_CHARS:
+        raise ValidationFailed.field("q", f"At most {MAX_QUERY_CHARS} characters.")
+    phrases: list[Phrase] = []
+    for index, part in enumerate(text.split('"')):
+        found = tuple(word for _, _, word in words(part))
+        if not found:
+            continue
+        if index % 2:  # between quotes
+            phrases.append(Phrase(found))
+        else:
+            phrases.extend(Phrase((word,)) for word in found)
+    if not phrases:
+        raise ValidationFailed.field("q", "Search for at least one word (letters or digits).")
+    # As you type: the last word, if it ends the text (not a closed phrase), also matches longer words.
+    if not text.rstrip().endswith('"') or text.count('"') % 2:
+        phrases[-1] = Phrase(phrases[-1].words, prefix=True)
+    unique = dict.fromkeys(phrases)  # a repeated word adds nothing but work
+    return SearchQuery(tuple(unique))
+
+
+def highlights(content: str | None, query: SearchQuery) -> list[list[int]]:
+    """`[[start, end], ...]`: the code-point spans of the words of `content` that `query` matched, in order."""
+    if not content:
+        return []
+    found = list(words(content))
+    folded = [fold(word) for _, _, word in found]
+    marked = [False] * len(found)
+    for phrase in query.phrases:
+        wanted = [fold(word) for word in phrase.words]
+        size = len(wanted)
+        for at in range(len(found) - size + 1):
+            head, last = folded[at : at + size - 1], folded[at + size - 1]
+            if head == wanted[:-1] and (last == wanted[-1] or (phrase.prefix and last.startswith(wanted[-1]))):
+                marked[at : at + size] = [True] * size
+    return [[start, end] for (start, end, _), hit in zip(found, marked, strict=True) if hit]
+
+
+_LINK = re.compile(r"https?://", re.IGNORECASE)
+
+
+def has_link(content: str | None) -> bool:
+    """Whether text holds an http(s):// URL (what `has=link` selects)."""
+    return bool(content and _LINK.search(content))
