@@ -112,7 +112,7 @@ def plan_section(kind: str, d: dict[str, Any], only_slow: bool) -> list[str]:
 
 def report(result: dict[str, Any]) -> str:
     """The Markdown section of this scenario."""
-    dbs = result["databases"]
+    dbs, plan = result["databases"], result["plan"]
     lines = [
         "### Message search",
         "",
@@ -128,7 +128,9 @@ def report(result: dict[str, Any]) -> str:
         "prefix shared by most words of the vocabulary. An unquoted last word also matches as a prefix, so the "
         "common and rare words are prefix searches too. "
         f"`GET /api/chat/search?q=...&limit={LIMIT}` over HTTP: gunicorn (gevent, 1 worker) on core 0, sequential "
-        "requests over one keep-alive `requests.Session` on core 1, the kinds shuffled together. *Statements*: "
+        f"requests over one keep-alive `requests.Session` on core 1, the kinds shuffled together after "
+        f"{plan['warmup']} warm-up requests: {plan['requests']} per kind, or as many as {plan['budget']} s allow "
+        "(*n* in the tables). *Statements*: "
         "in-process, the app's test client." + load_note(result),
         "",
     ]
