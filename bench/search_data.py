@@ -12,6 +12,7 @@ import re
 import sysconfig
 import time
 import uuid
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -100,12 +101,20 @@ def generate(messages: int, rooms: int, seed: int = 16) -> Corpus:
 
 def choose_queries(corpus: Corpus, stopwords: set[str], member_rooms: set[int]) -> dict[str, dict[str, Any]]:
     """The four query kinds, picked from the generated distribution: the most common content word, the word
-    nearest RARE_TARGET messages, the most frequent adjacent pair of content words, a 3-letter prefix; with
-    how many messages hold them, in all and in the searcher's rooms."""
+    nearest RARE_TARGET messages that no other word starts with, the most frequent adjacent pair of content
+    words, a 3-letter prefix; with how many messages they match (an unquoted last word is also a prefix), in
+    all and in the searcher's rooms."""
     words, df = corpus.words, corpus.doc_freq
     content = [i for i, w in enumerate(words) if w.isalpha() and w.isascii() and len(w) >= 4 and w not in stopwords]
+    ordered = sorted(words)
+    index = {w: i for i, w in enumerate(words)}
+
+    def starting(prefix: str) -> list[int]:
+        return [index[w] for w in ordered[bisect_left(ordered, prefix) : bisect_left(ordered, prefix + "\uffff")]]
+
     common = max(content, key=lambda i: df[i])
-    rare = min(content, key=lambda i: (abs(int(df[i]) - RARE_TARGET), i))
+    alone = [i for i in content if len(starting(words[i])) == 1]
+    rare = min(alone, key=lambda i: (abs(int(df[i]) - RARE_TARGET), i))
     message_of = np.repeat(np.arange(len(corpus.texts)), np.diff(corpus.starts))
     a, b = corpus.tokens[:-1], corpus.tokens[1:]
     same = message_of[:-1] == message_of[1:]  # a pair across two messages is no phrase
@@ -117,16 +126,19 @@ def choose_queries(corpus: Corpus, stopwords: set[str], member_rooms: set[int]) 
     first, second = divmod(best, len(words))
     prefixes = Counter(words[i][:3] for i in content if len(words[i]) > 4)
     prefix = max((p for p in prefixes if p not in words), key=lambda p: (prefixes[p], p))
-    prefixed = [i for i in content if words[i].startswith(prefix)]
     kinds = {
-        "common": (words[common], containing(corpus, message_of, [common]), {}),
+        "common": (words[common], containing(corpus, message_of, starting(words[common])), {"exact": int(df[common])}),
         "rare": (words[rare], containing(corpus, message_of, [rare]), {}),
         "phrase": (
             f'"{words[first]} {words[second]}"',
             np.unique(message_of[:-1][codes == best]),
             {"word_messages": [int(df[first]), int(df[second])]},
         ),
-        "prefix": (prefix, containing(corpus, message_of, prefixed), {"vocabulary_words": len(prefixed)}),
+        "prefix": (
+            prefix,
+            containing(corpus, message_of, starting(prefix)),
+            {"vocabulary_words": len(starting(prefix))},
+        ),
     }
     in_rooms = list(member_rooms)
     return {

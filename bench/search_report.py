@@ -20,6 +20,8 @@ def _frequency(q: dict[str, Any], messages: int) -> str:
     share = (
         f"{q['messages']:,} messages ({100 * q['messages'] / messages:.2g}%), {q['visible']:,} in the searcher's rooms"
     )
+    if "exact" in q:
+        share += f" (as a prefix; the word itself in {q['exact']:,})"
     if "word_messages" in q:
         share += f"; its words alone in {q['word_messages'][0]:,} and {q['word_messages'][1]:,}"
     if "vocabulary_words" in q:
@@ -124,7 +126,7 @@ def report(result: dict[str, Any]) -> str:
         "with accented words (café, naïve, résumé, jalapeño, façade, zürich, crème, brûlée) and emoji at fixed "
         "ranks; room activity skewed (1/(rank+5)). Queries picked from the generated counts: *common* = the most "
         "frequent word of four letters or more that is no English stop word; *rare* = the word in closest to 50 "
-        "messages; *phrase* = the most frequent adjacent pair of such words, quoted; *prefix* = the 3-letter "
+        "messages that no other word of the vocabulary starts with; *phrase* = the most frequent adjacent pair of such words, quoted; *prefix* = the 3-letter "
         "prefix shared by most words of the vocabulary. An unquoted last word also matches as a prefix, so the "
         "common and rare words are prefix searches too. "
         f"`GET /api/chat/search?q=...&limit={LIMIT}` over HTTP: gunicorn (gevent, 1 worker) on core 0, sequential "
