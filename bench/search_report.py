@@ -126,7 +126,8 @@ def report(result: dict[str, Any]) -> str:
         "with accented words (café, naïve, résumé, jalapeño, façade, zürich, crème, brûlée) and emoji at fixed "
         "ranks; room activity skewed (1/(rank+5)). Queries picked from the generated counts: *common* = the most "
         "frequent word of four letters or more that is no English stop word; *rare* = the word in closest to 50 "
-        "messages that no other word of the vocabulary starts with; *phrase* = the most frequent adjacent pair of such words, quoted; *prefix* = the 3-letter "
+        "messages that no other word of the vocabulary starts with; *phrase* = the most frequent adjacent pair "
+        "of such words, quoted; *prefix* = the 3-letter "
         "prefix shared by most words of the vocabulary. An unquoted last word also matches as a prefix, so the "
         "common and rare words are prefix searches too. "
         f"`GET /api/chat/search?q=...&limit={LIMIT}` over HTTP: gunicorn (gevent, 1 worker) on core 0, sequential "
@@ -180,10 +181,11 @@ def plot(result: dict[str, Any], out: Path) -> list[Path]:
         label = f"{LABELS[kind]} {dbs[kind]['messages']:,} msgs, {key}"
         ax.bar(xs, [dbs[kind]["stats"][k][key] for k in KINDS], width, label=label, alpha=1 if key == "p99" else 0.6)
     ax.axhline(GOAL_P99_MS, color="gray", linestyle="--", linewidth=1, label=f"goal p99 {GOAL_P99_MS:g} ms")
-    ax.set_xticks(
-        range(len(KINDS)), [f"{v}\n{dbs['postgres']['queries'][k]['q']}" for k, v in KINDS.items()], fontsize=8
-    )
-    ax.set_ylabel("ms")
+    # The query words are picked per database; PostgreSQL's first.
+    words = [" / ".join(dict.fromkeys(d["queries"][k]["q"] for d in dbs.values())) for k in KINDS]
+    ax.set_xticks(range(len(KINDS)), [f"{v}\n{w}" for v, w in zip(KINDS.values(), words, strict=True)], fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("ms (log)")
     ax.set_title(f"GET /api/chat/search (limit {LIMIT}) latency per query kind")
     ax.legend(fontsize=8)
     ax.grid(True, axis="y", alpha=0.3)
