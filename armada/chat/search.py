@@ -9,10 +9,26 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, column, func, literal_column, or_, select, table, true, tuple_
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Uuid,
+    any_,
+    bindparam,
+    column,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    true,
+    tuple_,
+)
 from sqlalchemy.orm import selectinload
 
 from armada.chat.search_index import PG_CONFIG
@@ -95,6 +111,11 @@ def search_messages(
     `since` is inclusive, `until` exclusive; `has` is `media` or `link` (an http(s):// URL in the text).
     """
     query = parse_query(q)
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        # psycopg prepares a statement run five times on a connection, and PostgreSQL may then plan it once for
+        # any values: a plan chosen for a rare word would read a common one's every match. Plan each search anew.
+        db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     stmt = (
         select(ChatMessage)
         .where(_matches(query), ChatMessage.is_deleted.is_(False))
@@ -103,6 +124,12 @@ def search_messages(
     if room_id is not None:
         access_room(user, room_id)
         stmt = stmt.where(ChatMessage.room_id == room_id)
+    elif postgresql:
+        # The ids as values, not a subquery: the planner then knows how much of the table they hold, and with
+        # the word's frequency picks between reading the newest messages backwards until enough match (a
+        # common word) and the GIN index's matches sorted (a rare one).
+        room_ids = list(db.session.scalars(_my_rooms(user)))
+        stmt = stmt.where(ChatMessage.room_id == any_(bindparam("room_ids", room_ids, type_=ARRAY(Uuid()))))
     else:
         stmt = stmt.where(ChatMessage.room_id.in_(_my_rooms(user)))
     if thread_root_id is not None:
@@ -123,7 +150,12 @@ def search_messages(
     if cursor is not None:
         created_at, message_id = decode_cursor(cursor, "cursor", (datetime, uuid.UUID))
         stmt = stmt.where(tuple_(ChatMessage.created_at, ChatMessage.id) < tuple_(created_at, message_id))
-    newest_first = stmt.order_by(ChatMessage.created_at.desc(), ChatMessage.id.desc())
+    newest: ColumnElement[datetime] = ChatMessage.created_at.expression
+    if postgresql and any(len(phrase.words) > 1 for phrase in query.phrases):
+        # PostgreSQL estimates a phrase as common as all its words together, far too common, and would read the
+        # newest messages backwards for its few matches; sorting (by the same value) rules that plan out.
+        newest = newest + literal(timedelta(0))
+    newest_first = stmt.order_by(newest.desc(), ChatMessage.id.desc())
     page: Page[ChatMessage] = keyset_page(newest_first, limit, lambda m: encode_cursor([m.created_at, m.id]))
     with_my_reactions(user, page.items)
     hits = [SearchHit(m, m.room_id, highlights(m.content, query)) for m in page.items]

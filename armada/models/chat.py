@@ -105,6 +105,8 @@ class ChatMessage(Base):
         Index("ix_chat_messages_room_id_pinned_at", "room_id", "pinned_at"),
         UniqueConstraint("room_id", "pin_slot"),
         CheckConstraint("pin_slot >= 0 AND pin_slot < 100", name="pin_slot_range"),
+        # Search's order, newest first over all rooms: a common word reads it backwards until a page matches.
+        Index("ix_chat_messages_created_at_id", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

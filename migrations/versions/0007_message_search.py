@@ -80,6 +80,8 @@ def _sqlite():
 
 
 def upgrade():
+    # Search's order, newest first across rooms: PostgreSQL reads it backwards for a common word.
+    op.create_index("ix_chat_messages_created_at_id", "chat_messages", ["created_at", "id"])
     if op.get_bind().dialect.name == "postgresql":
         _postgresql(current_app.config.get("SEARCH_LANGUAGE", "simple"))
     else:
@@ -96,3 +98,4 @@ def downgrade():
         for trigger in ("insert", "delete", "update"):
             op.execute(f"DROP TRIGGER chat_messages_fts_{trigger}")
         op.execute("DROP TABLE chat_messages_fts")
+    op.drop_index("ix_chat_messages_created_at_id", table_name="chat_messages")
