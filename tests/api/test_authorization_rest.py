@@ -254,30 +254,28 @@ def put_at_the_signed_path(app: Flask, scene: Scene, _link: str, response: TestR
         assert storage().get(scene.ids["upload_path"]) == PUT_BYTES
 
 
-def followed_in_my_rooms(app: Flask, scene: Scene, _root: str, response: TestResponse) -> None:
-    """Only threads of rooms the actor is an active member of, each its root's room's."""
+def active_rooms(app: Flask, actor: Actor) -> set[uuid.UUID]:
+    """The rooms the actor is an active member of, read from the database."""
     with app.app_context():
-        active = set(
+        return set(
             db.session.scalars(
                 select(ChatRoomMember.room_id).where(
-                    ChatRoomMember.user_id == uuid.UUID(scene.actor.id), ChatRoomMember.is_active.is_(True)
+                    ChatRoomMember.user_id == uuid.UUID(actor.id), ChatRoomMember.is_active.is_(True)
                 )
             )
         )
+
+
+def followed_in_my_rooms(app: Flask, scene: Scene, _root: str, response: TestResponse) -> None:
+    """Only threads of rooms the actor is an active member of, each its root's room's."""
+    active = active_rooms(app, scene.actor)
     for item in response.get_json()["items"]:
         assert uuid.UUID(item["room_id"]) in active and item["root"]["room_id"] == item["room_id"], item
 
 
 def found_in_my_rooms(app: Flask, scene: Scene, _message: str, response: TestResponse) -> None:
     """Only live messages of rooms the actor is an active member of."""
-    with app.app_context():
-        active = set(
-            db.session.scalars(
-                select(ChatRoomMember.room_id).where(
-                    ChatRoomMember.user_id == uuid.UUID(scene.actor.id), ChatRoomMember.is_active.is_(True)
-                )
-            )
-        )
+    active = active_rooms(app, scene.actor)
     for item in response.get_json()["items"]:
         assert uuid.UUID(item["room_id"]) in active and not item["message"]["is_deleted"], item
 
