@@ -1,7 +1,8 @@
 """Search text: words as both indexes see them, the parsed query, and the highlights of a match.
 
-A word is a run of letters, digits and combining marks; everything else (punctuation, emoji, spaces) separates
-words, as in SQLite's unicode61 tokenizer and in PostgreSQL's column (which reads ASCII punctuation as spaces).
+A word is a run of letters, digits and marks; everything else (punctuation, emoji, spaces) separates words, as
+in SQLite's unicode61 tokenizer (given the categories L* N* M*) and in PostgreSQL's column (which reads ASCII
+punctuation as spaces).
 Words compare case- and accent-insensitively. The query is only ever turned into words: it reaches the index
 as quoted word literals, never as syntax of its own.
 """

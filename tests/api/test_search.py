@@ -119,6 +119,17 @@ def test_punctuation_separates_words_on_both_databases(team: tuple[Actor, Actor,
         assert len(found(bob, q)) == 1, q
 
 
+def test_vowel_signs_are_part_of_their_word_on_both_databases(team: tuple[Actor, Actor, dict[str, Any]]) -> None:
+    alice, bob, room = team
+    # Devanagari's vowel signs (ि, ी: spacing marks, category Mc) sit inside a word, as accents do.
+    alice.say(room, "हिन्दी भाषा")
+    (hit,) = found(bob, "हिन्दी भाष")
+    assert marked(hit) == ["हिन्दी", "भाषा"]
+    # So a word's first letter alone is no word of it (only the last word of a query is a prefix).
+    assert found(bob, "ह भाषा") == []
+    assert found(bob, "न्द भाषा") == []
+
+
 def test_edited_messages_are_found_by_their_current_text(team: tuple[Actor, Actor, dict[str, Any]]) -> None:
     alice, bob, room = team
     message = alice.say(room, "original wording")
