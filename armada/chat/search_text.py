@@ -37,9 +37,14 @@ def words(text: str) -> Iterator[tuple[int, int, str]]:
         yield start, len(text), text[start:]
 
 
+# Latin letters with no decomposition that PostgreSQL's unaccent still spells out (`Łódź` is found by `lodz`), so
+# what it finds is highlighted too. SQLite keeps them as they are, and so finds them only as typed: fine for both.
+_SPELLED_OUT = str.maketrans({"æ": "ae", "œ": "oe", "þ": "th"} | dict(zip("ðđħıĸŀłøŧ", "ddhiqllot", strict=True)))
+
+
 def fold(word: str) -> str:
     """A word as the indexes compare it: accents removed, case folded."""
-    decomposed = unicodedata.normalize("NFKD", word)
+    decomposed = unicodedata.normalize("NFKD", word.casefold().translate(_SPELLED_OUT))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 

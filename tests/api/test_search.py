@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
+from armada.chat.search_text import fold
 from tests.helpers.contract import MESSAGE_KEYS
 from tests.helpers.support import BAD_TIME_ID_PAGE_ARGS, Actor, ApiClient, assert_error, details_of, history_page
 
@@ -128,6 +129,16 @@ def test_vowel_signs_are_part_of_their_word_on_both_databases(team: tuple[Actor,
     # So a word's first letter alone is no word of it (only the last word of a query is a prefix).
     assert found(bob, "ह भाषा") == []
     assert found(bob, "न्द भाषा") == []
+
+
+def test_what_either_database_finds_without_accents_is_highlighted(team: tuple[Actor, Actor, dict[str, Any]]) -> None:
+    alice, bob, room = team
+    alice.say(room, "Łódź then Ørsted")
+    # PostgreSQL's unaccent also reads ł and ø as l and o (SQLite keeps them): whatever is found, its word is marked.
+    for q in ("lodz", "orsted", "łódź"):
+        for hit in found(bob, q):
+            assert [fold(word) for word in marked(hit)] == [fold(q)], q
+    assert [marked(hit) for hit in found(bob, "Łodz Ørsted")] == [["Łódź", "Ørsted"]]
 
 
 def test_edited_messages_are_found_by_their_current_text(team: tuple[Actor, Actor, dict[str, Any]]) -> None:

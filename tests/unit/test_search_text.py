@@ -22,7 +22,12 @@ def test_words_are_runs_of_letters_digits_and_marks_at_code_point_offsets() -> N
 
 
 @pytest.mark.parametrize(
-    ("word", "folded"), [("Café", "cafe"), ("CAFE\u0301", "cafe"), ("Straße", "strasse"), ("ΣΟΦΊΑ", "σοφια")]
+    ("word", "folded"),
+    [
+        *[("Café", "cafe"), ("CAFE\u0301", "cafe"), ("Straße", "strasse"), ("ΣΟΦΊΑ", "σοφια")],
+        # Letters with a stroke and ligatures have no decomposition, yet PostgreSQL's unaccent spells them out.
+        *[("Łódź", "lodz"), ("Ørsted", "orsted"), ("Đakovo", "dakovo"), ("Æble", "aeble"), ("Œuvre", "oeuvre")],
+    ],
 )
 def test_fold_drops_accents_and_case(word: str, folded: str) -> None:
     assert fold(word) == folded
