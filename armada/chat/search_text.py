@@ -1,8 +1,9 @@
 """Search text: words as both indexes see them, the parsed query, and the highlights of a match.
 
-A word is a run of letters, digits and marks; everything else (punctuation, emoji, spaces) separates words, as
-in SQLite's unicode61 tokenizer (given the categories L* N* M*) and in PostgreSQL's column (which reads ASCII
-punctuation as spaces).
+A word is a run of letters, digits and marks (but emoji variation selectors) with at least one letter or digit;
+everything else (punctuation, emoji, spaces) separates words, as in SQLite's unicode61 tokenizer (given the
+categories L* N* M* and those selectors as separators) and in PostgreSQL's column (which reads ASCII punctuation
+as spaces).
 Words compare case- and accent-insensitively. The query is only ever turned into words: it reaches the index
 as quoted word literals, never as syntax of its own.
 """
@@ -19,22 +20,28 @@ from armada.errors import ValidationFailed
 MAX_QUERY_CHARS = 256
 
 
+# Variation selectors (U+FE00..U+FE0F: ❤️ is ❤ and U+FE0F) are marks that choose a glyph, no part of a word.
+VARIATION_SELECTORS = "".join(map(chr, range(0xFE00, 0xFE10)))
+
+
 def _is_word_char(char: str) -> bool:
-    return unicodedata.category(char)[0] in "LNM"
+    return unicodedata.category(char)[0] in "LNM" and char not in VARIATION_SELECTORS
 
 
 def words(text: str) -> Iterator[tuple[int, int, str]]:
-    """`(start, end, word)` for each word of `text`, offsets in code points (Python string indices)."""
+    """`(start, end, word)` for each word of `text`, offsets in code points (Python string indices).
+
+    A run of marks alone (a keycap's U+20E3 after `#`) is no word: neither index finds anything by it.
+    """
     start = None
-    for index, char in enumerate(text):
+    for index, char in enumerate([*text, " "]):
         if _is_word_char(char):
             if start is None:
                 start = index
         elif start is not None:
-            yield start, index, text[start:index]
+            if any(unicodedata.category(c)[0] in "LN" for c in text[start:index]):
+                yield start, index, text[start:index]
             start = None
-    if start is not None:
-        yield start, len(text), text[start:]
 
 
 # Latin letters with no decomposition that PostgreSQL's unaccent still spells out (`Łódź` is found by `lodz`), so

@@ -131,6 +131,14 @@ def test_vowel_signs_are_part_of_their_word_on_both_databases(team: tuple[Actor,
     assert found(bob, "न्द भाषा") == []
 
 
+def test_an_emoji_variation_selector_is_no_part_of_a_word(team: tuple[Actor, Actor, dict[str, Any]]) -> None:
+    alice, bob, room = team
+    # ✔️ is ✔ and U+FE0F (a mark that asks for the emoji form): neither belongs to the word written next to it.
+    alice.say(room, "ok\u2714\ufe0fdone")
+    (hit,) = found(bob, "ok done")
+    assert marked(hit) == ["ok", "done"]
+
+
 def test_what_either_database_finds_without_accents_is_highlighted(team: tuple[Actor, Actor, dict[str, Any]]) -> None:
     alice, bob, room = team
     alice.say(room, "Łódź then Ørsted")
@@ -259,7 +267,7 @@ def test_a_room_or_thread_filter_of_someone_else_is_a_404(
 # ---- bad input ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("q", ["", "   ", "!!!", '""', "👍🎉", "-", "* : %"])
+@pytest.mark.parametrize("q", ["", "   ", "!!!", '""', "👍🎉", "-", "* : %", "❤\ufe0f", "#\ufe0f\u20e3"])
 def test_no_word_is_a_422_on_q(team: tuple[Actor, Actor, dict[str, Any]], q: str) -> None:
     _, bob, _ = team
     assert "q" in details_of(search(bob, q))
