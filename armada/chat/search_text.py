@@ -101,12 +101,21 @@ def highlights(content: str | None, query: SearchQuery) -> list[list[int]]:
     if not content:
         return []
     found = list(words(content))
-    folded = [fold(word) for _, _, word in found]
+    folds = {word: fold(word) for word in {word for _, _, word in found}}  # each distinct word once
+    folded = [folds[word] for _, _, word in found]
+    # Where each word is: a phrase is tried only where its first word is, so a long query on a long message costs
+    # its words' occurrences, not (phrases x words) steps.
+    places: dict[str, list[int]] = {}
+    for at, word in enumerate(folded):
+        places.setdefault(word, []).append(at)
     marked = [False] * len(found)
     for phrase in query.phrases:
         wanted = [fold(word) for word in phrase.words]
         size = len(wanted)
-        for at in range(len(found) - size + 1):
+        starts = range(len(found)) if size == 1 and phrase.prefix else places.get(wanted[0], [])
+        for at in starts:
+            if at + size > len(found):
+                break
             head, last = folded[at : at + size - 1], folded[at + size - 1]
             if head == wanted[:-1] and (last == wanted[-1] or (phrase.prefix and last.startswith(wanted[-1]))):
                 marked[at : at + size] = [True] * size
