@@ -56,11 +56,13 @@ def _postgresql(language):
 
 
 def _sqlite():
-    # The punctuation translate() of PostgreSQL's column is unicode61's own rule: only letters, digits and marks
-    # make words (separators are everything else), so the default tokenizer needs no option for it.
+    # Words are runs of letters, digits and marks, as PostgreSQL's parser reads them: unicode61's default
+    # categories ("L* N* Co") would split a word at a spacing or enclosing mark (Devanagari's vowel signs, Mc).
+    # Variation selectors (U+FE00..U+FE0F, as in ❤️) are marks that only choose a glyph: separators.
+    selectors = "".join(map(chr, range(0xFE00, 0xFE10)))
     op.execute(
         "CREATE VIRTUAL TABLE chat_messages_fts USING fts5(content, content='chat_messages', content_rowid='rowid',"
-        " tokenize='unicode61 remove_diacritics 2')"
+        f" tokenize=\"unicode61 remove_diacritics 2 categories 'L* N* M*' separators '{selectors}'\")"
     )
     op.execute(
         "CREATE TRIGGER chat_messages_fts_insert AFTER INSERT ON chat_messages BEGIN"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
+from armada.chat.search_text import fold
 from tests.helpers.contract import MESSAGE_KEYS
 from tests.helpers.support import BAD_TIME_ID_PAGE_ARGS, Actor, ApiClient, assert_error, details_of, history_page
 
@@ -117,6 +118,35 @@ def test_punctuation_separates_words_on_both_databases(team: tuple[Actor, Actor,
     alice.say(room, "see example.com or mail ops@example.org, foo_bar and v1.2.3")
     for q in ("example", "com", "ops", "org", "foo", "bar", "v1", "3"):
         assert len(found(bob, q)) == 1, q
+
+
+def test_vowel_signs_are_part_of_their_word_on_both_databases(team: tuple[Actor, Actor, dict[str, Any]]) -> None:
+    alice, bob, room = team
+    # Devanagari's vowel signs (ि, ी: spacing marks, category Mc) sit inside a word, as accents do.
+    alice.say(room, "हिन्दी भाषा")
+    (hit,) = found(bob, "हिन्दी भाष")
+    assert marked(hit) == ["हिन्दी", "भाषा"]
+    # So a word's first letter alone is no word of it (only the last word of a query is a prefix).
+    assert found(bob, "ह भाषा") == []
+    assert found(bob, "न्द भाषा") == []
+
+
+def test_an_emoji_variation_selector_is_no_part_of_a_word(team: tuple[Actor, Actor, dict[str, Any]]) -> None:
+    alice, bob, room = team
+    # ✔️ is ✔ and U+FE0F (a mark that asks for the emoji form): neither belongs to the word written next to it.
+    alice.say(room, "ok\u2714\ufe0fdone")
+    (hit,) = found(bob, "ok done")
+    assert marked(hit) == ["ok", "done"]
+
+
+def test_what_either_database_finds_without_accents_is_highlighted(team: tuple[Actor, Actor, dict[str, Any]]) -> None:
+    alice, bob, room = team
+    alice.say(room, "Łódź then Ørsted")
+    # PostgreSQL's unaccent also reads ł and ø as l and o (SQLite keeps them): whatever is found, its word is marked.
+    for q in ("lodz", "orsted", "łódź"):
+        for hit in found(bob, q):
+            assert [fold(word) for word in marked(hit)] == [fold(q)], q
+    assert [marked(hit) for hit in found(bob, "Łodz Ørsted")] == [["Łódź", "Ørsted"]]
 
 
 def test_edited_messages_are_found_by_their_current_text(team: tuple[Actor, Actor, dict[str, Any]]) -> None:
@@ -237,7 +267,7 @@ def test_a_room_or_thread_filter_of_someone_else_is_a_404(
 # ---- bad input ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("q", ["", "   ", "!!!", '""', "👍🎉", "-", "* : %"])
+@pytest.mark.parametrize("q", ["", "   ", "!!!", '""', "👍🎉", "-", "* : %", "❤\ufe0f", "#\ufe0f\u20e3"])
 def test_no_word_is_a_422_on_q(team: tuple[Actor, Actor, dict[str, Any]], q: str) -> None:
     _, bob, _ = team
     assert "q" in details_of(search(bob, q))
