@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import string
-import time
 
 import pytest
 
@@ -75,13 +74,12 @@ def test_highlights_mark_whole_words_phrases_in_order_and_the_prefix() -> None:
     assert highlights(None, parse_query("x")) == []
 
 
-def test_highlights_of_a_long_query_on_a_long_message_are_quick() -> None:
+def test_highlights_of_the_longest_query_on_the_longest_message() -> None:
     # The most a request can ask: 85 words (256 characters) against a 10,000-character message holding them all,
-    # up to 100 such messages a page. Trying every phrase at every word took ~60 ms a message (6 s a page).
+    # up to 100 such messages a page. (Trying every phrase at every word took ~60 ms a message, 6 s a page; now
+    # ~7 ms. Speed is the benchmarks' business, not a test's: this checks the answer at that size.)
     query_words = ["".join(pair) for pair in itertools.product(string.ascii_lowercase, repeat=2)][:85]
     content = " ".join(itertools.islice(itertools.cycle(query_words), 3333))[:10_000]
     query = parse_query(" ".join(query_words))
-    started = time.perf_counter()
-    for _ in range(10):
-        assert len(highlights(content, query)) == 3333
-    assert time.perf_counter() - started < 0.3
+    spans = highlights(content, query)
+    assert len(spans) == 3333 and all(content[a:b] in query_words for a, b in spans)
