@@ -22,6 +22,7 @@ from tests.helpers.servers import PASSWORD, HttpUser, Server, serve_fresh
 HARBOUR, GALLEY, NEST = "Harbour", "Galley", "Crow's nest"
 LOG_ENTRIES = 120  # more than one page of history (the client loads 50 at a time)
 KRAKEN_ENTRY = 5  # the entry far back that a search finds
+WATCHES = 110  # replies in one thread: more than the thread pane's first page (the newest 100)
 # Before the match: two emoji (surrogate pairs in JS), a family emoji (a ZWJ sequence), an accent written as a
 # combining character and a precomposed one, so code-point offsets and JS string indices differ by several.
 MIXED = "🚀🎉 Cafe\u0301 crew, naïve 👩\u200d👩\u200d👧 question: deployment at dawn"
@@ -66,6 +67,10 @@ def people(server: Server) -> dict[str, HttpUser]:
     say(bob, rooms[NEST], "The anchor is hidden under the nets")
     root = say(bob, rooms[GALLEY], "Who checks the hull?")
     say(bob, rooms[GALLEY], "The barnacle report is ready", thread_root_id=root["id"])
+    rota = say(bob, rooms[GALLEY], "Night watch rota")
+    for number in range(1, WATCHES + 1):
+        extra = ", lighthouse in sight" if number == 3 else ""
+        say(bob, rooms[GALLEY], f"Watch {number} all quiet{extra}", thread_root_id=rota["id"])
     return {"Alice": alice, "Bob": bob, "Carol": carol}
 
 
@@ -256,6 +261,14 @@ def test_choosing_a_thread_reply_opens_its_root_and_thread(alice: Window) -> Non
     reply = pane.get_by_role("article").filter(has_text="The barnacle report is ready")
     expect(reply).to_be_focused()
     alice.assert_accessible("a thread opened at a search result")
+
+
+def test_choosing_an_old_reply_of_a_long_thread_loads_the_replies_around_it(alice: Window) -> None:
+    search(alice, "lighthouse", 1).click()
+    pane = alice.page.get_by_role("complementary", name="Thread")
+    expect(pane.get_by_role("article").filter(has_text="Watch 3 all quiet, lighthouse in sight")).to_be_focused()
+    expect(pane.get_by_role("article").filter(has_text="Watch 1 all quiet")).to_have_count(1)
+    expect(pane.get_by_role("article").filter(has_text=f"Watch {WATCHES} all quiet")).to_have_count(1)
 
 
 def test_no_script_errors(alice: Window) -> None:

@@ -166,7 +166,7 @@ export class ChatPane {
     const root = rootId && this.log.timeline.get(rootId);
     if (!root) return;
     if (this.thread?.root.id !== rootId) await this.openThread(root);
-    this.thread?.reveal(message.id);
+    await this.thread?.reveal(message.id);
   }
 
   // ---- messages -----------------------------------------------------------------------------------------

@@ -171,8 +171,23 @@ export class ThreadPane {
     this.composer.focus();
   }
 
-  /** Scroll a reply into view, mark it for a moment and move focus to it (a search result). */
-  reveal(id) {
+  /**
+   * Scroll a reply into view, mark it for a moment and move focus to it (a search result). A reply older than
+   * the newest page is loaded with the replies around it first (`around=` within the thread).
+   */
+  async reveal(id) {
+    if (!this.replies.has(id)) {
+      try {
+        const page = await request('GET', `/api/chat/rooms/${this.room.id}/messages`, {
+          query: { thread_root_id: this.root.id, around: id, limit: PAGE_SIZE },
+        });
+        for (const message of page.items) if (!this.replies.has(message.id)) this.replies.set(message.id, message);
+        this.render();
+      } catch (failure) {
+        this.showError(failure);
+        return;
+      }
+    }
     const article = this.replies.has(id) && this.articles.get(id);
     if (!article) return;
     article.scrollIntoView({ block: 'center' });
