@@ -50,9 +50,15 @@ def index_size(kind: str, url: str) -> dict[str, Any]:
 
 def strip_search(kind: str, url: str) -> list[str]:
     """Remove what search adds to a write, leaving the rows as they are; the statements run."""
+    # Search's order (newest first across rooms) is an index of its own, which every insert also writes.
+    order = "DROP INDEX ix_chat_messages_created_at_id"
     if kind == "postgres":
         # The column dropped: PostgreSQL only marks it so (no rewrite), and inserts no longer compute it.
-        done = ["DROP INDEX ix_chat_messages_search_vector", "ALTER TABLE chat_messages DROP COLUMN search_vector"]
+        done = [
+            "DROP INDEX ix_chat_messages_search_vector",
+            "ALTER TABLE chat_messages DROP COLUMN search_vector",
+            order,
+        ]
         with psycopg.connect(libpq_url(url), autocommit=True) as conn:
             for sql in done:
                 conn.execute(sql)
@@ -60,7 +66,7 @@ def strip_search(kind: str, url: str) -> list[str]:
         return done
     with sqlite3.connect(sqlite_path(url)) as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()]
-        done = [f"DROP TRIGGER {name}" for name in names if name.startswith("chat_messages_fts")]
+        done = [*(f"DROP TRIGGER {name}" for name in names if name.startswith("chat_messages_fts")), order]
         for sql in done:
             conn.execute(sql)
     return done
