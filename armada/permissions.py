@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import NamedTuple
 
-from sqlalchemy import func, select, true
+from sqlalchemy import Select, func, select, true
 
 from armada.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from armada.extensions import db
@@ -39,6 +39,15 @@ def access_room(user: User, room_id: uuid.UUID) -> RoomAccess:
     if row is None:
         raise room_not_found()
     return RoomAccess(row[0], row[1])
+
+
+def visible_rooms(user: User) -> Select[uuid.UUID]:
+    """The ids of the active rooms `user` is an active member of: what a search across rooms may read."""
+    return (
+        select(ChatRoomMember.room_id)
+        .join(ChatRoom, ChatRoom.id == ChatRoomMember.room_id)
+        .where(ChatRoomMember.user_id == user.id, ChatRoomMember.is_active == true(), ChatRoom.is_active == true())
+    )
 
 
 def room_not_found() -> NotFound:

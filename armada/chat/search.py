@@ -26,7 +26,6 @@ from sqlalchemy import (
     select,
     table,
     text,
-    true,
     tuple_,
 )
 from sqlalchemy.orm import selectinload
@@ -36,9 +35,9 @@ from armada.chat.search_text import SearchQuery, highlights, parse_query
 from armada.chat.viewer import with_my_reactions
 from armada.errors import ValidationFailed
 from armada.extensions import db
-from armada.models import ChatMessage, ChatRoom, ChatRoomMember, MessageType, User
+from armada.models import ChatMessage, MessageType, User
 from armada.pagination import Page, decode_cursor, encode_cursor, keyset_page
-from armada.permissions import access_message, access_room
+from armada.permissions import access_message, access_room, visible_rooms
 
 # SQLite's FTS5 table (migration 0007); its hidden column of the same name is what MATCH takes.
 FTS = table("chat_messages_fts", column("rowid"), column("chat_messages_fts"))
@@ -75,22 +74,14 @@ def fts5_query(query: SearchQuery) -> str:
     return " ".join(_quoted(" ".join(p.words), '"') + ("*" if p.prefix else "") for p in query.phrases)
 
 
-def _matches(query: SearchQuery) -> ColumnElement[bool]:
+def _matches(query: SearchQuery, postgresql: bool) -> ColumnElement[bool]:
     """The index's condition: the message's text matches every phrase."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if postgresql:
         config: ColumnElement[Any] = literal_column(f"'{PG_CONFIG}'::regconfig")
         vector: ColumnElement[Any] = literal_column("chat_messages.search_vector")
         return vector.op("@@")(func.to_tsquery(config, postgresql_tsquery(query)))
     matching = select(FTS.c.rowid).where(FTS.c.chat_messages_fts.op("MATCH")(fts5_query(query)))
     return literal_column("chat_messages.rowid").in_(matching)
-
-
-def _my_rooms(user: User) -> Any:
-    return (
-        select(ChatRoomMember.room_id)
-        .join(ChatRoom, ChatRoom.id == ChatRoomMember.room_id)
-        .where(ChatRoomMember.user_id == user.id, ChatRoomMember.is_active == true(), ChatRoom.is_active == true())
-    )
 
 
 def search_messages(
@@ -118,7 +109,7 @@ def search_messages(
         db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     stmt = (
         select(ChatMessage)
-        .where(_matches(query), ChatMessage.is_deleted.is_(False))
+        .where(_matches(query, postgresql), ChatMessage.is_deleted.is_(False))
         .options(selectinload(ChatMessage.reply_to))
     )
     if room_id is not None:
@@ -128,10 +119,10 @@ def search_messages(
         # The ids as values, not a subquery: the planner then knows how much of the table they hold, and with
         # the word's frequency picks between reading the newest messages backwards until enough match (a
         # common word) and the GIN index's matches sorted (a rare one).
-        room_ids = list(db.session.scalars(_my_rooms(user)))
+        room_ids = list(db.session.scalars(visible_rooms(user)))
         stmt = stmt.where(ChatMessage.room_id == any_(bindparam("room_ids", room_ids, type_=ARRAY(Uuid()))))
     else:
-        stmt = stmt.where(ChatMessage.room_id.in_(_my_rooms(user)))
+        stmt = stmt.where(ChatMessage.room_id.in_(visible_rooms(user)))
     if thread_root_id is not None:
         root, _ = access_message(user, thread_root_id)
         if root.thread_root_id is not None:

@@ -10,7 +10,6 @@ as quoted word literals, never as syntax of its own.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -120,11 +119,3 @@ def highlights(content: str | None, query: SearchQuery) -> list[list[int]]:
             if head == wanted[:-1] and (last == wanted[-1] or (phrase.prefix and last.startswith(wanted[-1]))):
                 marked[at : at + size] = [True] * size
     return [[start, end] for (start, end, _), hit in zip(found, marked, strict=True) if hit]
-
-
-_LINK = re.compile(r"https?://", re.IGNORECASE)
-
-
-def has_link(content: str | None) -> bool:
-    """Whether text holds an http(s):// URL (what `has=link` selects)."""
-    return bool(content and _LINK.search(content))
