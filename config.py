@@ -120,6 +120,9 @@ SETTINGS: tuple[Setting, ...] = (
     # permessage-deflate on websockets: off, as in Node's socket.io; it costs CPU per recipient per frame and a
     # zlib context per connection (see BENCHMARKS.md).
     Setting("WEBSOCKET_COMPRESSION", boolean, False, "false", bad="maybe"),
+    # Bytes a websocket's client may leave unread beyond what the kernel buffers before it is dropped (it then
+    # reconnects and catches up): a client that stops reading must not hold memory or stall a broadcast.
+    Setting("WEBSOCKET_BACKLOG_BYTES", integer(64 * 1024, 1024 * MIB), MIB, str(MIB), bad="1MB"),
     # Logs go to stderr: "json" (one object per line, for log collectors; production's default) or "text".
     Setting("LOG_FORMAT", choice(*LOG_FORMATS), None, "json", bad="xml"),
     Setting("LOG_LEVEL", choice(*LOG_LEVELS, upper=True), "INFO", "INFO", bad="loud"),
@@ -221,6 +224,7 @@ class Config:
         self.TYPING_MIN_INTERVAL_MS: int = values["TYPING_MIN_INTERVAL_MS"]
         self.REALTIME_SWEEP_SECONDS: float = values["REALTIME_SWEEP_SECONDS"]
         self.WEBSOCKET_COMPRESSION: bool = values["WEBSOCKET_COMPRESSION"]
+        self.WEBSOCKET_BACKLOG_BYTES: int = values["WEBSOCKET_BACKLOG_BYTES"]
 
         self.LOG_FORMAT: str = values["LOG_FORMAT"] or ("json" if self.ENV_NAME == "production" else "text")
         self.LOG_LEVEL: str = values["LOG_LEVEL"]

@@ -20,9 +20,21 @@ def post_worker_init(worker: Any) -> None:
 
     def handle_exit(sig: int, frame: Any) -> None:
         stop_accepting(sig, frame)
-        gevent.spawn(_close_realtime_connections, worker)
+        worker.armada_closing = gevent.spawn(_close_realtime_connections, worker)
 
     signal.signal(signal.SIGTERM, handle_exit)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Before the worker process ends, let the closing of its Socket.IO connections finish.
+
+    Websockets on the event loop (armada.thirdparty.lean_transport) are not gunicorn requests, so the gevent
+    worker does not wait for them: without this it could exit before their clients are told and their disconnect
+    handlers have run.
+    """
+    closing = getattr(worker, "armada_closing", None)
+    if closing is not None:
+        closing.join(timeout=worker.cfg.graceful_timeout)
 
 
 def _close_realtime_connections(worker: Any) -> None:

@@ -14,6 +14,7 @@ from armada.realtime import delivery, events, handlers  # noqa: F401 - handlers 
 from armada.realtime.managers import LocalManager, RedisQueueManager
 from armada.realtime.reconcile import reconcile
 from armada.thirdparty.engineio import bound_websocket_messages
+from armada.thirdparty.lean_transport import use_lean_websockets
 
 # Options for the Redis connections that survive idle drops by proxies and managed Redis: ping before using a
 # connection idle for 10 s, TCP keepalive, and give up connecting quickly while Redis is down (REST keeps working).
@@ -100,6 +101,10 @@ def init_app(app: Flask) -> None:
     reconcile_here = (lambda: reconcile(app, manager)) if isinstance(manager, RedisQueueManager) else None
     delivery.install(app, manager, reconcile_here, app.config["REALTIME_SWEEP_SECONDS"])
     bound_websocket_messages(socketio.server, app.config["SOCKETIO_MAX_MESSAGE_BYTES"])
+    # Under gunicorn's gevent worker: no greenlet per idle websocket, and broadcasts written directly.
+    use_lean_websockets(
+        socketio.server, app.config["SOCKETIO_MAX_MESSAGE_BYTES"], app.config["WEBSOCKET_BACKLOG_BYTES"]
+    )
     app.wsgi_app = RefuseOversizedPolls(  # type: ignore[method-assign]
         app.wsgi_app, "/socket.io/", app.config["SOCKETIO_MAX_MESSAGE_BYTES"]
     )

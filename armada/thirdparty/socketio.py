@@ -5,7 +5,8 @@ subclasses: those stay with Armada's managers (armada.realtime.managers). What t
 call instead is internal to python-socketio 5.18: RedisManager's connection (`_redis_connect`,
 `_get_redis_module`, its `redis`, `pubsub`, `redis_url` and `redis_options` attributes) and listening loop
 (`_redis_listen_with_retries`), PubSubManager's handling of an emit (`_handle_emit`) and the shape of the
-messages it publishes (`host_id` included), the manager's logger (`_get_logger`), and the map of which sockets are
+messages it publishes (`host_id` included) and unpacks (`_handle_emit`'s, kept for the direct broadcast of
+armada.thirdparty.lean_transport), the manager's logger (`_get_logger`), and the map of which sockets are
 in which room (`rooms`, read by `has_sockets`).
 """
 
@@ -21,6 +22,7 @@ import socketio
 from socketio.redis_manager import parse_redis_sentinel_url
 
 from armada.thirdparty import require
+from armada.thirdparty.lean_transport import emit_here
 
 SUPPORTED = ">=5.18,<5.19"
 require("python-socketio", SUPPORTED)
@@ -35,7 +37,7 @@ class _HereOnly:
 
     def deliver_here(self, event: str, data: Any, room: str, namespace: str = "/") -> None:
         """Send an event to this process's sockets in `room`, and nowhere else (no hook, no queue)."""
-        socketio.Manager.emit(self, event, data, namespace, room=room)
+        emit_here(self, event, data, namespace, room)
 
     def has_sockets(self, room: str, namespace: str = "/") -> bool:
         """Whether any socket of this process is in `room`."""
@@ -53,7 +55,8 @@ class LocalManagerBase(_HereOnly, socketio.Manager):
         """Manager.emit, after `intercept_emit` (`to` names the room as well as `room` does)."""
         if self.intercept_emit(event, data, namespace or "/", kwargs.get("to") or room):
             return None
-        return super().emit(event, data, namespace=namespace, room=room, **kwargs)
+        emit_here(self, event, data, namespace, room, **kwargs)
+        return None
 
 
 class RedisManagerBase(_HereOnly, socketio.RedisManager):
@@ -158,4 +161,9 @@ class RedisManagerBase(_HereOnly, socketio.RedisManager):
         first = data[0] if isinstance(data, list) and data else data
         if self.intercept_emit(message["event"], first, message.get("namespace") or "/", message.get("room")):
             return
-        super()._handle_emit(message)
+        if message.get("callback") is not None or message.get("binary"):
+            super()._handle_emit(message)
+            return
+        # PubSubManager._handle_emit's unpacking of the arguments, then the direct broadcast.
+        data = data[0] if isinstance(data, list) and len(data) == 1 else tuple(data) if isinstance(data, list) else data
+        emit_here(self, message["event"], data, message.get("namespace"), message.get("room"), message.get("skip_sid"))

@@ -8,6 +8,7 @@ Real library objects throughout; nothing connects anywhere, except in the one te
 from __future__ import annotations
 
 import inspect
+import io
 import threading
 import time
 import uuid
@@ -38,6 +39,7 @@ from armada.thirdparty import UnsupportedVersion, require
 from armada.thirdparty import engineio as fenced_engineio
 from armada.thirdparty import flask_limiter as fenced_limiter
 from armada.thirdparty import flask_smorest as fenced_smorest
+from armada.thirdparty import lean_transport as fenced_lean
 from armada.thirdparty import socketio as fenced_socketio
 from armada.thirdparty import webargs as fenced_webargs
 from armada.thirdparty.socketio import RedisManagerBase
@@ -57,6 +59,7 @@ RANGES = {
     "python-socketio": fenced_socketio.SUPPORTED,
     "python-engineio": fenced_engineio.ENGINEIO_SUPPORTED,
     "simple-websocket": fenced_engineio.SIMPLE_WEBSOCKET_SUPPORTED,
+    "gunicorn": fenced_lean.GUNICORN_SUPPORTED,
     "Flask-Limiter": fenced_limiter.SUPPORTED,
     "webargs": fenced_webargs.SUPPORTED,
     "flask-smorest": fenced_smorest.SUPPORTED,
@@ -293,6 +296,73 @@ def test_closing_connections_now_closes_each_without_waiting_and_forgets_them() 
     assert not closing.is_alive()
     assert all(sock.closed for sock in sockets) and sio.eio.sockets == {}
     assert reasons == [sio.eio.reason.SERVER_DISCONNECT] * 2
+
+
+@pytest.mark.parametrize(
+    ("owner", "name", "expected"),
+    [
+        (engineio.socket.Socket, "check_ping_timeout", ["self"]),
+        (engineio.socket.Socket, "receive", ["self", "pkt"]),
+        (engineio.socket.Socket, "close", ["self", "wait", "abort", "reason"]),
+        (engineio.socket.Socket, "schedule_ping", ["self"]),
+        (engineio.Server, "_bad_request", ["self", "message"]),
+        (socketio.Server, "_send_eio_packet", ["self", "eio_sid", "eio_pkt"]),
+        (socketio.Manager, "get_participants", ["self", "namespace", "room"]),
+    ],
+)
+def test_the_lean_transports_private_calls_keep_their_signatures(owner: type, name: str, expected: list[str]) -> None:
+    assert parameters(getattr(owner, name)) == expected
+
+
+def test_an_engine_io_socket_has_the_state_the_lean_transport_reads_and_sets() -> None:
+    sio = socketio.Server(async_mode="gevent")
+    sock = engineio.socket.Socket(sio.eio, "sid-1")
+    for flag in ("connected", "upgrading", "upgraded", "closing", "closed"):
+        assert getattr(sock, flag) is False, flag
+    assert isinstance(sock.last_ping, float)  # truthy: schedule_ping's first call starts the first ping
+    assert sock.queue.get_nowait and sock.queue.task_done and sock.sid == "sid-1"
+    assert isinstance(sio.eio.sockets, dict) and isinstance(sio.eio.handlers, dict)
+    assert sio.eio.reason.TRANSPORT_CLOSE and sio.eio.logger
+    assert sio.packet_class is socketio.packet.Packet
+    assert sio.manager.server is sio and isinstance(sio.manager.rooms, dict)
+
+
+def test_lean_websockets_serve_gevent_servers_only() -> None:
+    threaded = socketio.Server(async_mode="threading")
+    stock = threaded.eio._async["websocket"]
+    assert not fenced_lean.use_lean_websockets(threaded, 1234, 4096)
+    assert threaded.eio._async["websocket"] is stock
+    sio = socketio.Server(async_mode="gevent")
+    assert fenced_lean.use_lean_websockets(sio, 1234, 4096)
+    assert sio.eio._async["websocket"] is not stock
+    assert engineio.Server(async_mode="gevent")._async["websocket"] is not sio.eio._async["websocket"]
+
+
+def test_each_new_engine_io_socket_pings_on_a_loop_timer_and_socket_io_still_hears_the_connect() -> None:
+    sio = socketio.Server(async_mode="gevent")
+    connected: list[str] = []
+    sio.on("connect", lambda sid, environ, auth=None: connected.append(sid))
+    fenced_lean.use_lean_websockets(sio, 1234, 4096)
+    environ = {"REQUEST_METHOD": "GET", "QUERY_STRING": "EIO=4&transport=polling", "PATH_INFO": "/socket.io/"}
+    body = b"".join(sio.eio.handle_request(environ, lambda status, headers: None))
+    assert b'"sid"' in body
+    (sock,) = sio.eio.sockets.values()
+    assert sock.schedule_ping.__func__ is fenced_lean._ping_later
+    assert sock.last_ping is None  # its first ping is scheduled (on a timer, no greenlet)
+    try:
+        sio.eio.handle_request(  # Socket.IO's CONNECT, over the polling transport
+            {
+                **environ,
+                "REQUEST_METHOD": "POST",
+                "QUERY_STRING": f"EIO=4&transport=polling&sid={sock.sid}",
+                "CONTENT_LENGTH": "2",
+                "wsgi.input": io.BytesIO(b"40"),
+            },
+            lambda status, headers: None,
+        )
+        assert len(connected) == 1
+    finally:
+        fenced_engineio.close_connections_now(sio)
 
 
 # ---- Flask-Limiter -----------------------------------------------------------------------------------------

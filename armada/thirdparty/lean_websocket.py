@@ -1,0 +1,353 @@
+"""One websocket driven by the gevent loop instead of greenlets: python-engineio's socket internals, wsproto framing.
+
+python-engineio's gevent driver serves each websocket with four greenlets for its whole life (gunicorn's request,
+simple-websocket's reader, engine.io's writer, a ping sleeper), ~50 KB of an idle connection's ~74 KB, and every
+packet it sends takes a queue put, a switch to the writer and a framing in Python per recipient. A LeanConnection
+instead reads from an io watcher, runs a greenlet only while it has messages to handle (one at a time, in arrival
+order, as with async_handlers=False), and writes frames straight to its non-blocking socket from whichever
+greenlet sends: a broadcast frames once and hands the same bytes to every recipient (`write_frame`).
+
+Order per socket always holds: a frame is written directly only when nothing of the socket's is waiting; otherwise
+it joins the backlog, which a write watcher flushes in order. A peer that stops reading cannot make the process
+hold unbounded memory nor stall anybody else: past `backlog_limit` bytes waiting, the connection is dropped (the
+client reconnects and catches up, as after any network loss).
+
+Touched here: an engine.io socket's `queue` (replaced by `Outbox` once upgraded), `receive`, `close`, `closed`,
+`sid` and its server's `sockets` and `reason`.
+"""
+
+from __future__ import annotations
+
+import _socket
+import contextvars
+import logging
+import struct
+from typing import Any
+
+import gevent
+from engineio import exceptions as eio_exceptions
+from engineio import packet as eio_packet
+from gevent.queue import Empty
+from wsproto.connection import Connection, ConnectionState
+from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
+from wsproto.frame_protocol import CloseReason
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+
+logger = logging.getLogger(__name__)
+
+RECEIVE_BYTES = 65536
+# A socket closing with data its peer has not read yet is cut after this long.
+CLOSE_GRACE_SECONDS = 5.0
+_READ, _WRITE = 1, 2
+_LOST = object()  # inbox marker: the transport is gone, close the engine.io socket
+
+
+def frame(data: str | bytes) -> bytes:
+    """One unfragmented, unmasked (server-to-client) websocket frame holding a whole message, uncompressed."""
+    if isinstance(data, str):
+        payload, first = data.encode(), 0x81  # FIN + text
+    else:
+        payload, first = data, 0x82  # FIN + binary
+    size = len(payload)
+    if size < 126:
+        return bytes((first, size)) + payload
+    if size < 65536:
+        return struct.pack("!BBH", first, 126, size) + payload
+    return struct.pack("!BBQ", first, 127, size) + payload
+
+
+class _FrameCache:
+    """The last packet framed: a broadcast hands one packet object to each recipient in turn, framed once."""
+
+    packet: Any = None
+    frame: bytes = b""
+
+    @classmethod
+    def of(cls, pkt: Any) -> bytes:
+        # Identity, with the packet held: its id cannot be reused while it is cached.
+        if pkt is not cls.packet:
+            cls.frame, cls.packet = frame(pkt.encode()), pkt
+        return cls.frame
+
+
+class Outbox:
+    """Stands in for an engine.io socket's packet queue once it is upgraded: a put is written at once."""
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: LeanConnection) -> None:
+        self.connection = connection
+
+    def put(self, pkt: Any, *_: Any, **__: Any) -> None:
+        """Write the packet now (None: close the websocket)."""
+        self.connection.send_packet(pkt)
+
+    put_nowait = put
+
+    def get(self, *_: Any, **__: Any) -> Any:
+        """Nothing is ever queued here."""
+        raise Empty()
+
+    get_nowait = get
+
+    def task_done(self) -> None:
+        """Nothing waits in this queue."""
+
+    def join(self, *_: Any) -> None:
+        """Nothing waits in this queue (written packets are in the kernel's buffer or the connection's backlog)."""
+
+    def qsize(self) -> int:
+        """Always empty."""
+        return 0
+
+    def empty(self) -> bool:
+        """Always empty."""
+        return True
+
+
+class LeanConnection:
+    """One upgraded websocket on the gevent loop: wsproto reads, direct writes, engine.io packets."""
+
+    def __init__(
+        self,
+        eio_socket: Any,
+        raw: Any,
+        conn: Connection,
+        limit: int | None,
+        backlog_limit: int,
+        ctx: contextvars.Context,
+        shares_frames: bool,
+    ) -> None:
+        self.eio = eio_socket
+        self.conn = conn
+        self.limit = limit
+        self.backlog_limit = backlog_limit
+        self.ctx = ctx
+        self.raw = raw
+        self.raw.setblocking(False)
+        self.fd = self.raw.fileno()
+        loop = gevent.get_hub().loop
+        self.reader = loop.io(self.fd, _READ)
+        self.writer: Any = None
+        # Without compression, every recipient's frame of a packet is the same bytes.
+        self.shares_frames = shares_frames
+        # Lists, not deques: an empty list costs 56 bytes, a deque over 600, and both stay short.
+        self.backlog: list[bytes] = []
+        self.backlog_bytes = 0
+        self.partial: Any = None
+        self.partial_len = 0
+        self.inbox: list[Any] = []
+        self.worker: Any = None
+        self.state = "open"  # then "closing" (our close frame is being flushed), then "closed"
+        self.timer: Any = None
+
+    def start(self, queued: list[Any]) -> None:
+        """Send what engine.io queued before the takeover (the OPEN packet at least), then listen."""
+        self.eio.queue = Outbox(self)
+        for pkt in queued:
+            self.send_packet(pkt)
+        if self.state == "open":
+            self.reader.start(self._on_readable)
+            # Frames that came in with the handshake's last read are already buffered by wsproto.
+            self._take_events()
+
+    # ---- writing ---------------------------------------------------------------------------------------------
+
+    def send_packet(self, pkt: Any) -> None:
+        """Engine.IO's queue.put: frame and write a packet; None means close the websocket."""
+        if pkt is None:
+            self._close_websocket()
+        elif self.state == "open":
+            if self.shares_frames:
+                self.write_frame(_FrameCache.of(pkt))
+            else:
+                data = pkt.encode()
+                self.write_frame(self.conn.send(TextMessage(data) if isinstance(data, str) else Message(data)))
+
+    def write_frame(self, data: bytes) -> None:
+        """Write framed bytes now if nothing of this socket's is waiting, else after what is."""
+        if self.state == "closed":
+            return
+        if self.backlog:
+            self._defer(data)
+            return
+        try:
+            sent = self.raw.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self._lost()
+            return
+        if sent < len(data):
+            self._defer(data[sent:] if sent else data)
+            if self.state != "closed":
+                if self.writer is None:
+                    self.writer = gevent.get_hub().loop.io(self.fd, _WRITE)
+                self.writer.start(self._on_writable)
+
+    def _defer(self, data: bytes) -> None:
+        self.backlog.append(data)
+        self.backlog_bytes += len(data)
+        if self.backlog_bytes > self.backlog_limit:
+            # A peer this far behind is not reading: drop it rather than hold its backlog or wait for it.
+            logger.info("websocket %s dropped: %d bytes unread", self.eio.sid, self.backlog_bytes)
+            self._lost()
+
+    def _on_writable(self) -> None:
+        try:
+            self._flush()
+        except Exception:  # a callback of the event loop: end this connection, never the loop
+            logger.exception("websocket write failed")
+            self._lost()
+
+    def _flush(self) -> None:
+        while self.backlog:
+            data = self.backlog[0]
+            try:
+                sent = self.raw.send(data)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self._lost()
+                return
+            self.backlog_bytes -= sent
+            if sent < len(data):
+                self.backlog[0] = data[sent:]
+                return
+            self.backlog.pop(0)
+        self.writer.stop()
+        if self.state == "closing":
+            self._lost()
+
+    def _close_websocket(self) -> None:
+        """Engine.IO closed the socket: send a close frame, and drop the connection once it is out."""
+        if self.state != "open":
+            return
+        self.state = "closing"
+        self.reader.stop()
+        try:
+            closing = self.conn.send(CloseConnection(code=CloseReason.NORMAL_CLOSURE))
+        except LocalProtocolError:  # the peer's close came first and was answered
+            closing = b""
+        if closing:
+            self.write_frame(closing)
+        if self.state == "closing" and self.backlog:
+            self.timer = gevent.get_hub().loop.timer(CLOSE_GRACE_SECONDS)
+            self.timer.start(self._lost)
+        elif self.state == "closing":
+            self._lost()
+
+    # ---- reading ---------------------------------------------------------------------------------------------
+
+    def _on_readable(self) -> None:
+        try:
+            self._read()
+        except Exception:  # a callback of the event loop: end this connection, never the loop
+            logger.exception("websocket read failed")
+            self._lost()
+
+    def _read(self) -> None:
+        try:
+            data = self.raw.recv(RECEIVE_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._lost()
+            return
+        self.conn.receive_data(data)
+        self._take_events()
+
+    def _take_events(self) -> None:
+        try:
+            self._handle_events()
+        except (LocalProtocolError, RemoteProtocolError):
+            self._lost()
+            return
+        if self.inbox and self.worker is None and self.state != "closed":
+            # Read no further until these are handled: the peer waits in TCP, as with a blocking reader.
+            self.reader.stop()
+            self.worker = gevent.spawn(self.ctx.run, self._work)
+
+    def _handle_events(self) -> None:
+        for event in self.conn.events():
+            if isinstance(event, (TextMessage, BytesMessage)):
+                self.partial_len += len(event.data)
+                if self.limit and self.partial_len > self.limit:
+                    # Refuse the message while it arrives rather than once it is all in memory.
+                    self.write_frame(self.conn.send(CloseConnection(CloseReason.MESSAGE_TOO_BIG, "Message is too big")))
+                    self._lost()
+                    return
+                if self.partial is None and event.message_finished:
+                    self.inbox.append(event.data)
+                else:
+                    chunk = event.data.encode() if isinstance(event, TextMessage) else event.data
+                    self.partial = bytearray(chunk) if self.partial is None else self.partial + chunk
+                    if event.message_finished:
+                        whole = bytes(self.partial)
+                        self.inbox.append(whole.decode() if isinstance(event, TextMessage) else whole)
+                if event.message_finished:
+                    self.partial, self.partial_len = None, 0
+            elif isinstance(event, Ping):
+                self.write_frame(self.conn.send(event.response()))
+            elif isinstance(event, CloseConnection):
+                if self.conn.state == ConnectionState.REMOTE_CLOSING:
+                    self.write_frame(self.conn.send(event.response()))
+                self._lost()
+                return
+
+    # ---- handling messages and the end -----------------------------------------------------------------------
+
+    def _work(self) -> None:
+        try:
+            while self.inbox:
+                item = self.inbox.pop(0)
+                if item is _LOST:
+                    self._finish()
+                    return
+                if self.eio.closed:
+                    continue
+                try:
+                    self.eio.receive(eio_packet.Packet(encoded_packet=item))
+                except eio_exceptions.UnknownPacketError:
+                    pass
+                except eio_exceptions.SocketIsClosedError:
+                    self._lost()
+                except Exception:
+                    # As engine.io's own websocket loop does: log it and end the connection properly.
+                    self.eio.server.logger.exception("Unknown receive error")
+                    self._lost()
+        finally:
+            self.worker = None
+            if self.inbox:
+                self.worker = gevent.spawn(self.ctx.run, self._work)
+            elif self.state == "open":
+                self.reader.start(self._on_readable)
+
+    def _lost(self) -> None:
+        """The websocket is over: release the socket, then (in a greenlet) close the engine.io side."""
+        if self.state == "closed":
+            return
+        self.state = "closed"
+        for watcher in (self.reader, self.writer, self.timer):
+            if watcher is not None:
+                watcher.stop()
+                watcher.close()
+        self.backlog.clear()
+        self.backlog_bytes = 0
+        self.raw.close()
+        self.inbox.append(_LOST)
+        if self.worker is None:
+            self.worker = gevent.spawn(self.ctx.run, self._work)
+
+    def _finish(self) -> None:
+        eio = self.eio
+        if not eio.closed:
+            eio.close(wait=False, abort=True, reason=eio.server.reason.TRANSPORT_CLOSE)
+        eio.server.sockets.pop(eio.sid, None)
+
+
+def take_socket(sock: Any) -> Any:
+    """A socket object of our own for gunicorn's connection: gunicorn closes its object when the request ends."""
+    return _socket.socket(fileno=sock.detach())
