@@ -24,16 +24,20 @@ class Closed(Exception):
 class RawSocket:
     """One websocket to /socket.io/ (EIO=4, no polling first); `handshake` is the engine.io open packet's data."""
 
-    def __init__(self, server: Server, receive_buffer: int | None = None, answer_pings: bool = True) -> None:
+    def __init__(
+        self, server: Server, receive_buffer: int | None = None, answer_pings: bool = True, sid: str | None = None
+    ) -> None:
         # SO_RCVBUF is set before connect (websocket-client applies sockopt first), so the TCP window stays small.
         options = [(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)] if receive_buffer else []
         url = server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-        self.ws = websocket.create_connection(url, timeout=WAIT, sockopt=options)
+        self.ws = websocket.create_connection(url + (f"&sid={sid}" if sid else ""), timeout=WAIT, sockopt=options)
         self.answer_pings = answer_pings
         self.pings = 0
-        opening = self.packet()
-        assert opening.startswith("0{"), opening
-        self.handshake: dict[str, Any] = json.loads(opening[1:])
+        self.handshake: dict[str, Any] = {}
+        if sid is None:  # a new session opens with the open packet; an upgrade (of `sid`) starts with the probe
+            opening = self.packet()
+            assert opening.startswith("0{"), opening
+            self.handshake = json.loads(opening[1:])
 
     def frame(self, timeout: float = WAIT) -> tuple[int, bytes]:
         """The next data or close frame (opcode, payload); pings are answered first if this socket answers them."""

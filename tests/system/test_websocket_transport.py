@@ -6,11 +6,13 @@ how the server writes its frames, so these hold for python-engineio's transport 
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +255,42 @@ def test_events_keep_flowing_in_order_across_the_official_clients_upgrade(
         assert official.wait_for("new_message")["message"]["id"] == ack["message"]["id"]
         assert {"upgrade_error", "disconnect", "connect_error"}.isdisjoint(official.events())
     assert ids(whole_history(alice, room_id))[: len(posted)] == posted
+
+
+def polling(server: Server, sid: str | None = None) -> str:
+    """A session's long-polling URL (a new session's without `sid`)."""
+    return f"{server.url}/socket.io/?EIO=4&transport=polling" + (f"&sid={sid}" if sid else "")
+
+
+def test_the_upgrade_handshake_ends_the_pending_poll_and_delivers_what_was_sent_meanwhile_on_the_websocket(
+    server: Server, user: Callable[[str], HttpUser], http: requests.Session
+) -> None:
+    alice, bob = user("Alice"), user("Bob")
+    room_id = make_room(alice, bob)["id"]
+    opening = http.get(polling(server), timeout=10).text
+    assert opening.startswith("0{") and json.loads(opening[1:])["upgrades"] == ["websocket"], opening
+    sid = json.loads(opening[1:])["sid"]
+    assert http.post(polling(server, sid), data="40" + json.dumps({"token": bob.token}), timeout=10).ok
+    assert http.post(polling(server, sid), data=f'421["join_room",{{"room_id":"{room_id}"}}]', timeout=10).ok
+    seen = ""
+    while '431[{"ok":true' not in seen:  # connected, the namespace's CONNECT, room_joined, the join's ack
+        seen += http.get(polling(server, sid), timeout=10).text
+    # A client keeps a long-poll pending while it probes the websocket; the server must end it once probed.
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(http.get, polling(server, sid), timeout=DELIVERY_SECONDS)
+        time.sleep(0.2)  # the poll is waiting on the server
+        sock = RawSocket(server, sid=sid)
+        sock.ws.send("2probe")
+        assert sock.packet() == "3probe"
+        assert "6" in pending.result().text.split("\x1e")  # a noop ends it
+    # Sent between the probe and the client's UPGRADE packet: held, then written on the websocket, once.
+    first = make_message(alice, room_id, "during the upgrade")["id"]
+    sock.ws.send("5")
+    second = make_message(alice, room_id, "after the upgrade")["id"]
+    assert [event["message"]["id"] for event in sock.events("new_message", 2)] == [first, second]
+    sock.emit("typing", {"room_id": room_id, "is_typing": True}, 2)
+    assert sock.ack(2) == {"ok": True, "forwarded": True}
+    sock.close()
 
 
 # ---- broadcasts -----------------------------------------------------------------------------------------------
