@@ -5,6 +5,8 @@
 //   token        access token, sent as auth: {token} exactly like the seed's example
 //   room_id      room to join (join_room with an ack) once connected
 //   wait_upgrade join only after the transport has upgraded to websocket, so the room's events travel on it
+//   upgrade_delay_ms  hold the websocket probe this long before opening it, so that the session stays on
+//                long-polling (and events flow on it) until the upgrade, which then happens mid-stream
 //   typing       {is_typing}: emit typing (with an ack) to room_id once joined
 //   pipelined    like the seed's example: emit join_room and typing at once, right after io(), not waiting
 //   commands     read stdin once connected (and joined): each line {event, data} is emitted with an ack, in order
@@ -42,6 +44,20 @@ socket = io(config.url, {
   auth: { token: config.token },
   reconnection: false, // a refused or dropped connection is reported, not retried behind the test's back
 });
+
+if (config.upgrade_delay_ms) {
+  // The engine exists once io() returns; the upgrade's websocket is made by createTransport when probing.
+  const engine = socket.io.engine;
+  const createTransport = engine.createTransport.bind(engine);
+  engine.createTransport = (name) => {
+    const transport = createTransport(name);
+    if (name === 'websocket') {
+      const doOpen = transport.doOpen.bind(transport);
+      transport.doOpen = () => setTimeout(doOpen, config.upgrade_delay_ms);
+    }
+    return transport;
+  };
+}
 
 // The engine's first transport; with the default transports it is long-polling, upgraded to websocket later.
 const engineReady = new Promise((resolve) =>
