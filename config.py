@@ -112,6 +112,10 @@ SETTINGS: tuple[Setting, ...] = (
     # Browser origins allowed to call the API and open sockets; empty means same-origin only, "*" any.
     Setting("ALLOWED_ORIGINS", origins, [], "https://chat.example.com,http://localhost:5173", bad="localhost:3000"),
     Setting("SOCKETIO_MAX_MESSAGE_BYTES", integer(1024, 100 * MIB), MIB, str(MIB), bad="1MB"),
+    # Engine.IO's heartbeat, in seconds: the server pings each socket this often, and drops one whose pong is this
+    # late. Clients learn both at the handshake. Keep interval + timeout under any proxy's idle timeout.
+    Setting("SOCKETIO_PING_INTERVAL", integer(1, 3600), 25, "25", bad="25s"),
+    Setting("SOCKETIO_PING_TIMEOUT", integer(1, 3600), 20, "20", bad="20s"),
     # A socket's typing events are forwarded at most this often per room, unless is_typing flips.
     Setting("TYPING_MIN_INTERVAL_MS", integer(0, 60_000), 1000, "1000", bad="1s"),
     # With REDIS_URL, how often each process checks that its sockets missed no committed message change (one
@@ -221,6 +225,8 @@ class Config:
         self.REDIS_CHANNEL: str = values["REDIS_CHANNEL"]
         self.ALLOWED_ORIGINS: list[str] = values["ALLOWED_ORIGINS"]
         self.SOCKETIO_MAX_MESSAGE_BYTES: int = values["SOCKETIO_MAX_MESSAGE_BYTES"]
+        self.SOCKETIO_PING_INTERVAL: int = values["SOCKETIO_PING_INTERVAL"]
+        self.SOCKETIO_PING_TIMEOUT: int = values["SOCKETIO_PING_TIMEOUT"]
         self.TYPING_MIN_INTERVAL_MS: int = values["TYPING_MIN_INTERVAL_MS"]
         self.REALTIME_SWEEP_SECONDS: float = values["REALTIME_SWEEP_SECONDS"]
         self.WEBSOCKET_COMPRESSION: bool = values["WEBSOCKET_COMPRESSION"]

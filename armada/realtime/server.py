@@ -93,6 +93,8 @@ def init_app(app: Flask) -> None:
         # browser's cookies along (engine.io would allow them to every allowed origin, "*" included).
         cors_credentials=False,
         max_http_buffer_size=app.config["SOCKETIO_MAX_MESSAGE_BYTES"],
+        ping_interval=app.config["SOCKETIO_PING_INTERVAL"],
+        ping_timeout=app.config["SOCKETIO_PING_TIMEOUT"],
         # One socket's events are handled in the order they arrive (join_room before the typing sent right
         # after it, send before edit); different sockets still run concurrently.
         async_handlers=False,
