@@ -70,6 +70,28 @@ class _FrameCache:
         return cls.frame
 
 
+class _Cork:
+    """The connections with frames written during this loop iteration: each sends them at once at its end."""
+
+    connections: list[LeanConnection] = []
+
+    @classmethod
+    def add(cls, connection: LeanConnection) -> None:
+        if not cls.connections:
+            gevent.get_hub().loop.run_callback(cls.flush)
+        cls.connections.append(connection)
+
+    @classmethod
+    def flush(cls) -> None:
+        connections, cls.connections = cls.connections, []
+        for connection in connections:
+            try:
+                connection._uncork()
+            except Exception:  # a callback of the event loop: end this connection, never the others or the loop
+                logger.exception("websocket write failed")
+                connection._lost()
+
+
 class Outbox:
     """Stands in for an engine.io socket's packet queue once it is upgraded: a put is written at once."""
 
@@ -134,6 +156,7 @@ class LeanConnection:
         # Lists, not deques: an empty list costs 56 bytes, a deque over 600, and both stay short.
         self.backlog: list[bytes] = []
         self.backlog_bytes = 0
+        self.corked: list[bytes] | None = None  # written this loop iteration, sent at its end
         self.partial: Any = None
         self.partial_len = 0
         self.inbox: list[Any] = []
@@ -165,9 +188,25 @@ class LeanConnection:
                 self.write_frame(self.conn.send(TextMessage(data) if isinstance(data, str) else Message(data)))
 
     def write_frame(self, data: bytes) -> None:
-        """Write framed bytes now if nothing of this socket's is waiting, else after what is."""
+        """Write framed bytes at the end of this loop iteration, after anything of this socket's already waiting.
+
+        Frames written in one iteration (a burst of broadcasts, the Redis listener's batch) leave in one send.
+        """
         if self.state == "closed":
             return
+        if self.backlog:
+            self._defer(data)
+        elif self.corked is None:
+            self.corked = [data]
+            _Cork.add(self)
+        else:
+            self.corked.append(data)
+
+    def _uncork(self) -> None:
+        corked, self.corked = self.corked, None
+        if not corked or self.state == "closed":
+            return
+        data = corked[0] if len(corked) == 1 else b"".join(corked)
         if self.backlog:
             self._defer(data)
             return
@@ -184,6 +223,15 @@ class LeanConnection:
                 if self.writer is None:
                     self.writer = gevent.get_hub().loop.io(self.fd, _WRITE)
                 self.writer.start(self._on_writable)
+        elif self.state == "closing":
+            self._lost()
+
+    def _write_last(self, data: bytes) -> None:
+        """Write what is corked and `data` now, as far as the kernel takes them, and end the connection."""
+        self.write_frame(data)
+        if self.corked is not None:
+            self._uncork()
+        self._lost()
 
     def _defer(self, data: bytes) -> None:
         self.backlog.append(data)
@@ -223,19 +271,19 @@ class LeanConnection:
         """Engine.IO closed the socket: send a close frame, and drop the connection once it is out."""
         if self.state != "open":
             return
-        self.state = "closing"
         self.reader.stop()
         try:
             closing = self.conn.send(CloseConnection(code=CloseReason.NORMAL_CLOSURE))
         except LocalProtocolError:  # the peer's close came first and was answered
             closing = b""
-        if closing:
-            self.write_frame(closing)
-        if self.state == "closing" and self.backlog:
+        self.write_frame(closing)
+        # Nothing more is written; the connection ends once the corked and waiting bytes are out (or given up on).
+        self.state = "closing"
+        if self.corked is None and not self.backlog:
+            self._lost()
+        else:
             self.timer = gevent.get_hub().loop.timer(CLOSE_GRACE_SECONDS)
             self.timer.start(self._lost)
-        elif self.state == "closing":
-            self._lost()
 
     # ---- reading ---------------------------------------------------------------------------------------------
 
@@ -276,8 +324,7 @@ class LeanConnection:
                 self.partial_len += len(event.data)
                 if self.limit and self.partial_len > self.limit:
                     # Refuse the message while it arrives rather than once it is all in memory.
-                    self.write_frame(self.conn.send(CloseConnection(CloseReason.MESSAGE_TOO_BIG, "Message is too big")))
-                    self._lost()
+                    self._write_last(self.conn.send(CloseConnection(CloseReason.MESSAGE_TOO_BIG, "Message is too big")))
                     return
                 if self.partial is None and event.message_finished:
                     self.inbox.append(event.data)
@@ -292,9 +339,8 @@ class LeanConnection:
             elif isinstance(event, Ping):
                 self.write_frame(self.conn.send(event.response()))
             elif isinstance(event, CloseConnection):
-                if self.conn.state == ConnectionState.REMOTE_CLOSING:
-                    self.write_frame(self.conn.send(event.response()))
-                self._lost()
+                answer = self.conn.send(event.response()) if self.conn.state == ConnectionState.REMOTE_CLOSING else b""
+                self._write_last(answer)
                 return
 
     # ---- handling messages and the end -----------------------------------------------------------------------
@@ -336,6 +382,7 @@ class LeanConnection:
                 watcher.close()
         self.backlog.clear()
         self.backlog_bytes = 0
+        self.corked = None
         self.raw.close()
         self.inbox.append(_LOST)
         if self.worker is None:

@@ -160,6 +160,9 @@ def test_writes_that_do_not_fit_wait_in_order_and_all_arrive_intact(pair: Any) -
     count, size = 60, 3000  # ~180 KB: far past both 8 KB buffers, within the backlog
     for n in range(count):
         sock.send(eio_packet.Packet(eio_packet.MESSAGE, body(n, size)))
+    assert lean.corked is not None and len(lean.corked) == count + 1  # the OPEN packet too: one send for all
+    gevent.sleep(0)  # the loop's iteration ends: the corked frames go out, as far as the kernel takes them
+    assert lean.corked is None
     assert lean.backlog, "the kernel took it all: the test no longer exercises partial writes"
     assert lean.backlog_bytes == sum(len(chunk) for chunk in lean.backlog)
     # A slow reader: a little at a time, while direct writes keep coming behind the backlog.
@@ -178,6 +181,7 @@ def test_a_client_that_stops_reading_is_dropped_past_the_backlog_and_engine_io_h
     while lean.state == "open" and sent < 10 * BACKLOG:
         sock.send(eio_packet.Packet(eio_packet.MESSAGE, body(sent, 2000)))
         sent += 2000
+        gevent.sleep(0)
     assert lean.state == "closed"
     assert BACKLOG < sent < BACKLOG + 64 * 1024  # dropped soon after the limit, not at the first full buffer
     assert lean.backlog == [] and lean.backlog_bytes == 0
