@@ -1,5 +1,5 @@
 """Fan-out ceiling: the highest deliveries/s with p99 under 100 ms, for one room of 100 and one of 1,000
-members each listening on its own websocket, on one Armada process and on the Node peer."""
+members each listening on its own websocket, on one Armada process, on two over Redis and on the Node peer."""
 
 from __future__ import annotations
 
@@ -15,9 +15,14 @@ SIZES = (100, 1000)
 # Deliveries/s to try, in order, until p99 reaches the limit or deliveries go missing.
 TARGETS = (2_000, 5_000, 10_000, 20_000, 30_000, 45_000, 60_000, 80_000, 100_000, 130_000, 160_000)
 P99_LIMIT_MS = 100.0
-# Armada with websocket compression on (what simple-websocket negotiates with browsers unless we hide the
-# offer): the before of the fix, measured in the same run.
-VARIANTS = (("armada-1", {}), ("armada-1-deflate", {"WEBSOCKET_COMPRESSION": "true"}), ("node-1", {}))
+GOAL = 60_000  # deliveries/s for each room size on one process (issue 17)
+# (label, topology, cpus): one process pinned to core 0 (the generator has core 1); two processes over Redis may
+# use both cores, shared with the generator, PostgreSQL and Redis: the scale-out story, not a like-for-like step.
+VARIANTS = (
+    ("armada-1", "armada-1", harness.SERVER_CPUS),
+    ("node-1", "node-1", harness.SERVER_CPUS),
+    ("armada-2", "armada-2", None),
+)
 
 
 def _ok(r: dict[str, Any]) -> bool:
@@ -36,11 +41,8 @@ def run(quick: bool, scratch: Path) -> dict[str, Any]:
         seeder = harness.Seeder(url)
         users = seeder.users(max(SIZES))
         rooms = {size: harness.rooms_of(seeder, users, size, 1) for size in SIZES}
-        for label, env in VARIANTS:
-            if quick and label.endswith("deflate"):
-                continue
-            topology = label.removesuffix("-deflate")
-            with harness.topology(topology, url, scratch, **env) as servers:
+        for label, topology, cpus in VARIANTS:
+            with harness.topology(topology, url, scratch, cpus=cpus) as servers:
                 for size in SIZES:
                     for target in TARGETS:
                         rate = target / size
@@ -115,17 +117,27 @@ def report(result: dict[str, Any]) -> str:
                 fmt(ratio(a and a["deliveries_per_second"], b and b["deliveries_per_second"]), 2),
             ]
         )
-    armada = [r for (s, _), r in best.items() if s == "armada-1" and r]
-    top = max((r["deliveries_per_second"] for r in armada), default=0)
-    node_top = max((r["deliveries_per_second"] for (s, _), r in best.items() if s == "node-1" and r), default=0)
-    share = ratio(top, node_top)
+    per_size = {size: (best.get(("armada-1", size)), best.get(("node-1", size))) for size in SIZES}
+    tops = {size: (a["deliveries_per_second"] if a else 0) for size, (a, _) in per_size.items()}
+    shares = {size: ratio(tops[size], n and n["deliveries_per_second"]) or 0 for size, (_, n) in per_size.items()}
+    measured = "; ".join(
+        f"room {fmt(size)}: {fmt(tops[size])} deliveries/s, {fmt(shares[size], 2)}× Node" for size in SIZES
+    )
+    misses = "; ".join(
+        f"room {fmt(size)} by {fmt(GOAL - tops[size])} deliveries/s"
+        if tops[size] < GOAL
+        else f"room {fmt(size)}: {fmt(shares[size], 2)}× Node instead of 0.5×"
+        for size in SIZES
+        if tops[size] < GOAL or shares[size] < 0.5
+    )
     return "\n\n".join(
         [
             "### Fan-out ceiling",
             "Method: one room (100 or 1,000 members, each on its own websocket), one open-loop sender over REST; the "
             f"rate steps up until a step's p99 reaches {P99_LIMIT_MS:.0f} ms or a delivery goes missing. "
-            f"{result['duration']} s per step. The ceiling is the best step that passed. *deflate* is Armada with "
-            "websocket permessage-deflate negotiated (the default before the fix below).",
+            f"{result['duration']} s per step. The ceiling is the best step that passed. *armada-2* is two "
+            "processes over Redis on both cores (the listeners and senders spread over both), beside the "
+            "generator, PostgreSQL and Redis.",
             "*bound by* says what stopped the climb: the server, or possibly the load generator too when its own "
             "core was ≥ 70% busy at the failing step (then the server's real ceiling may be higher than shown).",
             table(["server", "room", "ceiling deliveries/s", "msg/s", "p50 ms", "p99 ms", "gen CPU", "bound by"], rows),
@@ -135,11 +147,11 @@ def report(result: dict[str, Any]) -> str:
             + table(["server", "room", "target/s", "delivered/s", "p50", "p99", "missing", "gen CPU"], steps)
             + "\n\n</details>",
             goal_line(
-                "≥ 30,000 deliveries/s with p99 < 100 ms, and ≥ 0.5× the Node server's",
-                f"{fmt(top)} deliveries/s, {fmt(share, 2)}× Node",
-                top >= 30_000 and (share or 0) >= 0.5,
-                f"{fmt(30_000 - top)} deliveries/s ({fmt(top / 30_000, 2)}× the target), {fmt(share, 2)}× Node "
-                "instead of 0.5×",
+                f"≥ {fmt(GOAL)} deliveries/s with p99 < 100 ms in a room of 100 and of 1,000 on one process, and "
+                "≥ 0.5× the Node server's in the same run",
+                measured,
+                not misses,
+                misses,
             ),
         ]
     )

