@@ -67,8 +67,9 @@ class TokenIdentity:
     expires_at: int  # unix seconds
 
 
-def verify_access_token(token: object) -> TokenIdentity:
-    """Check an access token the way the REST endpoints do (for Socket.IO); any failure is Unauthorized."""
+def decode_access_token(token: object) -> TokenIdentity:
+    """An access token's identity if it is well-formed, signed by this server and unexpired (no database read;
+    check_session then checks it the rest of the way REST does, for Socket.IO); any failure is Unauthorized."""
     if not isinstance(token, str) or not token:
         raise Unauthorized("Send an access token in the auth payload: {token: ...}.", code="authorization_required")
     try:
@@ -80,11 +81,15 @@ def verify_access_token(token: object) -> TokenIdentity:
     user_id, sid, exp = decode_subject(payload.get("sub")), payload.get("sid"), payload.get("exp")
     if payload.get("type") != "access" or not isinstance(sid, str) or not isinstance(exp, int) or user_id is None:
         raise Unauthorized("The token is invalid: not an access token of this server.", code="invalid_token")
-    if is_session_revoked(sid, user_id):
-        raise Unauthorized("The token has been revoked (logged out); log in again.", code="token_revoked")
-    if token_user(user_id) is None:
-        raise Unauthorized("The token's user no longer exists.", code="invalid_token")
     return TokenIdentity(user_id, sid, exp)
+
+
+def check_session(identity: TokenIdentity) -> None:
+    """Refuse an identity whose session was logged out or whose user no longer exists (one statement)."""
+    if is_session_revoked(identity.sid, identity.user_id):
+        raise Unauthorized("The token has been revoked (logged out); log in again.", code="token_revoked")
+    if token_user(identity.user_id) is None:
+        raise Unauthorized("The token's user no longer exists.", code="invalid_token")
 
 
 def decode_subject(sub: Any) -> uuid.UUID | None:
