@@ -31,7 +31,7 @@ def _package(frame: str) -> str:
         return where.split("site-packages/")[1].split("/")[0].removesuffix(".py")
     if "/armada/" in where:
         return "armada/" + where.split("/armada/")[1].split("/")[0].removesuffix(".py")
-    return "python" if where else "other"
+    return "stdlib" if where else "native"
 
 
 def self_by_package(raw: Path) -> list[list[Any]]:
@@ -44,7 +44,9 @@ def self_by_package(raw: Path) -> list[list[Any]]:
     return [[name, round(100 * n / total, 1)] for name, n in counts.most_common(25)]
 
 
-def storm(sockets: int, room_size: int, env: dict[str, str], profile: bool = False) -> dict[str, Any]:
+def storm(
+    sockets: int, room_size: int, env: dict[str, str], profile: bool = False, server: str = "armada-1"
+) -> dict[str, Any]:
     """Connect and join `sockets` clients spread over rooms of `room_size`; the wall time and worker CPU."""
     harness.raise_file_limit()
     with tempfile.TemporaryDirectory() as scratch_dir:
@@ -53,7 +55,7 @@ def storm(sockets: int, room_size: int, env: dict[str, str], profile: bool = Fal
             seeder = harness.Seeder(url)
             users = seeder.users(sockets)
             rooms = harness.rooms_of(seeder, users, room_size, max(1, sockets // room_size))
-            with harness.topology("armada-1", url, scratch, **env) as servers:
+            with harness.topology(server, url, scratch, **env) as servers:
                 worker = servers[0].worker_pid
                 config = harness.deliver_config(servers, rooms, 1, 1, warmup=0, connect_concurrency=50)
                 recorder = None
@@ -62,6 +64,7 @@ def storm(sockets: int, room_size: int, env: dict[str, str], profile: bool = Fal
                     harness.RESULTS.mkdir(exist_ok=True)
                     spy = shutil.which("py-spy") or str(harness.ROOT / ".venv" / "bin" / "py-spy")
                     command = [spy, "record", "--pid", str(worker), "--rate", "250", "--nonblocking"]
+                    command += ["--full-filenames"]
                     recorder = subprocess.Popen(
                         [*command, "--format", "raw", "--output", str(raw)],
                         stdout=subprocess.DEVNULL,
@@ -80,6 +83,7 @@ def storm(sockets: int, room_size: int, env: dict[str, str], profile: bool = Fal
     if "error" in joined:
         raise RuntimeError(f"loadgen: {joined['error']}")
     result: dict[str, Any] = {
+        "server": server,
         "sockets": joined["joined"],
         "room_size": room_size,
         "connect_ms": joined["connect_ms"],
@@ -98,10 +102,11 @@ def main() -> None:
     parser.add_argument("--sockets", type=int, default=300)
     parser.add_argument("--room-size", type=int, default=0, help="members per room (default: one room of all)")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--server", default="armada-1", help="armada-1, or node-1 (the Node peer, for comparison)")
     parser.add_argument("--env", action="append", default=[], help="server environment, NAME=value")
     args = parser.parse_args()
     env = dict(e.split("=", 1) for e in args.env)
-    result = storm(args.sockets, args.room_size or args.sockets, env, args.profile)
+    result = storm(args.sockets, args.room_size or args.sockets, env, args.profile, args.server)
     summary = {k: v for k, v in result.items() if k != "profile"}
     print(json.dumps(summary))
     if "profile" in result:
