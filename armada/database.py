@@ -57,6 +57,31 @@ def release_connection() -> None:
     db.session.close()
 
 
+_AUTOCOMMIT = "armada.database.autocommit"
+
+
+def autocommit_reads() -> None:
+    """Run this session's statements each in its own transaction, for work that only reads (socket checks).
+
+    A transaction costs two round trips of its own (BEGIN, then ROLLBACK when the connection goes back to the
+    pool), more than the one or two lookups such work makes. Call before the session's first statement; later,
+    it changes nothing (the session's transaction already began). The pool restores the default on return.
+    """
+    session = db.session()
+    if not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        # Marks this transaction only: a later one of the same session is an ordinary one.
+        session.info[_AUTOCOMMIT] = session.get_transaction()
+
+
+def see_latest_commits() -> None:
+    """Make the session's next statement see every transaction committed by now: end the session's transaction,
+    unless its statements run in their own (autocommit_reads), where each already does."""
+    session = db.session()
+    if session.info.get(_AUTOCOMMIT) is None or session.info[_AUTOCOMMIT] is not session.get_transaction():
+        session.rollback()
+
+
 def _postgres_keepalives(seconds: int) -> Callable[[Any, Any], None]:
     """A connect hook giving the server's end of each connection the keepalives its client end has (config's
     postgres_keepalives): a backend whose client vanished mid-transaction (a partition) ends, and its locks go,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import NamedTuple
 
-from sqlalchemy import Select, func, select, true
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select, true
 
 from armada.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from armada.extensions import db
@@ -24,21 +24,49 @@ class RoomAccess(NamedTuple):
     member: ChatRoomMember
 
 
+def _active_membership(
+    user_id: uuid.UUID | BindParameter[uuid.UUID], room_id: uuid.UUID | BindParameter[uuid.UUID]
+) -> tuple[ColumnElement[bool], ...]:
+    """The rule of room access, for a query joining ChatRoomMember to ChatRoom: the room is active and the user
+    an active member of it."""
+    return (
+        ChatRoom.id == room_id,
+        ChatRoom.is_active == true(),
+        ChatRoomMember.user_id == user_id,
+        ChatRoomMember.is_active == true(),
+    )
+
+
 def access_room(user: User, room_id: uuid.UUID) -> RoomAccess:
     """The active room `room_id` if `user` is an active member; otherwise 404."""
     row = db.session.execute(
         select(ChatRoom, ChatRoomMember)
         .join(ChatRoomMember, ChatRoomMember.room_id == ChatRoom.id)
-        .where(
-            ChatRoom.id == room_id,
-            ChatRoom.is_active == true(),
-            ChatRoomMember.user_id == user.id,
-            ChatRoomMember.is_active == true(),
-        )
+        .where(*_active_membership(user.id, room_id))
     ).first()
     if row is None:
         raise room_not_found()
     return RoomAccess(row[0], row[1])
+
+
+def room_position(user_id: uuid.UUID, room_id: uuid.UUID) -> int:
+    """The last change number of the room `room_id` if the user may see it (as access_room); otherwise 404.
+
+    For socket joins, which need nothing else: no objects loaded, and the user given by id, so a join can check
+    again after ending its transaction without reloading the (then expired) user.
+    """
+    last_seq = db.session.scalar(_ROOM_POSITION, {"user_id": user_id, "room_id": room_id})
+    if last_seq is None:
+        raise room_not_found()
+    return int(last_seq)
+
+
+# Built once (two per socket join): building the statement costs more CPU than the rest of the check.
+_ROOM_POSITION = (
+    select(ChatRoom.last_seq)
+    .join(ChatRoomMember, ChatRoomMember.room_id == ChatRoom.id)
+    .where(*_active_membership(bindparam("user_id"), bindparam("room_id")))
+)
 
 
 def visible_rooms(user: User) -> Select[uuid.UUID]:

@@ -11,7 +11,7 @@ from flask import Flask, Response
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import ExpiredSignatureError, InvalidTokenError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from armada.errors import Unauthorized, error_response
 from armada.extensions import db, jwt
@@ -39,14 +39,20 @@ def is_session_revoked(sid: str, user_id: uuid.UUID | None = None) -> bool:
     Given the token's user id, the same query also loads that user into the session's identity map, so the
     user lookup that follows every check costs no second round trip (it is on every authenticated request).
     """
-    revoked = select(RevokedSession.sid).where(RevokedSession.sid == sid).exists()
     if user_id is not None:
-        row = db.session.execute(select(User, revoked).where(User.id == user_id)).first()
+        row = db.session.execute(_USER_AND_REVOKED, {"sid": sid, "user_id": user_id}).first()
         if row is not None:
             # The identity map holds objects weakly: keep the user for the lookup until the session ends.
             db.session.info[_TOKEN_USER] = row[0]
             return bool(row[1])
-    return bool(db.session.scalar(select(revoked)))
+    return bool(db.session.scalar(_REVOKED, {"sid": sid}))
+
+
+# Built once, with parameters: on every request and socket event, building them anew cost more CPU than the
+# round trip's own work in Python.
+_REVOKED_ROW = select(RevokedSession.sid).where(RevokedSession.sid == bindparam("sid")).exists()
+_USER_AND_REVOKED = select(User, _REVOKED_ROW).where(User.id == bindparam("user_id"))
+_REVOKED = select(_REVOKED_ROW)
 
 
 _TOKEN_USER = "armada.token_user"
@@ -67,8 +73,9 @@ class TokenIdentity:
     expires_at: int  # unix seconds
 
 
-def verify_access_token(token: object) -> TokenIdentity:
-    """Check an access token the way the REST endpoints do (for Socket.IO); any failure is Unauthorized."""
+def decode_access_token(token: object) -> TokenIdentity:
+    """An access token's identity if it is well-formed, signed by this server and unexpired (no database read;
+    check_session then checks it the rest of the way REST does, for Socket.IO); any failure is Unauthorized."""
     if not isinstance(token, str) or not token:
         raise Unauthorized("Send an access token in the auth payload: {token: ...}.", code="authorization_required")
     try:
@@ -80,11 +87,15 @@ def verify_access_token(token: object) -> TokenIdentity:
     user_id, sid, exp = decode_subject(payload.get("sub")), payload.get("sid"), payload.get("exp")
     if payload.get("type") != "access" or not isinstance(sid, str) or not isinstance(exp, int) or user_id is None:
         raise Unauthorized("The token is invalid: not an access token of this server.", code="invalid_token")
-    if is_session_revoked(sid, user_id):
-        raise Unauthorized("The token has been revoked (logged out); log in again.", code="token_revoked")
-    if token_user(user_id) is None:
-        raise Unauthorized("The token's user no longer exists.", code="invalid_token")
     return TokenIdentity(user_id, sid, exp)
+
+
+def check_session(identity: TokenIdentity) -> None:
+    """Refuse an identity whose session was logged out or whose user no longer exists (one statement)."""
+    if is_session_revoked(identity.sid, identity.user_id):
+        raise Unauthorized("The token has been revoked (logged out); log in again.", code="token_revoked")
+    if token_user(identity.user_id) is None:
+        raise Unauthorized("The token's user no longer exists.", code="invalid_token")
 
 
 def decode_subject(sub: Any) -> uuid.UUID | None:

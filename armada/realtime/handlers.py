@@ -14,14 +14,15 @@ from flask_socketio import ConnectionRefusedError, join_room, leave_room, rooms
 
 from armada import ratelimit
 from armada.api import flatten_messages, validation_messages
-from armada.auth.tokens import TokenIdentity, is_session_revoked, token_user, verify_access_token
+from armada.auth.tokens import TokenIdentity, check_session, decode_access_token, is_session_revoked, token_user
 from armada.chat import editing, reactions, receipts, sending
 from armada.chat.feature_schemas import ReactionsResultSchema, reactions_answer
 from armada.chat.schemas import MessageSchema, ReadResultSchema, SendMessageSchema
+from armada.database import autocommit_reads, see_latest_commits
 from armada.errors import ANSWERABLE, DomainError, Unauthorized, ValidationFailed, domain_error
-from armada.extensions import db, socketio
+from armada.extensions import socketio
 from armada.models import User
-from armada.permissions import access_room, check_joined
+from armada.permissions import check_joined, room_position
 from armada.realtime import delivery, events
 from armada.realtime.schemas import (
     MessageRefSchema,
@@ -50,13 +51,16 @@ def _namespace() -> str:
     return namespace
 
 
-def _identity() -> TokenIdentity:
-    """The socket's identity, still valid now: an expired or revoked token ends the connection."""
+def _identity(reads_only: bool) -> TokenIdentity:
+    """The socket's identity, still valid now: an expired or revoked token ends the connection. For an event
+    that only reads, its statements (from this check on) run without a transaction (database.autocommit_reads)."""
     identity: TokenIdentity | None = socketio.server.get_session(_sid()).get("identity")
     if identity is None:
         raise Unauthorized("Not authenticated.", code="authorization_required")
     if identity.expires_at <= time.time():
         raise Unauthorized("The token has expired; refresh it and reconnect.", code="token_expired")
+    if reads_only:
+        autocommit_reads()
     if is_session_revoked(identity.sid, identity.user_id):
         raise Unauthorized("The token has been revoked (logged out); log in again.", code="token_revoked")
     return identity
@@ -87,17 +91,18 @@ def _disconnect_soon(sid: str, namespace: str) -> None:
 
 
 def socket_event(
-    name: str, limit: str | None = None
+    name: str, limit: str | None = None, reads_only: bool = False
 ) -> Callable[[Callable[..., dict[str, Any] | None]], Callable[..., dict[str, Any]]]:
     """Register a client -> server event whose handler takes (identity, payload) and returns ack fields; `limit`
-    names the ratelimit.LIMITS entry that counts the socket's events of this kind."""
+    names the ratelimit.LIMITS entry that counts the socket's events of this kind; a handler that writes nothing
+    says `reads_only`, and its statements run without a transaction around them (database.autocommit_reads)."""
 
     def decorator(handler: Callable[..., dict[str, Any] | None]) -> Callable[..., dict[str, Any]]:
         @functools.wraps(handler)
         def wrapper(data: Any = None, *_: Any) -> dict[str, Any]:
             try:
                 try:
-                    identity = _identity()
+                    identity = _identity(reads_only)
                 except Unauthorized as exc:
                     # The token stopped being valid while connected: refuse this event and end the connection,
                     # after the refusal's acknowledgement is sent (a client drops acks that follow a disconnect).
@@ -123,7 +128,9 @@ def connect(auth: Any = None) -> None:
     """Authenticate with `auth: {token}` (or `?token=`); refuse with a message saying why."""
     token = auth.get("token") if isinstance(auth, dict) else None
     try:
-        identity = verify_access_token(token or request.args.get("token"))
+        identity = decode_access_token(token or request.args.get("token"))
+        autocommit_reads()  # one lookup follows, the session's with its user: no transaction needed around it
+        check_session(identity)
     except ANSWERABLE as exc:
         error = domain_error(exc, "socket connect")
         if error is None:
@@ -135,31 +142,33 @@ def connect(auth: Any = None) -> None:
     events.connected(_sid(), identity.user_id)
 
 
-@socket_event("join_room", limit="socket_join_room_total")
+@socket_event("join_room", limit="socket_join_room_total", reads_only=True)
 def on_join_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Start receiving a room's events (members only; others get the same error as for a missing room)."""
     room_id = _load(RoomRefSchema(), data)["room_id"]
     # Per room too: a client may join every room it is in at once (hence the loose total), but each join or leave
     # is heard by the whole room.
     ratelimit.check_socket_event("socket_join_room", _sid(), room_id)
-    access_room(_user(identity), room_id)
+    _user(identity)  # the token's user still exists (loaded with the session check: no statement)
+    user_id = identity.user_id
+    room_position(user_id, room_id)
     channel = events.room_channel(room_id)
     join_room(channel)
     # A removal committed between the check and the join found this socket outside the room, so nothing made
-    # it leave: check again, in a fresh transaction, now that it is in.
-    db.session.rollback()
+    # it leave: check again, seeing every commit so far, now that it is in.
+    see_latest_commits()
     try:
-        access = access_room(_user(identity), room_id)
+        last_seq = room_position(user_id, room_id)
     except DomainError:
         leave_room(channel)
         raise
     # Read after the socket joined: it gets every change after this number live (armada.realtime.delivery).
-    delivery.current_ledger().joined(str(room_id), access.room.last_seq)
+    delivery.current_ledger().joined(str(room_id), last_seq)
     events.joined(_sid(), room_id, identity.user_id)
     return {"room_id": str(room_id)}
 
 
-@socket_event("leave_room", limit="socket_join_room_total")
+@socket_event("leave_room", limit="socket_join_room_total", reads_only=True)
 def on_leave_room(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Stop receiving a room's events."""
     room_id = _load(RoomRefSchema(), data)["room_id"]
@@ -187,7 +196,7 @@ def on_send_message(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     return {"message": _message.dump(message), "created": created}
 
 
-@socket_event("typing", limit="socket_typing")
+@socket_event("typing", limit="socket_typing", reads_only=True)
 def on_typing(identity: TokenIdentity, data: Any) -> dict[str, Any]:
     """Tell the room's other sockets; only from a joined room, and at most once a second unless it flips."""
     payload = _load(TypingSchema(), data)

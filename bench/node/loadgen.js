@@ -125,7 +125,9 @@ async function deliver(cfg) {
     process.exit(1);
   }
   const sockets = connected.map((c) => c.value);
-  log(`${sockets.length} receivers connected and joined in ${Math.round(now() - t0)} ms`);
+  const connectMs = Math.round(now() - t0);
+  log(`${sockets.length} receivers connected and joined in ${connectMs} ms`);
+  out({ joined: sockets.length, connect_ms: connectMs }); // bench/connect.py reads the server's CPU here
   await sleep(500);
 
   // 2. open-loop sender.

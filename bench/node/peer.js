@@ -3,7 +3,8 @@
 //
 // It speaks the subset of Armada's wire contract the benchmarks use: GET /api/health, POST /api/chat/messages
 // (answers 201 with a message shaped like Armada's and emits `new_message {room_id, message}` to the room),
-// and the socket events `connected` and `join_room` (acknowledged with {ok: true}).
+// and the socket events `connected` and `join_room` (acknowledged with {ok: true}; `room_joined` to the caller,
+// `user_joined` to the room's others).
 // With REDIS_URL set it uses the official Redis adapter, like Armada's Redis message queue across processes.
 import http from "node:http";
 import { randomUUID } from "node:crypto";
@@ -73,10 +74,14 @@ if (process.env.REDIS_URL) {
 }
 
 io.on("connection", (socket) => {
-  socket.emit("connected", { user_id: randomUUID() });
+  socket.data.userId = randomUUID();
+  socket.emit("connected", { user_id: socket.data.userId });
   socket.on("join_room", (data, ack) => {
-    socket.join(`room:${data.room_id}`);
+    const room = `room:${data.room_id}`;
+    socket.join(room);
     socket.emit("room_joined", { room_id: data.room_id });
+    // As Armada does: the room's other sockets hear of the join (a room of N joining costs N²/2 deliveries).
+    socket.to(room).emit("user_joined", { room_id: data.room_id, user_id: socket.data.userId });
     if (typeof ack === "function") ack({ ok: true });
   });
 });

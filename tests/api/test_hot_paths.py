@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from werkzeug.test import TestResponse
 
+from tests.helpers.in_process import InProcessSocket
 from tests.helpers.support import Actor, ApiClient, QueryCounter
 
 
@@ -20,6 +21,28 @@ def test_an_authenticated_request_checks_its_session_and_loads_its_user_in_one_s
     assert response.get_json()["id"] == alice.id
     assert counter.count == 1, counter.statements
     assert "revoked_sessions" in counter.statements[0] and "users" in counter.statements[0]
+
+
+def test_a_socket_connect_is_one_statement_and_a_join_three_in_no_transaction(
+    pair: tuple[Actor, Actor], sockets: Callable[..., InProcessSocket], count_queries: QueryCounter
+) -> None:
+    """Connect: the session check with its user. join_room: that check again, then the room check before and
+    after the socket joins. None inside a transaction, which would cost a BEGIN and a ROLLBACK round trip more."""
+    alice, bob = pair
+    room = alice.make_group(bob)
+    with count_queries as counter:
+        socket = sockets(bob.access_token)
+    assert socket.received("connected") == [{"user_id": bob.id}]
+    assert counter.count == 1, counter.statements
+    assert "revoked_sessions" in counter.statements[0] and "users" in counter.statements[0]
+    assert counter.isolation == ["AUTOCOMMIT"]
+    with count_queries as counter:
+        ack = socket.call("join_room", {"room_id": room["id"]})
+    assert ack == {"ok": True, "room_id": room["id"]}
+    assert counter.count == 3, counter.statements
+    assert "revoked_sessions" in counter.statements[0]
+    assert all("chat_room_members" in statement for statement in counter.statements[1:])
+    assert counter.isolation == ["AUTOCOMMIT"] * 3
 
 
 def test_a_reply_costs_two_statements_more_and_answers_what_was_stored(

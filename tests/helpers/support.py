@@ -164,16 +164,20 @@ class QueryCounter:
         self.active = False
         self.statements: list[str] = []
         self.parameters: list[Any] = []
+        # Each statement's isolation_level execution option ("AUTOCOMMIT": it ran in no transaction; None: the
+        # engine's default, a transaction).
+        self.isolation: list[str | None] = []
 
-    def on_execute(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+    def on_execute(self, conn: Connection, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         """Count the statement, while active (a before_cursor_execute listener)."""
         if self.active:
             self.count += 1
             self.statements.append(statement)
             self.parameters.append(parameters)
+            self.isolation.append(conn.get_execution_options().get("isolation_level"))
 
     def __enter__(self) -> QueryCounter:
-        self.count, self.statements, self.parameters, self.active = 0, [], [], True
+        self.count, self.statements, self.parameters, self.isolation, self.active = 0, [], [], [], True
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -181,16 +185,23 @@ class QueryCounter:
 
 
 @contextmanager
-def committed_just_before(app: Flask, prefix: str, change: Callable[[Connection], object]) -> Iterator[list[str]]:
+def committed_just_before(
+    app: Flask, prefix: str, change: Callable[[Connection], object], passing: int = 0
+) -> Iterator[list[str]]:
     """While active, `change` runs and commits on a connection of its own just before the first statement that
-    starts with `prefix` is sent: a concurrent request that committed in between a read and the write that
-    follows it, at that very moment every time. Yields the statements it ran before (empty if it never ran)."""
+    starts with `prefix` is sent (after letting `passing` such statements through): a concurrent request that
+    committed in between a read and the write that follows it, at that very moment every time. Yields the
+    statements it ran before (empty if it never ran)."""
     with app.app_context():
         engine = db.engine
     ran_before: list[str] = []
+    seen = [0]
 
     def interpose(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if ran_before or not statement.lstrip().upper().startswith(prefix.upper()):
+            return
+        seen[0] += 1
+        if seen[0] <= passing:
             return
         ran_before.append(statement)  # first, so that `change` sending the same kind of statement is not caught
         with engine.begin() as other:
