@@ -8,6 +8,7 @@ member of gets exactly the same 404 as an id that does not exist, so ids cannot 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import Select, func, select, true
@@ -39,6 +40,30 @@ def access_room(user: User, room_id: uuid.UUID) -> RoomAccess:
     if row is None:
         raise room_not_found()
     return RoomAccess(row[0], row[1])
+
+
+_rooms, _members = ChatRoom.__table__, ChatRoomMember.__table__
+
+
+def room_stamp(user: User, room_id: uuid.UUID) -> datetime:
+    """access_room's check, answering only the room's updated_at: a Core query, no objects (the send path)."""
+    stamp = (
+        db.session.connection()
+        .execute(
+            select(_rooms.c.updated_at)
+            .join(_members, _members.c.room_id == _rooms.c.id)
+            .where(
+                _rooms.c.id == room_id,
+                _rooms.c.is_active == true(),
+                _members.c.user_id == user.id,
+                _members.c.is_active == true(),
+            )
+        )
+        .scalar()
+    )
+    if stamp is None:
+        raise room_not_found()
+    return stamp  # type: ignore[no-any-return]
 
 
 def visible_rooms(user: User) -> Select[uuid.UUID]:
