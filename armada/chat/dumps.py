@@ -8,7 +8,7 @@ tests/api/test_hand_written_dumps.py keeps every output equal to the schema's ow
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -128,6 +128,12 @@ def broadcast_message(message: ChatMessage) -> dict[str, Any]:
     return _message(message, reactions)
 
 
+def members_of(room: ChatRoom) -> Sequence[Any]:
+    """The members a room serves: the room list's `member_views` when it read them, else `active_members`."""
+    # Empty means not read: a listed room always has its viewer as an active member.
+    return room.member_views or room.active_members
+
+
 def room(room: ChatRoom, message_dump: Callable[[ChatMessage], dict[str, Any]] = message) -> dict[str, Any]:
     """RoomSchema's dump: members in join order, and the last message."""
     last = room.last_message
@@ -149,7 +155,7 @@ def room(room: ChatRoom, message_dump: Callable[[ChatMessage], dict[str, Any]] =
                 "joined_at": _time(m.joined_at),
                 "last_read_at": _time(m.last_read_at),
             }
-            for m in room.active_members
+            for m in members_of(room)
         ],
         "unread_count": _int(room.unread_count),
         "mention_count": _int(room.mention_count),

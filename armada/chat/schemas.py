@@ -135,6 +135,13 @@ class MemberSchema(ma.Schema):
     last_read_at = fields.DateTime(allow_none=True)
 
 
+class MembersField(fields.List):  # type: ignore[type-arg]
+    """A room's active members: the room list's `member_views` when it read them, else the relationship."""
+
+    def get_value(self, obj: Any, attr: str, accessor: Any = None, default: Any = ma.missing) -> Any:
+        return dumps.members_of(obj)
+
+
 class RoomSchema(HandWrittenDump):
     """A room as one of its members sees it."""
 
@@ -147,7 +154,7 @@ class RoomSchema(HandWrittenDump):
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
     is_active = fields.Boolean(required=True)
-    members = fields.List(fields.Nested(MemberSchema), attribute="active_members", required=True)
+    members = MembersField(fields.Nested(MemberSchema), required=True)
     unread_count = fields.Integer(required=True)
     mention_count = fields.Integer(
         required=True,

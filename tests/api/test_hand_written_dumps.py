@@ -18,7 +18,8 @@ from marshmallow import fields
 from armada.chat.schemas import BroadcastMessageSchema, MessageSchema, RoomSchema
 from armada.extensions import db
 from armada.models import ChatMessage, ChatRoom, ChatRoomMember, MessageType, RoomType, User
-from tests.helpers.support import Actor
+from tests.helpers.factories import make_user
+from tests.helpers.support import Actor, ApiClient
 
 
 # Subclasses are not in the hand-written table: they dump through marshmallow, field by field (the reference).
@@ -200,3 +201,20 @@ def test_what_the_api_serves_is_what_the_schemas_make_of_the_stored_rows(
     assert {k: v for k, v in served.items() if k not in ("unread_count", "mention_count")} == {
         k: v for k, v in reference.items() if k not in ("unread_count", "mention_count")
     }
+
+
+def test_the_room_list_reads_the_active_members_in_join_order_as_the_relationship_does(
+    app: Flask, api: ApiClient, in_request: None
+) -> None:
+    """The room list reads members with a query of its own (room_views.MemberView), not the relationship."""
+    alice, bob, carol, dave = (make_user(api, name) for name in ("Alice", "Bob", "Carol", "Dave"))
+    room = alice.make_group(bob, carol, dave)
+    assert alice.delete(f"/api/chat/rooms/{room['id']}/members/{carol.id}").status_code == 204
+    alice.say(room, "hi")
+    served = next(r for r in dave.get("/api/chat/rooms").get_json()["items"] if r["id"] == room["id"])
+    with app.app_context():
+        stored = db.session.get(ChatRoom, uuid.UUID(room["id"]))
+        assert stored is not None
+        expected = ReferenceRoomSchema().dump(stored)["members"]
+    assert served["members"] == expected  # the relationship's order: joined_at, then the membership's id
+    assert sorted(m["user_id"] for m in served["members"]) == sorted([alice.id, bob.id, dave.id])
