@@ -45,8 +45,9 @@ def access_room(user: User, room_id: uuid.UUID) -> RoomAccess:
 _rooms, _members = ChatRoom.__table__, ChatRoomMember.__table__
 
 
-def room_stamp(user: User, room_id: uuid.UUID) -> datetime:
-    """access_room's check, answering only the room's updated_at: a Core query, no objects (the send path)."""
+def check_room_access(user: User, room_id: uuid.UUID) -> datetime:
+    """access_room's check without loading the room and membership (a Core query, for the hot paths that need
+    neither object); answers the room's updated_at, which a send compares under the room's lock."""
     stamp = (
         db.session.connection()
         .execute(

@@ -16,7 +16,7 @@ from armada.errors import NotFound, ValidationFailed
 from armada.extensions import db
 from armada.media.services import attach_media
 from armada.models import ChatMessage, MessageType, User, utcnow
-from armada.permissions import access_message, room_stamp
+from armada.permissions import access_message, check_room_access
 from armada.transaction import transactional, undo
 
 MEDIA_FIELDS = ("media_url", "media_filename", "media_size", "media_mime_type")
@@ -122,7 +122,7 @@ def send_message(
 
     Bool: newly created.
     """
-    checked_stamp = room_stamp(user, room_id)
+    checked_stamp = check_room_access(user, room_id)
     # A retry answers what the first send answered, even if its checks would now fail (e.g. the forwarded
     # original was deleted in between).
     if client_id is not None and (existing := _previous_send(user, room_id, client_id)) is not None:
