@@ -8,6 +8,7 @@ member of gets exactly the same 404 as an id that does not exist, so ids cannot 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select, true
@@ -67,6 +68,31 @@ _ROOM_POSITION = (
     .join(ChatRoomMember, ChatRoomMember.room_id == ChatRoom.id)
     .where(*_active_membership(bindparam("user_id"), bindparam("room_id")))
 )
+
+
+_rooms, _members = ChatRoom.__table__, ChatRoomMember.__table__
+
+
+def check_room_access(user: User, room_id: uuid.UUID) -> datetime:
+    """access_room's check without loading the room and membership (a Core query, for the hot paths that need
+    neither object); answers the room's updated_at, which a send compares under the room's lock."""
+    stamp = (
+        db.session.connection()
+        .execute(
+            select(_rooms.c.updated_at)
+            .join(_members, _members.c.room_id == _rooms.c.id)
+            .where(
+                _rooms.c.id == room_id,
+                _rooms.c.is_active == true(),
+                _members.c.user_id == user.id,
+                _members.c.is_active == true(),
+            )
+        )
+        .scalar()
+    )
+    if stamp is None:
+        raise room_not_found()
+    return stamp  # type: ignore[no-any-return]
 
 
 def visible_rooms(user: User) -> Select[uuid.UUID]:

@@ -16,7 +16,7 @@ from armada.errors import ValidationFailed
 from armada.extensions import db
 from armada.models import ChatMessage, User
 from armada.pagination import Page, decode_cursor, encode_cursor, keyset_page
-from armada.permissions import access_room
+from armada.permissions import check_room_access
 
 
 def _anchor_seq(room_id: uuid.UUID, message_id: uuid.UUID, field: str) -> int:
@@ -73,7 +73,7 @@ def _around(
     and newer ones, oldest first. `next_cursor` is the `before` cursor of older pages; newer ones come with
     `after=<the last id>`. A thread reply is shown at its root in the plain history, in place with
     `thread_root_id`."""
-    access_room(user, room_id)
+    check_room_access(user, room_id)
     anchor = db.session.execute(
         select(ChatMessage.seq, ChatMessage.thread_root_id).where(
             ChatMessage.id == message_id, ChatMessage.room_id == room_id
@@ -118,7 +118,7 @@ def _list_messages(
     deleted since that message was sent, in the order the changes happened: a reconnecting client's catch-up.
     The request schema lets at most one of the three through.
     """
-    access_room(user, room_id)
+    check_room_access(user, room_id)
     stmt = _room_messages(room_id)
     if thread_root_id is not None:
         _check_thread_root(room_id, thread_root_id)

@@ -23,6 +23,52 @@ ROOM_VIEW_OPTIONS = (
 )
 
 
+# The room list reads its members itself (_with_member_views).
+LIST_OPTIONS = selectinload(ChatRoom.last_message).selectinload(ChatMessage.reply_to)
+
+
+class MemberView(NamedTuple):
+    """A member as the room list serves it (MemberSchema's fields), read without ORM objects."""
+
+    user_id: uuid.UUID
+    display_name: str
+    is_admin: bool
+    joined_at: datetime
+    last_read_at: datetime | None
+
+    @property
+    def user(self) -> MemberView:
+        """Itself: serializers read `member.user.display_name`, as of a ChatRoomMember."""
+        return self
+
+
+_members, _users = ChatRoomMember.__table__, User.__table__
+
+
+def _with_member_views(rooms: list[ChatRoom]) -> None:
+    """Each room's active members in join order (the relationship's order), as MemberViews: one Core query."""
+    if not rooms:
+        return
+    rows = db.session.connection().execute(
+        select(
+            _members.c.room_id,
+            _members.c.user_id,
+            _users.c.display_name,
+            _members.c.is_admin,
+            _members.c.joined_at,
+            _members.c.last_read_at,
+        )
+        .join(_users, _users.c.id == _members.c.user_id)
+        .where(_members.c.room_id.in_([r.id for r in rooms]), _members.c.is_active == true())
+        .order_by(_members.c.room_id, _members.c.joined_at, _members.c.id)
+    )
+    views: dict[uuid.UUID, list[MemberView]] = {r.id: [] for r in rooms}
+    for room_id, *member in rows:
+        views[room_id].append(MemberView(*member))
+    for room in rooms:
+        room.member_views = tuple(views[room.id])
+
+
 class Unread(NamedTuple):
     """A member's unread messages in a room, and how many of them mention them."""
 
@@ -99,8 +145,9 @@ def list_rooms(user: User, limit: int, cursor: str | None) -> Page[ChatRoom]:
                 and_(ChatRoom.last_activity_at == at, ChatRoom.id < room_id),
             )
         )
-    stmt = stmt.order_by(ChatRoom.last_activity_at.desc(), ChatRoom.id.desc()).options(*ROOM_VIEW_OPTIONS)
+    stmt = stmt.order_by(ChatRoom.last_activity_at.desc(), ChatRoom.id.desc()).options(LIST_OPTIONS)
     page: Page[ChatRoom] = keyset_page(stmt, limit, lambda room: encode_cursor([room.last_activity_at, room.id]))
+    _with_member_views(page.items)
     _with_viewer_state(user, page.items)
     return page
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Update, select, update
+from sqlalchemy import Table, Update, select, update
 
 from armada.extensions import db
 from armada.models import ChatMessage, ChatRoom, User, utcnow
@@ -28,6 +28,7 @@ from armada.permissions import RoomAccess, access_message, access_room
 # No session synchronization on these UPDATEs: nothing reads the room object's counters after them, and evaluating
 # the SET against the identity map cost more than the UPDATE itself on the send path (see BENCHMARKS.md).
 UNSYNCHRONIZED = {"synchronize_session": False}
+_rooms = cast(Table, ChatRoom.__table__)
 
 
 def _counter_update(room_id: uuid.UUID, new_message_at: datetime | None = None) -> Update:
@@ -63,8 +64,18 @@ def take_message_seq(
     UPDATE would not do: after waiting, PostgreSQL re-reads only the row it locks, other tables as they were.)
     """
     new_message_at = None if in_thread else now
-    unchanged = _counter_update(room_id, new_message_at).where(ChatRoom.updated_at == checked_stamp)
-    seq = db.session.execute(unchanged, execution_options=UNSYNCHRONIZED).scalar_one_or_none()
+    # _counter_update's statement in Core, on the table: the ORM's handling of its DML cost ~0.13 ms of CPU per
+    # send, and nothing is pending to flush yet (the send has only read).
+    values: dict[str, Any] = {"last_seq": _rooms.c.last_seq + 1}
+    if new_message_at is not None:
+        values |= {"last_message_seq": _rooms.c.last_seq + 1, "last_activity_at": new_message_at}
+    unchanged = (
+        update(_rooms)
+        .where(_rooms.c.id == room_id, _rooms.c.updated_at == checked_stamp)
+        .values(values)
+        .returning(_rooms.c.last_seq)
+    )
+    seq = db.session.connection().execute(unchanged).scalar_one_or_none()
     if seq is None:
         seq = take_change_number(room_id, new_message_at=new_message_at)
         access_room(user, room_id)

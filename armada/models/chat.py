@@ -11,7 +11,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
-    Enum,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -25,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
-from armada.models.base import Base, utcnow
+from armada.models.base import Base, db_enum, utcnow
 from armada.models.user import User
 
 
@@ -44,19 +43,6 @@ class MessageType(enum.Enum):
     VIDEO = "video"
     AUDIO = "audio"
     FILE = "file"
-
-
-def db_enum(cls: type[enum.Enum], name: str) -> Enum:
-    # VARCHAR + CHECK rather than a native PG enum: portable to SQLite and painless to extend in migrations.
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        values_callable=lambda e: [m.value for m in e],
-        validate_strings=True,
-    )
 
 
 class ThreadSummary(NamedTuple):
@@ -203,6 +189,8 @@ class ChatRoom(Base):
     # Per-viewer values filled in by the room services before serialization; not columns.
     unread_count: int = 0
     mention_count: int = 0
+    # The room list's members (room_views.MemberView, read without ORM objects), served for active_members when set.
+    member_views: tuple[Any, ...] = ()
 
 
 class ChatRoomMember(Base):

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from armada.models.base import Base, utcnow
-from armada.models.chat import MessageType, db_enum
+from armada.models.base import Base, db_enum, utcnow
+from armada.models.chat import MessageType
 
 
 class UploadStatus(enum.Enum):

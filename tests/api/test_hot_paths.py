@@ -75,6 +75,25 @@ def test_a_plain_send_is_four_statements(pair: tuple[Actor, Actor], count_querie
     assert counter.count == 4, counter.statements
 
 
+def test_a_send_with_a_client_id_asks_for_it_twice_and_a_retry_answers_the_first(
+    pair: tuple[Actor, Actor], count_queries: QueryCounter
+) -> None:
+    """A plain send's four, plus the client_id looked up before and under the room's lock; the retry stops after
+    the first lookup and loads the message it found (the lookups read only the id: it is rarely there)."""
+    alice, bob = pair
+    room = alice.make_group(bob)
+    body = {"room_id": room["id"], "content": "once", "client_id": "c-1"}
+    with count_queries as counter:
+        first = alice.post("/api/chat/messages", json=body)
+    assert first.status_code == 201
+    assert counter.count == 6, counter.statements
+    with count_queries as counter:
+        again = alice.post("/api/chat/messages", json={**body, "content": "twice"})
+    assert again.status_code == 200 and again.get_json() == first.get_json()
+    assert counter.count == 4, counter.statements
+    assert [m["content"] for m in bob.get(f"/api/chat/rooms/{room['id']}/messages").get_json()["items"]] == ["once"]
+
+
 def test_the_session_check_still_refuses_a_logged_out_token_and_a_deleted_user(api: ApiClient) -> None:
     alice = api.register("Alice")
     assert alice.post("/api/auth/logout").status_code in (200, 204)
