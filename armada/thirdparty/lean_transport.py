@@ -36,7 +36,8 @@ from wsproto.utilities import RemoteProtocolError
 
 from armada.thirdparty import require
 from armada.thirdparty.engineio import ENGINEIO_SUPPORTED
-from armada.thirdparty.lean_websocket import LeanConnection, Outbox, frame, take_socket
+from armada.thirdparty.lean_websocket import LeanConnection, Outbox, take_socket
+from armada.thirdparty.websocket_writes import frame
 
 # gunicorn's side of a takeover: the `gunicorn.socket` environ key, and StopIteration ending the request with no
 # response written (as simple-websocket relies on too). python-socketio's range is armada.thirdparty.socketio's.

@@ -4,13 +4,8 @@ python-engineio's gevent driver serves each websocket with four greenlets for it
 simple-websocket's reader, engine.io's writer, a ping sleeper), ~50 KB of an idle connection's ~74 KB, and every
 packet it sends takes a queue put, a switch to the writer and a framing in Python per recipient. A LeanConnection
 instead reads from an io watcher, runs a greenlet only while it has messages to handle (one at a time, in arrival
-order, as with async_handlers=False), and writes frames straight to its non-blocking socket from whichever
-greenlet sends: a broadcast frames once and hands the same bytes to every recipient (`write_frame`).
-
-Order per socket always holds: a frame is written directly only when nothing of the socket's is waiting; otherwise
-it joins the backlog, which a write watcher flushes in order. A peer that stops reading cannot make the process
-hold unbounded memory nor stall anybody else: past `backlog_limit` bytes waiting, the connection is dropped (the
-client reconnects and catches up, as after any network loss).
+order, as with async_handlers=False), and writes as armada.thirdparty.websocket_writes does: straight to its
+non-blocking socket from whichever greenlet sends, corked per loop iteration, with a bounded backlog.
 
 Touched here: an engine.io socket's `queue` (replaced by `Outbox` once upgraded), `receive`, `close`, `closed`,
 `sid` and its server's `sockets` and `reason`.
@@ -21,7 +16,6 @@ from __future__ import annotations
 import _socket
 import contextvars
 import logging
-import struct
 from typing import Any
 
 import gevent
@@ -33,63 +27,15 @@ from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMes
 from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from armada.thirdparty.websocket_writes import DirectWrites, FrameCache
+
 logger = logging.getLogger(__name__)
 
 RECEIVE_BYTES = 65536
 # A socket closing with data its peer has not read yet is cut after this long.
 CLOSE_GRACE_SECONDS = 5.0
-_READ, _WRITE = 1, 2
+_READ = 1  # libev's EV_READ
 _LOST = object()  # inbox marker: the transport is gone, close the engine.io socket
-
-
-def frame(data: str | bytes) -> bytes:
-    """One unfragmented, unmasked (server-to-client) websocket frame holding a whole message, uncompressed."""
-    if isinstance(data, str):
-        payload, first = data.encode(), 0x81  # FIN + text
-    else:
-        payload, first = data, 0x82  # FIN + binary
-    size = len(payload)
-    if size < 126:
-        return bytes((first, size)) + payload
-    if size < 65536:
-        return struct.pack("!BBH", first, 126, size) + payload
-    return struct.pack("!BBQ", first, 127, size) + payload
-
-
-class _FrameCache:
-    """The last packet framed: a broadcast hands one packet object to each recipient in turn, framed once."""
-
-    packet: Any = None
-    frame: bytes = b""
-
-    @classmethod
-    def of(cls, pkt: Any) -> bytes:
-        # Identity, with the packet held: its id cannot be reused while it is cached.
-        if pkt is not cls.packet:
-            cls.frame, cls.packet = frame(pkt.encode()), pkt
-        return cls.frame
-
-
-class _Cork:
-    """The connections with frames written during this loop iteration: each sends them at once at its end."""
-
-    connections: list[LeanConnection] = []
-
-    @classmethod
-    def add(cls, connection: LeanConnection) -> None:
-        if not cls.connections:
-            gevent.get_hub().loop.run_callback(cls.flush)
-        cls.connections.append(connection)
-
-    @classmethod
-    def flush(cls) -> None:
-        connections, cls.connections = cls.connections, []
-        for connection in connections:
-            try:
-                connection._uncork()
-            except Exception:  # a callback of the event loop: end this connection, never the others or the loop
-                logger.exception("websocket write failed")
-                connection._lost()
 
 
 class Outbox:
@@ -127,7 +73,7 @@ class Outbox:
         return True
 
 
-class LeanConnection:
+class LeanConnection(DirectWrites):
     """One upgraded websocket on the gevent loop: wsproto reads, direct writes, engine.io packets."""
 
     def __init__(
@@ -182,90 +128,10 @@ class LeanConnection:
             self._close_websocket()
         elif self.state == "open":
             if self.shares_frames:
-                self.write_frame(_FrameCache.of(pkt))
+                self.write_frame(FrameCache.of(pkt))
             else:
                 data = pkt.encode()
                 self.write_frame(self.conn.send(TextMessage(data) if isinstance(data, str) else Message(data)))
-
-    def write_frame(self, data: bytes) -> None:
-        """Write framed bytes at the end of this loop iteration, after anything of this socket's already waiting.
-
-        Frames written in one iteration (a burst of broadcasts, the Redis listener's batch) leave in one send.
-        """
-        if self.state == "closed":
-            return
-        if self.backlog:
-            self._defer(data)
-        elif self.corked is None:
-            self.corked = [data]
-            _Cork.add(self)
-        else:
-            self.corked.append(data)
-
-    def _uncork(self) -> None:
-        corked, self.corked = self.corked, None
-        if not corked or self.state == "closed":
-            return
-        data = corked[0] if len(corked) == 1 else b"".join(corked)
-        if self.backlog:
-            self._defer(data)
-            return
-        try:
-            sent = self.raw.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            self._lost()
-            return
-        if sent < len(data):
-            self._defer(data[sent:] if sent else data)
-            if self.state != "closed":
-                if self.writer is None:
-                    self.writer = gevent.get_hub().loop.io(self.fd, _WRITE)
-                self.writer.start(self._on_writable)
-        elif self.state == "closing":
-            self._lost()
-
-    def _write_last(self, data: bytes) -> None:
-        """Write what is corked and `data` now, as far as the kernel takes them, and end the connection."""
-        self.write_frame(data)
-        if self.corked is not None:
-            self._uncork()
-        self._lost()
-
-    def _defer(self, data: bytes) -> None:
-        self.backlog.append(data)
-        self.backlog_bytes += len(data)
-        if self.backlog_bytes > self.backlog_limit:
-            # A peer this far behind is not reading: drop it rather than hold its backlog or wait for it.
-            logger.info("websocket %s dropped: %d bytes unread", self.eio.sid, self.backlog_bytes)
-            self._lost()
-
-    def _on_writable(self) -> None:
-        try:
-            self._flush()
-        except Exception:  # a callback of the event loop: end this connection, never the loop
-            logger.exception("websocket write failed")
-            self._lost()
-
-    def _flush(self) -> None:
-        while self.backlog:
-            data = self.backlog[0]
-            try:
-                sent = self.raw.send(data)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                self._lost()
-                return
-            self.backlog_bytes -= sent
-            if sent < len(data):
-                self.backlog[0] = data[sent:]
-                return
-            self.backlog.pop(0)
-        self.writer.stop()
-        if self.state == "closing":
-            self._lost()
 
     def _close_websocket(self) -> None:
         """Engine.IO closed the socket: send a close frame, and drop the connection once it is out."""

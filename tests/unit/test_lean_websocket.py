@@ -26,7 +26,8 @@ from wsproto.connection import Connection
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, Pong, TextMessage
 
 from armada.thirdparty.lean_transport import emit_here
-from armada.thirdparty.lean_websocket import LeanConnection, Outbox, frame
+from armada.thirdparty.lean_websocket import LeanConnection, Outbox
+from armada.thirdparty.websocket_writes import frame
 
 BACKLOG = 256 * 1024
 
