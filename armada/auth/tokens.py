@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, select
 from armada.errors import Unauthorized, error_response
 from armada.extensions import db, jwt
 from armada.models import RevokedSession, User
+from armada.thirdparty.flask_jwt_extended import decode_each_token_once
 
 
 def issue_tokens(user: User) -> dict[str, str]:
@@ -113,6 +114,7 @@ def _unauthorized(code: str, message: str) -> tuple[Response, int]:
 def init_app(app: Flask) -> None:
     """Bind flask-jwt-extended and make every token failure a 401 in the API's error format."""
     jwt.init_app(app)
+    decode_each_token_once(jwt)  # revocation is still read on every use (check_revoked, check_session)
 
     @jwt.user_lookup_loader
     def load_user(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:

@@ -37,6 +37,7 @@ import armada
 from armada.realtime.managers import LEAVE, LocalManager
 from armada.thirdparty import UnsupportedVersion, require
 from armada.thirdparty import engineio as fenced_engineio
+from armada.thirdparty import flask_jwt_extended as fenced_jwt
 from armada.thirdparty import flask_limiter as fenced_limiter
 from armada.thirdparty import flask_smorest as fenced_smorest
 from armada.thirdparty import lean_transport as fenced_lean
@@ -60,6 +61,7 @@ RANGES = {
     "python-engineio": fenced_engineio.ENGINEIO_SUPPORTED,
     "simple-websocket": fenced_engineio.SIMPLE_WEBSOCKET_SUPPORTED,
     "gunicorn": fenced_lean.GUNICORN_SUPPORTED,
+    "Flask-JWT-Extended": fenced_jwt.SUPPORTED,
     "Flask-Limiter": fenced_limiter.SUPPORTED,
     "webargs": fenced_webargs.SUPPORTED,
     "flask-smorest": fenced_smorest.SUPPORTED,
