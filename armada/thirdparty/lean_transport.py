@@ -14,6 +14,7 @@ server's `sockets`, `handlers` and `logger`; python-socketio's `get_participants
 
 from __future__ import annotations
 
+import _socket
 import contextvars
 import io
 import logging
@@ -36,7 +37,7 @@ from wsproto.utilities import RemoteProtocolError
 
 from armada.thirdparty import require
 from armada.thirdparty.engineio import ENGINEIO_SUPPORTED
-from armada.thirdparty.lean_websocket import LeanConnection, Outbox, take_socket
+from armada.thirdparty.lean_websocket import LeanConnection, Outbox
 from armada.thirdparty.websocket_writes import frame
 
 # gunicorn's side of a takeover: the `gunicorn.socket` environ key, and StopIteration ending the request with no
@@ -47,6 +48,11 @@ require("python-engineio", ENGINEIO_SUPPORTED)
 
 RECEIVE_BYTES = 4096
 _NO_BODY = io.BytesIO(b"")
+
+
+def take_socket(sock: Any) -> Any:
+    """A socket object of our own for gunicorn's connection: gunicorn closes its object when the request ends."""
+    return _socket.socket(fileno=sock.detach())
 
 
 def _queued(queue: Any) -> list[Any]:

@@ -13,7 +13,6 @@ Touched here: an engine.io socket's `queue` (replaced by `Outbox` once upgraded)
 
 from __future__ import annotations
 
-import _socket
 import contextvars
 import logging
 from typing import Any
@@ -107,7 +106,9 @@ class LeanConnection(DirectWrites):
         self.partial_len = 0
         self.inbox: list[Any] = []
         self.worker: Any = None
-        self.state = "open"  # then "closing" (our close frame is being flushed), then "closed"
+        # Then "closing" (our close frame is out or on its way; the peer's answer is awaited), or "ending" (the
+        # peer's stream is broken: no answer is awaited), then "closed".
+        self.state = "open"
         self.timer: Any = None
 
     def start(self, queued: list[Any]) -> None:
@@ -137,19 +138,34 @@ class LeanConnection(DirectWrites):
         """Engine.IO closed the socket: send a close frame, and drop the connection once it is out."""
         if self.state != "open":
             return
-        self.reader.stop()
         try:
             closing = self.conn.send(CloseConnection(code=CloseReason.NORMAL_CLOSURE))
         except LocalProtocolError:  # the peer's close came first and was answered
             closing = b""
-        self.write_frame(closing)
-        # Nothing more is written; the connection ends once the corked and waiting bytes are out (or given up on).
-        self.state = "closing"
-        if self.corked is None and not self.backlog:
+        self._write_last(closing)
+
+    def _write_last(self, data: bytes, then: str = "closing") -> None:
+        """Write `data` (a close frame) behind everything waiting; the connection ends once the peer has it all.
+
+        Dropping at once would discard the backlog and the close frame with it (a 1009 the client never sees).
+        """
+        self.write_frame(data)
+        if self.state == "closed":  # that frame took the backlog past its limit: already dropped
+            return
+        # Nothing more is written; what the peer sends is read only to see its close (or its end).
+        self.state = then
+        self.timer = gevent.get_hub().loop.timer(CLOSE_GRACE_SECONDS)
+        self.timer.start(self._lost)
+
+    def _sent_last(self) -> None:
+        """Our close frame is out: end now if the close handshake is complete, else when the peer answers it.
+
+        Closing the socket while the peer's bytes wait unread would reset the connection, and the kernel would
+        discard all it has not delivered yet, the close frame included.
+        """
+        # Answering the peer's close completes the handshake; after a protocol error wsproto parses nothing more.
+        if self.conn.state == ConnectionState.CLOSED or self.state == "ending":
             self._lost()
-        else:
-            self.timer = gevent.get_hub().loop.timer(CLOSE_GRACE_SECONDS)
-            self.timer.start(self._lost)
 
     # ---- reading ---------------------------------------------------------------------------------------------
 
@@ -170,8 +186,22 @@ class LeanConnection(DirectWrites):
         if not data:
             self._lost()
             return
+        if self.state != "open":
+            self._await_close(data)
+            return
         self.conn.receive_data(data)
         self._take_events()
+
+    def _await_close(self, data: bytes) -> None:
+        """Closing: drop what the peer sends, until its close frame answers ours."""
+        if self.conn.state == ConnectionState.CLOSED:  # the handshake is complete (wsproto would refuse the bytes)
+            return
+        try:
+            self.conn.receive_data(data)
+            if any(isinstance(event, CloseConnection) for event in self.conn.events()):
+                self._lost()
+        except (LocalProtocolError, RemoteProtocolError):
+            self._lost()
 
     def _take_events(self) -> None:
         try:
@@ -205,8 +235,12 @@ class LeanConnection(DirectWrites):
             elif isinstance(event, Ping):
                 self.write_frame(self.conn.send(event.response()))
             elif isinstance(event, CloseConnection):
-                answer = self.conn.send(event.response()) if self.conn.state == ConnectionState.REMOTE_CLOSING else b""
-                self._write_last(answer)
+                if self.conn.state == ConnectionState.REMOTE_CLOSING:  # the peer's close: answered
+                    self._write_last(self.conn.send(event.response()))
+                elif self.conn.state == ConnectionState.OPEN:  # wsproto's own, for a protocol error: sent
+                    self._write_last(self.conn.send(event.response()), then="ending")
+                else:
+                    self._write_last(b"", then="ending")
                 return
 
     # ---- handling messages and the end -----------------------------------------------------------------------
@@ -234,7 +268,7 @@ class LeanConnection(DirectWrites):
             self.worker = None
             if self.inbox:
                 self.worker = gevent.spawn(self.ctx.run, self._work)
-            elif self.state == "open":
+            elif self.state != "closed":  # closing too: the peer's answer to our close frame is awaited
                 self.reader.start(self._on_readable)
 
     def _lost(self) -> None:
@@ -259,8 +293,3 @@ class LeanConnection(DirectWrites):
         if not eio.closed:
             eio.close(wait=False, abort=True, reason=eio.server.reason.TRANSPORT_CLOSE)
         eio.server.sockets.pop(eio.sid, None)
-
-
-def take_socket(sock: Any) -> Any:
-    """A socket object of our own for gunicorn's connection: gunicorn closes its object when the request ends."""
-    return _socket.socket(fileno=sock.detach())

@@ -89,12 +89,16 @@ class DirectWrites:
     def _lost(self) -> None:
         raise NotImplementedError
 
+    def _sent_last(self) -> None:
+        """Hook: called once everything, the close frame last, has been sent while the connection closes."""
+        raise NotImplementedError
+
     def write_frame(self, data: bytes) -> None:
         """Write framed bytes at the end of this loop iteration, after anything of this socket's already waiting.
 
         Frames written in one iteration (a burst of broadcasts, the Redis listener's batch) leave in one send.
         """
-        if self.state == "closed":
+        if self.state != "open":  # nothing may follow a close frame
             return
         if self.backlog:
             self._defer(data)
@@ -125,15 +129,8 @@ class DirectWrites:
                 if self.writer is None:
                     self.writer = gevent.get_hub().loop.io(self.fd, _WRITE)
                 self.writer.start(self._on_writable)
-        elif self.state == "closing":
-            self._lost()
-
-    def _write_last(self, data: bytes) -> None:
-        """Write what is corked and `data` now, as far as the kernel takes them, and end the connection."""
-        self.write_frame(data)
-        if self.corked is not None:
-            self._uncork()
-        self._lost()
+        elif self.state != "open":
+            self._sent_last()
 
     def _defer(self, data: bytes) -> None:
         self.backlog.append(data)
@@ -166,5 +163,5 @@ class DirectWrites:
                 return
             self.backlog.pop(0)
         self.writer.stop()
-        if self.state == "closing":
-            self._lost()
+        if self.state != "open":
+            self._sent_last()

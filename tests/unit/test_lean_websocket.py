@@ -7,6 +7,7 @@ as a browser would parse it.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import socket
 import time
@@ -22,7 +23,7 @@ from engineio import packet as eio_packet
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from wsproto import ConnectionType
-from wsproto.connection import Connection
+from wsproto.connection import Connection, ConnectionState
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, Pong, TextMessage
 
 from armada.thirdparty.lean_transport import emit_here
@@ -67,6 +68,10 @@ class Peer:
                     self.partial = []
             else:
                 self.events.append(event)
+                if isinstance(event, CloseConnection) and self.conn.state == ConnectionState.REMOTE_CLOSING:
+                    # As browsers and ws do: the server's close frame is answered.
+                    with contextlib.suppress(OSError):
+                        self.sock.sendall(self.conn.send(event.response()))
         return got
 
     def send(self, event: Any) -> None:
@@ -204,6 +209,19 @@ def test_a_message_over_the_limit_is_refused_with_1009_while_it_arrives(pair: An
     assert sock.closed and closed.reasons == [sock.server.reason.TRANSPORT_CLOSE]
 
 
+def test_a_1009_close_waits_behind_the_unread_backlog_and_arrives_after_it(pair: Any) -> None:
+    lean, peer, sock, closed = pair
+    for n in range(40):
+        sock.send(eio_packet.Packet(eio_packet.MESSAGE, body(n, 3000)))
+    gevent.sleep(0.01)
+    assert lean.backlog, "the kernel took it all: the close frame no longer has to wait"
+    peer.send(TextMessage("4" + "y" * 5000))  # over the 4096 cap, from a client that has not read what it was sent
+    pump(peer, lambda: peer.eof, budget=4096)
+    assert peer.messages[1:] == [f"4{body(n, 3000)}" for n in range(40)]
+    assert [e.code for e in peer.events if isinstance(e, CloseConnection)] == [1009]
+    assert sock.closed and closed.reasons == [sock.server.reason.TRANSPORT_CLOSE]
+
+
 def test_engine_io_closing_sends_its_close_packet_then_a_normal_close_frame(pair: Any) -> None:
     _lean, peer, sock, closed = pair
     sock.close(wait=False, reason=sock.server.reason.SERVER_DISCONNECT)
@@ -214,11 +232,72 @@ def test_engine_io_closing_sends_its_close_packet_then_a_normal_close_frame(pair
     assert closed.reasons == [sock.server.reason.SERVER_DISCONNECT]
 
 
+def test_a_close_while_the_client_is_still_sending_loses_nothing_on_a_slow_link() -> None:
+    # Over TCP: a socket closed with bytes of its peer unread is reset, and the kernel discards whatever it has
+    # not delivered yet. The server reads until the client answers its close frame, as simple-websocket does.
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # most of what is sent waits in the server's kernel
+    client.connect(listener.getsockname())
+    server_end, _ = listener.accept()
+    listener.close()
+    client.setblocking(False)
+    eio = engineio.Server(async_mode="gevent")
+    sock = engineio.socket.Socket(eio, "sid-tcp")
+    sock.connected = sock.upgraded = True
+    eio.sockets[sock.sid] = sock
+    lean = LeanConnection(
+        sock, server_end, Connection(ConnectionType.SERVER), 4096, BACKLOG, contextvars.copy_context(), True
+    )
+    lean.start([eio_packet.Packet(eio_packet.OPEN, {"sid": "sid-tcp"})])
+    peer = Peer(client)
+    try:
+        for n in range(100):
+            sock.send(eio_packet.Packet(eio_packet.MESSAGE, body(n, 2000)))
+        gevent.sleep(0.01)
+        assert not lean.backlog, "the kernel did not take it all: the close no longer follows the last write"
+        peer.send(TextMessage("4typing"))  # sent as the server closes: not yet read when its last bytes are out
+        sock.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
+        pump(peer, lambda: peer.eof, budget=8192)
+        assert peer.messages[1:] == [f"4{body(n, 2000)}" for n in range(100)] + ["1"]
+        assert [e.code for e in peer.events if isinstance(e, CloseConnection)] == [1000]
+        assert lean.state == "closed"
+    finally:
+        release(lean, peer)
+
+
 def test_a_client_close_frame_is_answered_and_closes_the_engine_io_socket(pair: Any) -> None:
     _lean, peer, sock, closed = pair
     peer.send(CloseConnection(code=1000))
     pump(peer, lambda: peer.eof)
     assert [e.code for e in peer.events if isinstance(e, CloseConnection)] == [1000]
+    gevent.sleep(0.05)
+    assert sock.closed and closed.reasons == [sock.server.reason.TRANSPORT_CLOSE]
+
+
+def test_a_client_close_behind_a_backlog_is_answered_after_it_and_later_bytes_are_dropped(
+    pair: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    lean, peer, sock, closed = pair
+    for n in range(40):
+        sock.send(eio_packet.Packet(eio_packet.MESSAGE, body(n, 3000)))
+    gevent.sleep(0.01)
+    assert lean.backlog, "the kernel took it all: the answer no longer waits"
+    peer.send(CloseConnection(code=1000))
+    gevent.sleep(0.01)
+    peer.sock.sendall(b"\x81\x85late!")  # bytes after its close (a frame), while the answer still waits
+    pump(peer, lambda: peer.eof, budget=4096)
+    assert peer.messages[1:] == [f"4{body(n, 3000)}" for n in range(40)]
+    assert [e.code for e in peer.events if isinstance(e, CloseConnection)] == [1000]
+    assert sock.closed and closed.reasons == [sock.server.reason.TRANSPORT_CLOSE]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_a_protocol_error_is_answered_with_a_1002_close_frame(pair: Any) -> None:
+    _lean, peer, sock, closed = pair
+    peer.sock.sendall(frame("4unmasked"))  # a client's frames must be masked
+    pump(peer, lambda: peer.eof)
+    assert [e.code for e in peer.events if isinstance(e, CloseConnection)] == [1002]
     gevent.sleep(0.05)
     assert sock.closed and closed.reasons == [sock.server.reason.TRANSPORT_CLOSE]
 
