@@ -23,6 +23,7 @@ from typing import Any
 
 from bench import harness
 from bench.profile import top_functions
+from bench.tables import fmt, goal_line, table
 
 
 def _package(frame: str) -> str:
@@ -95,6 +96,62 @@ def storm(
         raw.unlink()
         (harness.RESULTS / "profile-connect.json").write_text(json.dumps(result, indent=1))
     return result
+
+
+NAME = "connect"
+SOCKETS = 1000
+GOAL_SECONDS = 1.5
+# (server, members per room): rooms of 10 leave the per-socket work; one room of all makes every join a
+# `user_joined` broadcast to the sockets already in it (N²/2 deliveries), on both servers alike.
+CASES = (("armada-1", 10), ("node-1", 10), ("armada-1", SOCKETS), ("node-1", SOCKETS))
+
+
+def run(quick: bool, scratch: Path) -> dict[str, Any]:
+    """`make bench connect`: each case twice (the second run's numbers are kept, the first warms the machine)."""
+    sockets = 200 if quick else SOCKETS
+    storms = []
+    for server, room in CASES:
+        for _attempt in range(2):
+            result = storm(sockets, min(room, sockets), {}, server=server)
+            print(f"{NAME}: {server} rooms of {room}: {json.dumps(result)}", flush=True)
+        storms.append(result)
+    return {"machine": harness.machine(), "sockets": sockets, "storms": storms}
+
+
+def report(result: dict[str, Any]) -> str:
+    """The Markdown section."""
+    rows = [
+        [s["server"], s["room_size"], s["sockets"], s["connect_ms"], s["cpu_ms_per_socket"]] for s in result["storms"]
+    ]
+    by = {(s["server"], s["room_size"]): s for s in result["storms"]}
+    small = min(10, result["sockets"])
+    armada, node = by.get(("armada-1", small)), by.get(("node-1", small))
+    seconds = armada["connect_ms"] / 1000 if armada else None
+    return "\n\n".join(
+        [
+            "### Connect storms",
+            f"Method: {fmt(result['sockets'])} websocket clients (the official socket.io-client, the JWT in the "
+            "CONNECT auth payload) connect and emit `join_room`, 50 at a time, against one worker; *ms* is the wall "
+            "time to the last join's acknowledgement, *CPU* the worker's own CPU time over the storm (/proc) per "
+            "socket. Rooms of 10 leave the per-socket work; one room of all makes each join a `user_joined` to the "
+            "sockets already there (N²/2 deliveries; the Node peer announces joins the same way). Each case ran "
+            "twice; the second is shown. `python -m bench.connect --profile` profiles one.",
+            table(["server", "room", "sockets", "ms", "CPU ms / socket"], rows),
+            goal_line(
+                f"{fmt(result['sockets'])} sockets connect + join in ≤ {GOAL_SECONDS} s (rooms of 10)",
+                f"{fmt(seconds, 2)} s, {fmt(armada and armada['cpu_ms_per_socket'], 2)} ms of worker CPU per socket "
+                f"(Node {fmt(node and node['connect_ms'] / 1000, 2)} s, "
+                f"{fmt(node and node['cpu_ms_per_socket'], 2)} ms)",
+                seconds is not None and seconds <= GOAL_SECONDS,
+                f"{fmt(seconds and seconds - GOAL_SECONDS, 2)} s",
+            ),
+        ]
+    )
+
+
+def plot(result: dict[str, Any], out: Path) -> list[Path]:
+    """No picture: the table says it all."""
+    return []
 
 
 def main() -> None:

@@ -14,7 +14,18 @@ from typing import Any
 
 from bench import harness
 
-SCENARIOS = ("latency", "fanout", "idle", "history", "roomlist", "reactions", "sends", "delivery", "search")
+SCENARIOS = (
+    "latency",
+    "fanout",
+    "connect",
+    "idle",
+    "history",
+    "roomlist",
+    "reactions",
+    "sends",
+    "delivery",
+    "search",
+)
 # Run only when named (`make soak`): ten minutes of steady traffic rather than a measurement of speed.
 ON_REQUEST = ("soak",)
 DOCUMENT = harness.ROOT / "BENCHMARKS.md"
