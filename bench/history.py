@@ -54,10 +54,11 @@ OFFSET_SQL = "SELECT * FROM chat_messages WHERE room_id = %(room)s ORDER BY seq 
 # created_at runs one second apart, ending now, in seq order: the shape a real room's history has.
 INSERT_SQL = """
 INSERT INTO chat_messages (id, room_id, sender_id, seq, change_seq, message_type, content,
-                           is_edited, is_deleted, created_at)
+                           is_edited, is_deleted, thread_level, thread_reply_count, thread_participant_ids,
+                           reaction_summary, mention_ids, mentions_room, created_at)
 SELECT gen_random_uuid(), %(room)s, CASE WHEN mod(g, 2) = 0 THEN %(a)s::uuid ELSE %(b)s::uuid END,
        %(base)s + g, %(base)s + g, 'text', 'history message number ' || g,
-       false, false, now() - (%(n)s - g) * interval '1 second'
+       false, false, 0, 0, '[]', '[]', '[]', false, now() - (%(n)s - g) * interval '1 second'
 FROM generate_series(1, %(n)s) AS g
 """
 # What send_message's _next_change does to the room, once for the whole batch.

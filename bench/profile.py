@@ -36,6 +36,8 @@ def top_functions(raw: Path, count: int = 80) -> dict[str, Any]:
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
+        if not n.isdigit():  # a line py-spy could not attribute (no count at its end)
+            continue
         samples = int(n)
         total += samples
         frames = [_frame(f) for f in stack.split(";")]
