@@ -109,6 +109,19 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
+def assert_exits_cleanly(server: Server, within: float) -> None:
+    """The master exits with 0 within `within` seconds, its worker with it, no request cut off."""
+    try:
+        assert server.process.wait(timeout=within) == 0, server.output()
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"server still running {within}s after SIGTERM:\n{server.output()}") from None
+    deadline = time.monotonic() + 5
+    while group_alive(server.process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not group_alive(server.process.pid), "a worker outlived the master"
+    assert "Worker graceful timeout" not in server.output(), "requests were cut off at the graceful timeout"
+
+
 def wait_until_healthy(server: Server) -> None:
     """Wait until /api/health answers 200; fail if the server exits or takes too long."""
     deadline = time.monotonic() + STARTUP_SECONDS

@@ -40,7 +40,15 @@ from tests.helpers.realtime import (
     wait_in_log,
     wait_listening,
 )
-from tests.helpers.servers import HttpUser, Server, fresh_database, group_alive, migrate, run_server, serve_fresh
+from tests.helpers.servers import (
+    HttpUser,
+    Server,
+    assert_exits_cleanly,
+    fresh_database,
+    migrate,
+    run_server,
+    serve_fresh,
+)
 
 REQUEST_SECONDS = 10  # no request may take longer, outage or not: a hang is a failure
 RECOVERY_SECONDS = 15  # how long after a restart the same server process must be serving again
@@ -648,19 +656,6 @@ def wait_refusing(server: Server) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"still accepting connections 5s after SIGTERM:\n{server.output()}")
-
-
-def assert_exits_cleanly(server: Server, within: float) -> None:
-    """The master exits with 0 within `within` seconds, its worker with it, no request cut off."""
-    try:
-        assert server.process.wait(timeout=within) == 0, server.output()
-    except subprocess.TimeoutExpired:
-        raise AssertionError(f"server still running {within}s after SIGTERM:\n{server.output()}") from None
-    deadline = time.monotonic() + 5
-    while group_alive(server.process.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not group_alive(server.process.pid), "a worker outlived the master"
-    assert "Worker graceful timeout" not in server.output(), "requests were cut off at the graceful timeout"
 
 
 def multipart_file(payload: bytes, boundary: str) -> bytes:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +25,7 @@ from tests.helpers.node import joined as node_joined
 from tests.helpers.node import node_client
 from tests.helpers.raw_websocket import CLOSE, Closed, RawSocket
 from tests.helpers.realtime import Listener, ok
-from tests.helpers.servers import HttpUser, Server, group_alive, serve_fresh
+from tests.helpers.servers import HttpUser, Server, assert_exits_cleanly, serve_fresh
 
 LIMIT = 64 * 1024  # this module's SOCKETIO_MAX_MESSAGE_BYTES
 GRACEFUL_SECONDS = 20  # the Procfile's --graceful-timeout
@@ -445,12 +444,4 @@ def test_sigterm_sends_websockets_a_close_frame_and_the_official_client_a_discon
             # A close handshake, not a dropped connection: normal closure or going away.
             assert frames.close_frame(timeout=GRACEFUL_SECONDS / 2)[0] in (1000, 1001)
             assert "reason" in official.wait_for("disconnect", timeout=GRACEFUL_SECONDS / 2)
-            try:
-                assert server.process.wait(timeout=GRACEFUL_SECONDS / 2) == 0, server.output()
-            except subprocess.TimeoutExpired:
-                raise AssertionError(f"still running after SIGTERM:\n{server.output()}") from None
-        deadline = time.monotonic() + 5
-        while group_alive(server.process.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not group_alive(server.process.pid), "a worker outlived the master"
-        assert "Worker graceful timeout" not in server.output(), "connections were cut off at the graceful timeout"
+            assert_exits_cleanly(server, GRACEFUL_SECONDS / 2)
