@@ -152,8 +152,11 @@ class LeanConnection(DirectWrites):
         self.write_frame(data)
         if self.state == "closed":  # that frame took the backlog past its limit: already dropped
             return
-        # Nothing more is written; what the peer sends is read only to see its close (or its end).
+        # Nothing more is written; what the peer sends is read only to see its close (or its end), unless no answer
+        # is awaited ("ending"): then nothing more is read either.
         self.state = then
+        if then == "ending":
+            self.reader.stop()
         self.timer = gevent.get_hub().loop.timer(CLOSE_GRACE_SECONDS)
         self.timer.start(self._lost)
 
@@ -220,7 +223,9 @@ class LeanConnection(DirectWrites):
                 self.partial_len += len(event.data)
                 if self.limit and self.partial_len > self.limit:
                     # Refuse the message while it arrives rather than once it is all in memory.
-                    self._write_last(self.conn.send(CloseConnection(CloseReason.MESSAGE_TOO_BIG, "Message is too big")))
+                    # Nor read the rest of it: the close frame goes, then the connection (the peer may be mid-flood).
+                    too_big = CloseConnection(CloseReason.MESSAGE_TOO_BIG, "Message is too big")
+                    self._write_last(self.conn.send(too_big), then="ending")
                     return
                 if self.partial is None and event.message_finished:
                     self.inbox.append(event.data)
@@ -268,7 +273,7 @@ class LeanConnection(DirectWrites):
             self.worker = None
             if self.inbox:
                 self.worker = gevent.spawn(self.ctx.run, self._work)
-            elif self.state != "closed":  # closing too: the peer's answer to our close frame is awaited
+            elif self.state in ("open", "closing"):  # closing: the peer's answer to our close frame is awaited
                 self.reader.start(self._on_readable)
 
     def _lost(self) -> None:
