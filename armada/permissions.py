@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select, true
+from sqlalchemy.orm import InstrumentedAttribute
 
 from armada.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from armada.extensions import db
@@ -62,37 +63,27 @@ def room_position(user_id: uuid.UUID, room_id: uuid.UUID) -> int:
     return int(last_seq)
 
 
-# Built once (two per socket join): building the statement costs more CPU than the rest of the check.
-_ROOM_POSITION = (
-    select(ChatRoom.last_seq)
-    .join(ChatRoomMember, ChatRoomMember.room_id == ChatRoom.id)
-    .where(*_active_membership(bindparam("user_id"), bindparam("room_id")))
-)
-
-
-_rooms, _members = ChatRoom.__table__, ChatRoomMember.__table__
-
-
 def check_room_access(user: User, room_id: uuid.UUID) -> datetime:
     """access_room's check without loading the room and membership (a Core query, for the hot paths that need
     neither object); answers the room's updated_at, which a send compares under the room's lock."""
-    stamp = (
-        db.session.connection()
-        .execute(
-            select(_rooms.c.updated_at)
-            .join(_members, _members.c.room_id == _rooms.c.id)
-            .where(
-                _rooms.c.id == room_id,
-                _rooms.c.is_active == true(),
-                _members.c.user_id == user.id,
-                _members.c.is_active == true(),
-            )
-        )
-        .scalar()
-    )
+    stamp = db.session.connection().execute(_ROOM_STAMP, {"user_id": user.id, "room_id": room_id}).scalar()
     if stamp is None:
         raise room_not_found()
     return stamp  # type: ignore[no-any-return]
+
+
+def _room_column_if_accessible(column: InstrumentedAttribute[Any]) -> Select[Any]:
+    """One column of the room, if the user may see it (access_room's rule), with user_id and room_id bound at
+    execution: built once, since building a statement costs more CPU than the rest of such a check."""
+    return (
+        select(column)
+        .join(ChatRoomMember, ChatRoomMember.room_id == ChatRoom.id)
+        .where(*_active_membership(bindparam("user_id"), bindparam("room_id")))
+    )
+
+
+_ROOM_POSITION = _room_column_if_accessible(ChatRoom.last_seq)  # two per socket join
+_ROOM_STAMP = _room_column_if_accessible(ChatRoom.updated_at)  # every send and history page
 
 
 def visible_rooms(user: User) -> Select[uuid.UUID]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from abc import ABC, abstractmethod
 from typing import Any
 
 import gevent
@@ -73,7 +74,7 @@ class _Cork:
                 connection._lost()
 
 
-class DirectWrites:
+class DirectWrites(ABC):
     """The write side of a lean websocket: `write_frame` from any greenlet or loop callback."""
 
     raw: Any  # the non-blocking socket
@@ -86,12 +87,13 @@ class DirectWrites:
     corked: list[bytes] | None  # written this loop iteration, sent at its end
     eio: Any
 
+    @abstractmethod
     def _lost(self) -> None:
-        raise NotImplementedError
+        """The connection is over: release the socket at once (nothing more is sent)."""
 
+    @abstractmethod
     def _sent_last(self) -> None:
-        """Hook: called once everything, the close frame last, has been sent while the connection closes."""
-        raise NotImplementedError
+        """Called once everything, the close frame last, has been sent while the connection closes."""
 
     def write_frame(self, data: bytes) -> None:
         """Write framed bytes at the end of this loop iteration, after anything of this socket's already waiting.
